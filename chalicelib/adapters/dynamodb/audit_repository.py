@@ -1,0 +1,54 @@
+"""Append-only audit log: by entity (pk) and by UTC day (GSI by_day) for the admin feed."""
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime, timezone
+
+from chalicelib.adapters.dynamodb.errors import translated
+from chalicelib.adapters.dynamodb.models import AuditEntryItem
+
+
+def _encode(key: dict | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
+
+
+def _decode(cursor: str | None) -> dict | None:
+    if not cursor:
+        return None
+    from chalicelib.domain.errors import ValidationFailed
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not isinstance(value, dict):
+            raise ValueError
+        return value
+    except (ValueError, TypeError) as exc:
+        raise ValidationFailed("The cursor is not valid.", {"fields": [{"field": "cursor"}]}) from exc
+
+
+class DynamoAuditLog:
+    def __init__(self, now=lambda: datetime.now(timezone.utc)) -> None:
+        self._now = now
+
+    def record(self, entity: str, actor: str, action: str, before: dict | None, after: dict | None,
+               reason: str | None = None) -> dict:
+        at = self._now()
+        entry = {"id": uuid.uuid4().hex, "entity": entity, "actor": actor, "action": action,
+                 "at": at.isoformat().replace("+00:00", "Z"), "before": before, "after": after, "reason": reason}
+        with translated():
+            AuditEntryItem(entity, f"{entry['at']}#{entry['id']}", day=at.date().isoformat(), doc=entry).save()
+        return entry
+
+    def for_entity(self, entity: str) -> list[dict]:
+        with translated():
+            return [item.doc for item in AuditEntryItem.query(entity)]
+
+    def list(self, day: str | None = None, cursor: str | None = None,
+             limit: int = 50) -> tuple[list[dict], str | None]:
+        day = day or self._now().date().isoformat()
+        with translated():
+            result = AuditEntryItem.by_day.query(day, scan_index_forward=False, limit=limit,
+                                                 last_evaluated_key=_decode(cursor))
+            items = [item.doc for item in result]
+            return items, _encode(result.last_evaluated_key)

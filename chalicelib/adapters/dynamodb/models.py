@@ -1,0 +1,229 @@
+"""pynamodb models: the single source of truth for every table, its keys and its indexes.
+
+`devtools/create_tables.py` creates tables from these classes and `devtools/gen_infra.py` renders
+`infra/resources.json` from them (a test fails if the committed template drifts). Table names and the
+endpoint are bound at runtime by `configure_models(settings)`; nothing here touches the network at import.
+See docs/data-model.md for the key design and the access patterns each index serves.
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import (JSONAttribute, NumberAttribute, UnicodeAttribute,
+                                 TTLAttribute, UTCDateTimeAttribute)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+
+class _Base(Model):
+    class Meta:
+        abstract = True
+        table_name = "unbound"
+        region = "us-east-1"
+        billing_mode = "PAY_PER_REQUEST"
+
+
+# --- catalog: services, teams (hours, blackouts, limits), members, global blackouts, promo rules -------
+class CatalogItem(_Base):
+    """pk=CATALOG, sk=SERVICE#id | TEAM#id | MEMBER#id | BLACKOUT#id | PROMO#id: one Query loads the catalog.
+    Per-rule usage counters live at pk=PROMO#id, sk=USAGE | USAGE#userId (changed inside booking transactions).
+    """
+    class Meta(_Base.Meta):
+        table_name = "catalog"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute(null=True)
+    doc = JSONAttribute(null=True)
+    version = NumberAttribute(default=1)
+    uses = NumberAttribute(null=True)
+
+
+# --- capacity: counters per team-local day, per slot cell, per member ---------------------------------
+class CapacityCounter(_Base):
+    """pk=CAP#<yyyy-mm of the team-local date>; sk starts with the local date, so one Query by date range
+    returns every counter of every team for up to a month (two Queries for a range crossing a month):
+      <date>#T#<team>#DAY                 bookings that day (limit: team dailyLimit, or limitOverride)
+      <date>#T#<team>#S#<utc instant>     bookings overlapping that slot cell (limit: team slotCapacity)
+      <date>#T#<team>#M#<member>#DAY      that member's bookings that day (least-loaded assignment)
+      <date>#T#<team>#M#<member>#S#<utc>  that member's cell lock (a member never double-booked)
+    """
+    class Meta(_Base.Meta):
+        table_name = "capacity"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    count = NumberAttribute(default=0)
+    limitOverride = NumberAttribute(null=True)
+    overrideReason = UnicodeAttribute(null=True)
+    holder = UnicodeAttribute(null=True)  # member cell locks: the service request holding it
+
+
+# --- service requests ------------------------------------------------------------------------------
+class ByUserIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+    userId = UnicodeAttribute(hash_key=True)
+    createdKey = UnicodeAttribute(range_key=True)  # <createdAt>#<id>
+
+
+class ByStatusIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+    status = UnicodeAttribute(hash_key=True)
+    startKey = UnicodeAttribute(range_key=True)  # <startAt utc>#<id>
+
+
+class ByTeamIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_team"
+        projection = AllProjection()
+    teamId = UnicodeAttribute(hash_key=True)
+    startKey = UnicodeAttribute(range_key=True)
+
+
+class ByPaymentStatusIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_payment_status"
+        projection = AllProjection()
+    paymentStatus = UnicodeAttribute(hash_key=True)
+    startKey = UnicodeAttribute(range_key=True)
+
+
+class OpenPaymentsIndex(GlobalSecondaryIndex):
+    """Sparse: only requests whose payment is not final carry `paymentOpen` (reconciliation reads these)."""
+    class Meta:
+        index_name = "open_payments"
+        projection = AllProjection()
+    paymentOpen = UnicodeAttribute(hash_key=True)  # the non-final paymentStatus (UNPAID | PENDING)
+    updatedAt = UnicodeAttribute(range_key=True)
+
+
+class RemindersIndex(GlobalSecondaryIndex):
+    """Sparse: confirmed requests with a reminder still to send, bucketed by the UTC hour they start."""
+    class Meta:
+        index_name = "reminders"
+        projection = AllProjection()
+    reminderBucket = UnicodeAttribute(hash_key=True)  # yyyy-mm-ddTHH (UTC hour of startAt)
+    startKey = UnicodeAttribute(range_key=True)
+
+
+class BySeriesIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_series"
+        projection = AllProjection()
+    seriesId = UnicodeAttribute(hash_key=True)
+    startKey = UnicodeAttribute(range_key=True)
+
+
+class ByPaymentRefIndex(GlobalSecondaryIndex):
+    """Stripe Checkout Session id or PaymentIntent id -> request (events that carry no metadata)."""
+    class Meta:
+        index_name = "by_payment_ref"
+        projection = KeysOnlyProjection()
+    paymentRef = UnicodeAttribute(hash_key=True)
+
+
+class ServiceRequestItem(_Base):
+    class Meta(_Base.Meta):
+        table_name = "service-requests"
+
+    id = UnicodeAttribute(hash_key=True)
+    userId = UnicodeAttribute()
+    createdKey = UnicodeAttribute()
+    status = UnicodeAttribute()
+    startKey = UnicodeAttribute()
+    teamId = UnicodeAttribute()
+    paymentStatus = UnicodeAttribute()
+    paymentOpen = UnicodeAttribute(null=True)
+    updatedAt = UnicodeAttribute()
+    reminderBucket = UnicodeAttribute(null=True)
+    seriesId = UnicodeAttribute(null=True)
+    paymentRef = UnicodeAttribute(null=True)
+    sequence = NumberAttribute(default=0)
+    doc = JSONAttribute()  # the full ServiceRequest as the domain sees it
+
+    by_user = ByUserIndex()
+    by_status = ByStatusIndex()
+    by_team = ByTeamIndex()
+    by_payment_status = ByPaymentStatusIndex()
+    open_payments = OpenPaymentsIndex()
+    reminders = RemindersIndex()
+    by_series = BySeriesIndex()
+    by_payment_ref = ByPaymentRefIndex()
+
+
+# --- audit ---------------------------------------------------------------------------------------------
+class AuditByDayIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_day"
+        projection = AllProjection()
+    day = UnicodeAttribute(hash_key=True)  # yyyy-mm-dd (UTC)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class AuditEntryItem(_Base):
+    """pk=<entity type>#<id> (SR#..., TEAM#..., PROMO#...), sk=<at>#<uuid>."""
+    class Meta(_Base.Meta):
+        table_name = "audit"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    day = UnicodeAttribute()
+    doc = JSONAttribute()
+    by_day = AuditByDayIndex()
+
+
+# --- idempotency (Powertools persistence layer's own layout) ------------------------------------------
+class IdempotencyRecordItem(_Base):
+    class Meta(_Base.Meta):
+        table_name = "idempotency"
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = TTLAttribute(null=True)
+
+
+# --- ops: webhook event dedupe, job checkpoints, other short-lived markers (TTL) ------------------------
+class OpsItem(_Base):
+    class Meta(_Base.Meta):
+        table_name = "ops"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    doc = JSONAttribute(null=True)
+    expiresAt = TTLAttribute(null=True)
+
+
+# --- realtime: websocket connections, channel subscriptions, availability change log (TTL) -------------
+class ByConnectionIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_connection"
+        projection = KeysOnlyProjection()
+    connectionId = UnicodeAttribute(hash_key=True)
+
+
+class RealtimeItem(_Base):
+    """pk=CONN#<id> (the connection), CHAN#<serviceId>#<date> (its subscribers, sk=connection id),
+    CHANGES#<serviceId> (change log for the polling fallback, sk=<cursor>)."""
+    class Meta(_Base.Meta):
+        table_name = "realtime"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    connectionId = UnicodeAttribute(null=True)
+    doc = JSONAttribute(null=True)
+    expiresAt = TTLAttribute(null=True)
+    by_connection = ByConnectionIndex()
+
+
+# Table key in settings -> model. Used by configure_models, table creation and the infra generator.
+MODELS_BY_SETTING: dict[str, type[Model]] = {
+    "catalog_table": CatalogItem,
+    "capacity_table": CapacityCounter,
+    "requests_table": ServiceRequestItem,
+    "audit_table": AuditEntryItem,
+    "idempotency_table": IdempotencyRecordItem,
+    "ops_table": OpsItem,
+    "realtime_table": RealtimeItem,
+}
+TTL_ATTRIBUTE = {"idempotency_table": "expiration", "ops_table": "expiresAt", "realtime_table": "expiresAt"}

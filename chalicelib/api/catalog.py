@@ -1,0 +1,41 @@
+"""Public catalog and portal team-member routes."""
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib.api import schemas
+from chalicelib.api.routing import Ctx, endpoint, json_response
+from chalicelib.bootstrap import container
+from chalicelib.services import catalog as catalog_service
+
+bp = Blueprint(__name__)
+
+# Browsers and CDNs may reuse the catalog for a minute and serve it stale while revalidating.
+CATALOG_CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
+
+
+def cached_json(ctx: Ctx, document: dict) -> Response:
+    etag = catalog_service.etag_for(document)
+    headers = {"ETag": etag, "Cache-Control": CATALOG_CACHE_CONTROL}
+    if etag in [t.strip() for t in ctx.headers.get("if-none-match", "").split(",")]:
+        return Response(body="", status_code=304, headers=headers)
+    return json_response(document, headers=headers)
+
+
+@endpoint(bp, "/services", summary="List bookable services", response=schemas.ServiceListOut,
+          tags=("catalog",))
+def list_services(ctx: Ctx) -> Response:
+    return cached_json(ctx, {"items": catalog_service.list_services(container().catalog.get())})
+
+
+@endpoint(bp, "/services/{service_id}", summary="One service (ETag, 304 on If-None-Match)",
+          response=schemas.ServiceOut, errors=("NOT_FOUND",), tags=("catalog",))
+def get_service(ctx: Ctx, service_id: str) -> Response:
+    return cached_json(ctx, catalog_service.get_service(container().catalog.get(), service_id))
+
+
+@endpoint(bp, "/portal/services/{service_id}/team-members", auth="user",
+          summary="Team members who perform a service (portal-safe fields)",
+          response=schemas.TeamMemberListOut, errors=("NOT_FOUND",), tags=("portal",))
+def team_members(ctx: Ctx, service_id: str) -> dict:
+    return {"items": catalog_service.team_members_for_service(container().catalog.get(), service_id)}

@@ -1,0 +1,58 @@
+"""THE table DomainError -> HTTP status, and the one function that renders an error body."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.domain import errors as e
+
+STATUS_BY_ERROR: dict[type[e.DomainError], int] = {
+    e.ValidationFailed: 400,
+    e.RangeTooLarge: 400,
+    e.IdempotencyKeyRequired: 400,
+    e.SignatureInvalid: 400,
+    e.Unauthenticated: 401,
+    e.Forbidden: 403,
+    e.NotFound: 404,
+    e.SlotFull: 409,
+    e.TeamDayFull: 409,
+    e.SlotUnavailable: 409,
+    e.InvalidState: 409,
+    e.IdempotencyInProgress: 409,
+    e.PromoExhausted: 409,
+    e.BookedWorkConflict: 409,
+    e.ConcurrentUpdate: 409,
+    e.IdempotencyKeyReused: 422,
+    e.PromoInvalid: 422,
+    e.Throttled: 429,
+    e.PaymentProviderUnavailable: 503,
+    e.TemporarilyUnavailable: 503,
+}
+
+
+def status_for(error: e.DomainError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def error_response(error: e.DomainError, headers: dict[str, str] | None = None) -> Response:
+    out = {"Content-Type": "application/json", **(headers or {})}
+    if error.retry_after is not None:
+        out["Retry-After"] = str(error.retry_after)
+    return Response(body=json.dumps(error_body(error.code, error.message, error.details)),
+                    status_code=status_for(error), headers=out)
+
+
+def plain_error_response(status: int, code: str, message: str,
+                         details: dict[str, Any] | None = None) -> Response:
+    """For failures that are not DomainErrors (unknown route, unexpected crash)."""
+    return Response(body=json.dumps(error_body(code, message, details)), status_code=status,
+                    headers={"Content-Type": "application/json"})

@@ -1,0 +1,142 @@
+"""The `endpoint` decorator: registers a Chalice route AND its contract (auth, request/response models) so the
+OpenAPI document is generated from the same declarations. It authenticates, parses and validates the body
+and query with pydantic, and turns every failure into the contract's error body. Views stay thin.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.api.errors import error_response, plain_error_response
+from chalicelib.domain.errors import DomainError, ValidationFailed
+from chalicelib.domain.principal import Principal
+from chalicelib.observability import logger
+
+# Chalice answers other content types with its own 415 body; accept the usual ones and parse JSON ourselves.
+CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded",
+                 "application/octet-stream", "multipart/form-data"]
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    method: str
+    path: str
+    auth: str  # "public" | "user" | "admin" | "signature" (Stripe) | "link" (signed token in the URL)
+    summary: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()  # required/known request headers, for documentation
+    content_type: str = "application/json"
+    tags: tuple[str, ...] = ()
+
+
+REGISTRY: list[EndpointSpec] = []
+
+
+@functools.lru_cache(maxsize=1)
+def cognito_authorizer() -> Any:
+    """In AWS stages (AUTH_MODE=cognito, set per stage in .chalice/config.json and present when chalice packages
+    the app) API Gateway verifies Cognito tokens. Locally there is no authorizer: chalice local would decode
+    JWTs without verifying them, so the app verifies dev tokens itself (api.auth)."""
+    import os
+
+    if os.environ.get("AUTH_MODE") != "cognito":
+        return None
+    from chalice import CognitoUserPoolAuthorizer
+
+    return CognitoUserPoolAuthorizer("portal-users", provider_arns=[os.environ["COGNITO_USER_POOL_ARN"]])
+
+
+@dataclass
+class Ctx:
+    """What a view gets: the verified principal, parsed body/query, lowercased headers, raw request."""
+    request: Any
+    principal: Principal | None
+    body: Any = None
+    query: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=json.dumps(body, separators=(",", ":"), default=str), status_code=status,
+                    headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def validation_details(exc: ValidationError) -> dict:
+    return {"fields": [{"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"],
+                        "type": err["type"]} for err in exc.errors(include_url=False, include_input=False)]}
+
+
+def parse_json(raw: bytes | str | None) -> Any:
+    if raw in (None, b"", ""):
+        raise ValidationFailed("A JSON request body is required.", {"fields": [{"field": "body",
+                                                                            "message": "required"}]})
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed("The request body is not valid JSON.", {"reason": str(exc)[:200]}) from exc
+
+
+def _validate(model: type[BaseModel], data: Any) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(details=validation_details(exc)) from exc
+
+
+def endpoint(bp: Blueprint, path: str, method: str = "GET", *, auth: str = "public", summary: str = "",
+             body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+             response: type[BaseModel] | None = None, status: int = 200, errors: tuple[str, ...] = (),
+             headers: tuple[str, ...] = (), content_type: str = "application/json",
+             tags: tuple[str, ...] = ()) -> Callable:
+    spec = EndpointSpec(method=method, path=path, auth=auth, summary=summary, body=body, query=query,
+                        response=response, status=status, errors=errors, headers=headers,
+                        content_type=content_type, tags=tags)
+    REGISTRY.append(spec)
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(**params: str) -> Response:
+            request = bp.current_request
+            try:
+                ctx = _build_ctx(request, spec)
+                result = view(ctx, **params)
+                return result if isinstance(result, Response) else json_response(result, spec.status)
+            except DomainError as exc:
+                return error_response(exc)
+            except Exception:  # noqa: BLE001 - the contract promises a JSON body even for bugs
+                logger.exception("unhandled error", extra={"path": path, "method": method})
+                return plain_error_response(500, "INTERNAL_ERROR", "An internal error occurred.")
+
+        route_options: dict[str, Any] = {}
+        if spec.auth in ("user", "admin") and cognito_authorizer() is not None:
+            route_options["authorizer"] = cognito_authorizer()
+        bp.route(path, methods=[method], content_types=CONTENT_TYPES, **route_options)(wrapper)
+        return wrapper
+
+    return decorate
+
+
+def _build_ctx(request: Any, spec: EndpointSpec) -> Ctx:
+    from chalicelib.api.auth import authenticate
+    from chalicelib.bootstrap import container
+
+    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    principal = None
+    if spec.auth in ("user", "admin"):
+        principal = authenticate(headers, request.context, container().settings,
+                                 require_admin=spec.auth == "admin")
+    ctx = Ctx(request=request, principal=principal, headers=headers)
+    if spec.query is not None:
+        ctx.query = _validate(spec.query, dict(request.query_params or {}))
+    if spec.body is not None:
+        ctx.body = _validate(spec.body, parse_json(request.raw_body))
+    return ctx

@@ -1,0 +1,126 @@
+"""ServiceRequest and its two state machines (status, paymentStatus).
+
+Transitions only move forward. Stores apply them as conditional writes ("only if the current state is one
+of ALLOWED_FROM[target]"), so late, duplicated or reordered events converge on the same final state.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from enum import Enum
+
+from chalicelib.domain.errors import InvalidState
+
+
+class Status(str, Enum):
+    PENDING_PAYMENT = "PENDING_PAYMENT"
+    CONFIRMED = "CONFIRMED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+
+
+class PaymentStatus(str, Enum):
+    UNPAID = "UNPAID"
+    PENDING = "PENDING"
+    PAID = "PAID"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+    REFUNDED = "REFUNDED"
+    COD_DUE = "COD_DUE"
+    COD_COLLECTED = "COD_COLLECTED"
+
+
+class PaymentMethod(str, Enum):
+    CARD = "CARD"
+    COD = "COD"
+
+
+S, P = Status, PaymentStatus
+
+# target -> states it may be reached from
+STATUS_ALLOWED_FROM: dict[Status, frozenset[Status]] = {
+    S.CONFIRMED: frozenset({S.PENDING_PAYMENT}),
+    S.COMPLETED: frozenset({S.CONFIRMED}),
+    S.CANCELLED: frozenset({S.PENDING_PAYMENT, S.CONFIRMED}),
+    S.EXPIRED: frozenset({S.PENDING_PAYMENT}),
+}
+
+PAYMENT_ALLOWED_FROM: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    P.PENDING: frozenset({P.UNPAID}),
+    # An expired or failed session can still turn out paid (async method settles late): money wins.
+    P.PAID: frozenset({P.UNPAID, P.PENDING, P.FAILED, P.EXPIRED}),
+    P.FAILED: frozenset({P.UNPAID, P.PENDING}),
+    P.EXPIRED: frozenset({P.UNPAID, P.PENDING}),
+    P.REFUNDED: frozenset({P.PAID}),
+    P.COD_COLLECTED: frozenset({P.COD_DUE}),
+}
+
+FINAL_PAYMENT = frozenset({P.PAID, P.FAILED, P.EXPIRED, P.REFUNDED, P.COD_COLLECTED})
+OPEN_PAYMENT = frozenset({P.UNPAID, P.PENDING})
+ACTIVE_STATUSES = frozenset({S.PENDING_PAYMENT, S.CONFIRMED})  # those holding capacity
+
+
+def check_status_transition(current: Status, target: Status) -> None:
+    if current not in STATUS_ALLOWED_FROM.get(target, frozenset()):
+        raise InvalidState(details={"status": current.value, "target": target.value})
+
+
+def check_payment_transition(current: PaymentStatus, target: PaymentStatus) -> None:
+    if current not in PAYMENT_ALLOWED_FROM.get(target, frozenset()):
+        raise InvalidState(details={"paymentStatus": current.value, "target": target.value})
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a booking sits: team, member and time, plus the capacity cells it holds."""
+    team_id: str
+    member_id: str
+    start: datetime  # aware UTC
+    end: datetime  # start + duration (the buffer is capacity-only, not shown to the customer)
+    local_date: str  # team-local date, drives the day counter
+    timezone: str  # team's IANA zone
+    cells: tuple[str, ...] = ()  # UTC instants (ISO) of the slot cells occupied incl. buffer
+
+
+@dataclass(frozen=True)
+class ServiceRequest:
+    id: str
+    user_id: str
+    service_id: str
+    placement: Placement
+    status: Status
+    payment_status: PaymentStatus
+    payment_method: PaymentMethod
+    price: dict  # the pricing quote: {"total": Money dict, "lines": [...], ...}
+    created_at: datetime
+    updated_at: datetime
+    address: str = ""
+    notes: str = ""
+    customer_email: str | None = None
+    sequence: int = 0  # bumps on every reschedule and cancel (ICS SEQUENCE)
+    idempotency_key: str | None = None
+    series_id: str | None = None
+    priority: str = "NORMAL"
+    options: tuple[str, ...] = ()
+    promo_codes: tuple[str, ...] = ()
+    hold_expires_at: datetime | None = None
+    payment: dict = field(default_factory=dict)  # sessionId, checkoutUrl, amount, currency, paidAt, lastEventId...
+    reminders_sent: tuple[str, ...] = ()  # "24h", "2h"
+
+    def with_changes(self, **changes) -> "ServiceRequest":
+        return replace(self, **changes)
+
+    @property
+    def holds_capacity(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+def initial_states(method: PaymentMethod) -> tuple[Status, PaymentStatus]:
+    if method is PaymentMethod.COD:
+        return Status.CONFIRMED, PaymentStatus.COD_DUE
+    return Status.PENDING_PAYMENT, PaymentStatus.UNPAID
+
+
+def as_dict(request: ServiceRequest) -> dict:
+    return asdict(request)

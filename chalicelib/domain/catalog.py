@@ -1,0 +1,93 @@
+"""Catalog value objects: services, teams (hours, blackouts, limits), team members. Pure Python."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: int  # minor units
+    currency: str = "USD"
+
+    def to_dict(self) -> dict:
+        return {"amount": self.amount, "currency": self.currency}
+
+
+@dataclass(frozen=True)
+class ServiceOption:
+    id: str
+    name: str
+    price: Money
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    name: str
+    category: str
+    description: str
+    duration_minutes: int
+    buffer_minutes: int
+    slot_step_minutes: int
+    lead_time_minutes: int
+    base_price: Money
+    team_ids: tuple[str, ...]
+    options: tuple[ServiceOption, ...] = ()
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Working window in the team's local wall time, start < end, same day."""
+    start: time
+    end: time
+
+
+@dataclass(frozen=True)
+class Blackout:
+    id: str
+    start: datetime  # aware, UTC
+    end: datetime
+    reason: str
+    team_id: str | None = None  # None: applies to every team (public holiday, storm...)
+
+
+@dataclass(frozen=True)
+class Team:
+    id: str
+    name: str
+    timezone: str  # IANA name; the team's local dates drive capacity
+    weekly_hours: dict[int, tuple[TimeWindow, ...]]  # weekday (0=Monday) -> windows
+    daily_limit: int  # bookings per team-local day
+    slot_capacity: int  # bookings that may overlap any instant (crews)
+    blackouts: tuple[Blackout, ...] = ()
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    id: str
+    team_id: str
+    display_name: str
+    service_ids: tuple[str, ...]
+    on_call_service_ids: tuple[str, ...] = ()
+    # Internal only: never leaves through portal routes.
+    email: str = ""
+    phone: str = ""
+    internal_notes: str = ""
+    bio: str = ""
+    rating: float | None = None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    services: dict[str, Service] = field(default_factory=dict)
+    teams: dict[str, Team] = field(default_factory=dict)
+    members: dict[str, TeamMember] = field(default_factory=dict)
+    global_blackouts: tuple[Blackout, ...] = ()
+
+    def members_for(self, service_id: str, team_id: str | None = None) -> list[TeamMember]:
+        return sorted((m for m in self.members.values()
+                       if service_id in m.service_ids and (team_id is None or m.team_id == team_id)),
+                      key=lambda m: m.id)

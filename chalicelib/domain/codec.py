@@ -1,0 +1,137 @@
+"""Plain-dict (JSON) forms of catalog objects: how they are stored and how admins send them."""
+from __future__ import annotations
+
+from datetime import datetime, time, timezone
+
+from typing import TYPE_CHECKING
+
+from chalicelib.domain.catalog import (Blackout, Catalog, Money, Service, ServiceOption, Team, TeamMember,
+                                       TimeWindow)
+
+if TYPE_CHECKING:
+    from chalicelib.domain.booking import ServiceRequest
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def iso_utc(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_iso(value: str) -> datetime:
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        raise ValueError(f"datetime without offset: {value}")
+    return dt.astimezone(timezone.utc)
+
+
+def money_from(doc: dict) -> Money:
+    return Money(int(doc["amount"]), doc.get("currency", "USD"))
+
+
+def service_to_doc(s: Service) -> dict:
+    return {"id": s.id, "name": s.name, "category": s.category, "description": s.description,
+            "durationMinutes": s.duration_minutes, "bufferMinutes": s.buffer_minutes,
+            "slotStepMinutes": s.slot_step_minutes, "leadTimeMinutes": s.lead_time_minutes,
+            "basePrice": s.base_price.to_dict(), "teamIds": list(s.team_ids), "active": s.active,
+            "options": [{"id": o.id, "name": o.name, "price": o.price.to_dict()} for o in s.options]}
+
+
+def service_from_doc(d: dict) -> Service:
+    return Service(id=d["id"], name=d["name"], category=d["category"], description=d.get("description", ""),
+                   duration_minutes=int(d["durationMinutes"]), buffer_minutes=int(d.get("bufferMinutes", 0)),
+                   slot_step_minutes=int(d.get("slotStepMinutes", 30)),
+                   lead_time_minutes=int(d.get("leadTimeMinutes", 0)), base_price=money_from(d["basePrice"]),
+                   team_ids=tuple(d.get("teamIds", ())), active=bool(d.get("active", True)),
+                   options=tuple(ServiceOption(o["id"], o["name"], money_from(o["price"]))
+                                 for o in d.get("options", ())))
+
+
+def hours_to_doc(hours: dict[int, tuple[TimeWindow, ...]]) -> dict:
+    return {WEEKDAYS[day]: [[w.start.strftime("%H:%M"), w.end.strftime("%H:%M")] for w in windows]
+            for day, windows in sorted(hours.items()) if windows}
+
+
+def hours_from_doc(doc: dict) -> dict[int, tuple[TimeWindow, ...]]:
+    return {WEEKDAYS.index(day): tuple(TimeWindow(time.fromisoformat(a), time.fromisoformat(b))
+                                       for a, b in windows)
+            for day, windows in doc.items()}
+
+
+def blackout_to_doc(b: Blackout) -> dict:
+    return {"id": b.id, "start": iso_utc(b.start), "end": iso_utc(b.end), "reason": b.reason,
+            "teamId": b.team_id}
+
+
+def blackout_from_doc(d: dict) -> Blackout:
+    return Blackout(id=d["id"], start=parse_iso(d["start"]), end=parse_iso(d["end"]),
+                    reason=d.get("reason", ""), team_id=d.get("teamId"))
+
+
+def team_to_doc(t: Team) -> dict:
+    return {"id": t.id, "name": t.name, "timezone": t.timezone, "weeklyHours": hours_to_doc(t.weekly_hours),
+            "dailyLimit": t.daily_limit, "slotCapacity": t.slot_capacity, "version": t.version,
+            "blackouts": [blackout_to_doc(b) for b in t.blackouts]}
+
+
+def team_from_doc(d: dict) -> Team:
+    return Team(id=d["id"], name=d["name"], timezone=d["timezone"],
+                weekly_hours=hours_from_doc(d.get("weeklyHours", {})), daily_limit=int(d["dailyLimit"]),
+                slot_capacity=int(d["slotCapacity"]), version=int(d.get("version", 1)),
+                blackouts=tuple(blackout_from_doc(b) for b in d.get("blackouts", ())))
+
+
+def member_to_doc(m: TeamMember) -> dict:
+    return {"id": m.id, "teamId": m.team_id, "displayName": m.display_name, "serviceIds": list(m.service_ids),
+            "onCallServiceIds": list(m.on_call_service_ids), "email": m.email, "phone": m.phone,
+            "internalNotes": m.internal_notes, "bio": m.bio, "rating": m.rating}
+
+
+def member_from_doc(d: dict) -> TeamMember:
+    return TeamMember(id=d["id"], team_id=d["teamId"], display_name=d["displayName"],
+                      service_ids=tuple(d.get("serviceIds", ())),
+                      on_call_service_ids=tuple(d.get("onCallServiceIds", ())), email=d.get("email", ""),
+                      phone=d.get("phone", ""), internal_notes=d.get("internalNotes", ""), bio=d.get("bio", ""),
+                      rating=d.get("rating"))
+
+
+def catalog_from_docs(services: list[dict], teams: list[dict], members: list[dict],
+                      blackouts: list[dict]) -> Catalog:
+    return Catalog(services={d["id"]: service_from_doc(d) for d in services},
+                   teams={d["id"]: team_from_doc(d) for d in teams},
+                   members={d["id"]: member_from_doc(d) for d in members},
+                   global_blackouts=tuple(blackout_from_doc(d) for d in blackouts))
+
+
+# --- service requests ------------------------------------------------------------------------------------
+def request_to_doc(r: "ServiceRequest") -> dict:
+    p = r.placement
+    return {"id": r.id, "userId": r.user_id, "serviceId": r.service_id, "teamId": p.team_id,
+            "memberId": p.member_id, "start": iso_utc(p.start), "end": iso_utc(p.end), "timezone": p.timezone,
+            "localDate": p.local_date, "cells": list(p.cells), "status": r.status.value,
+            "paymentStatus": r.payment_status.value, "paymentMethod": r.payment_method.value, "price": r.price,
+            "address": r.address, "notes": r.notes, "customerEmail": r.customer_email, "sequence": r.sequence,
+            "idempotencyKey": r.idempotency_key, "seriesId": r.series_id, "priority": r.priority,
+            "options": list(r.options), "promoCodes": list(r.promo_codes),
+            "holdExpiresAt": iso_utc(r.hold_expires_at) if r.hold_expires_at else None,
+            "payment": r.payment, "remindersSent": list(r.reminders_sent),
+            "createdAt": iso_utc(r.created_at), "updatedAt": iso_utc(r.updated_at)}
+
+
+def request_from_doc(d: dict) -> "ServiceRequest":
+    from chalicelib.domain.booking import PaymentMethod, PaymentStatus, Placement, ServiceRequest, Status
+
+    placement = Placement(team_id=d["teamId"], member_id=d["memberId"], start=parse_iso(d["start"]),
+                          end=parse_iso(d["end"]), local_date=d["localDate"], timezone=d["timezone"],
+                          cells=tuple(d.get("cells", ())))
+    return ServiceRequest(
+        id=d["id"], user_id=d["userId"], service_id=d["serviceId"], placement=placement,
+        status=Status(d["status"]), payment_status=PaymentStatus(d["paymentStatus"]),
+        payment_method=PaymentMethod(d["paymentMethod"]), price=d.get("price") or {},
+        created_at=parse_iso(d["createdAt"]), updated_at=parse_iso(d["updatedAt"]), address=d.get("address", ""),
+        notes=d.get("notes", ""), customer_email=d.get("customerEmail"), sequence=int(d.get("sequence", 0)),
+        idempotency_key=d.get("idempotencyKey"), series_id=d.get("seriesId"), priority=d.get("priority", "NORMAL"),
+        options=tuple(d.get("options", ())), promo_codes=tuple(d.get("promoCodes", ())),
+        hold_expires_at=parse_iso(d["holdExpiresAt"]) if d.get("holdExpiresAt") else None,
+        payment=d.get("payment") or {}, reminders_sent=tuple(d.get("remindersSent", ())),
+    )

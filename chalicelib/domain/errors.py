@@ -1,0 +1,136 @@
+"""DomainError hierarchy. Each error has a stable `code` (part of the public contract: extend, never rename).
+
+The HTTP status for each class lives in exactly one place: chalicelib/api/errors.py.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "DOMAIN_ERROR"
+    default_message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None,
+                 retry_after: int | None = None) -> None:
+        self.message = message or self.default_message
+        self.details = details or {}
+        self.retry_after = retry_after  # seconds; surfaced as a Retry-After header
+        super().__init__(self.message)
+
+
+# 400
+class ValidationFailed(DomainError):
+    code = "VALIDATION_ERROR"
+    default_message = "The request is not valid."
+
+
+class RangeTooLarge(DomainError):
+    code = "RANGE_TOO_LARGE"
+    default_message = "The requested range is too large."
+
+
+class IdempotencyKeyRequired(DomainError):
+    code = "IDEMPOTENCY_KEY_REQUIRED"
+    default_message = "The Idempotency-Key header is required."
+
+
+class SignatureInvalid(DomainError):
+    code = "SIGNATURE_INVALID"
+    default_message = "The signature is missing, invalid or too old."
+
+
+# 401 / 403 / 404
+class Unauthenticated(DomainError):
+    code = "UNAUTHENTICATED"
+    default_message = "A valid bearer token is required."
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+    default_message = "You are not allowed to do this."
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+    default_message = "Not found."
+
+
+# 409
+class SlotFull(DomainError):
+    code = "SLOT_FULL"
+    default_message = "This slot is fully booked."
+
+
+class TeamDayFull(DomainError):
+    code = "TEAM_DAY_FULL"
+    default_message = "The team has no capacity left on this day."
+
+
+class SlotUnavailable(DomainError):
+    code = "SLOT_UNAVAILABLE"
+    default_message = "This time cannot be booked."
+
+
+class InvalidState(DomainError):
+    code = "INVALID_STATE"
+    default_message = "The request is not in a state that allows this."
+
+
+class IdempotencyInProgress(DomainError):
+    code = "IDEMPOTENCY_IN_PROGRESS"
+    default_message = "A request with this Idempotency-Key is still being processed."
+
+
+class PromoExhausted(DomainError):
+    code = "PROMO_EXHAUSTED"
+    default_message = "This promotion has been used up."
+
+
+class BookedWorkConflict(DomainError):
+    code = "BOOKED_WORK_CONFLICT"
+    default_message = "The change would affect booked work; pass force with a reason to apply it."
+
+
+class ConcurrentUpdate(DomainError):
+    code = "CONCURRENT_UPDATE"
+    default_message = "The resource changed while this request was processed; retry."
+
+
+# 422
+class IdempotencyKeyReused(DomainError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    default_message = "This Idempotency-Key was used with a different request body."
+
+
+class PromoInvalid(DomainError):
+    code = "PROMO_INVALID"
+    default_message = "The promotion code is not valid for this request."
+
+
+# 429 / 502 / 503: transient, the client retries after Retry-After
+class Throttled(DomainError):
+    code = "THROTTLED"
+    default_message = "Too many requests; retry later."
+
+
+class PaymentProviderUnavailable(DomainError):
+    code = "PAYMENT_PROVIDER_UNAVAILABLE"
+    default_message = "The payment provider is unavailable; the request keeps its payment state, retry later."
+
+
+class TemporarilyUnavailable(DomainError):
+    code = "TEMPORARILY_UNAVAILABLE"
+    default_message = "The service is temporarily unavailable; retry later."
+
+
+def all_error_classes() -> list[type[DomainError]]:
+    """Every DomainError subclass, transitively (used by the error-table completeness test)."""
+    seen: list[type[DomainError]] = []
+    stack = list(DomainError.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls not in seen:
+            seen.append(cls)
+            stack.extend(cls.__subclasses__())
+    return seen

@@ -1,0 +1,30 @@
+"""Ports the use cases depend on. Adapters (DynamoDB, Stripe, SES, websockets) implement them; tests use fakes."""
+from __future__ import annotations
+
+from typing import Protocol
+
+from chalicelib.domain.catalog import Blackout, Catalog, Service, Team, TeamMember
+
+
+class CatalogRepository(Protocol):
+    def load(self) -> Catalog:
+        """The whole catalog (one Query). Raises TemporarilyUnavailable/Throttled on infrastructure failure."""
+
+    def put_service(self, service: Service) -> None: ...
+
+    def put_team(self, team: Team, expected_version: int | None = None) -> None:
+        """Write a team; with expected_version the write is conditional (raises ConcurrentUpdate)."""
+
+    def put_member(self, member: TeamMember) -> None: ...
+
+    def put_global_blackout(self, blackout: Blackout) -> None: ...
+
+
+class AuditLog(Protocol):
+    def record(self, entity: str, actor: str, action: str, before: dict | None, after: dict | None,
+               reason: str | None = None) -> dict:
+        """Append an audit entry for entity (e.g. 'SR#id', 'TEAM#id'); returns the entry."""
+
+    def for_entity(self, entity: str) -> list[dict]: ...
+
+    def list(self, day: str | None = None, cursor: str | None = None, limit: int = 50) -> tuple[list[dict], str | None]: ...
