@@ -43,6 +43,13 @@ class Container:
         return DynamoAuditLog()
 
 
+    @cached_property
+    def publisher(self):
+        """Realtime availability/emergency pushes (replaced by the websocket publisher when wired)."""
+        from chalicelib.services.ports import NullPublisher
+        return NullPublisher()
+
+
 _container: Container | None = None
 
 

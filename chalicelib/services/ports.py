@@ -28,3 +28,21 @@ class AuditLog(Protocol):
     def for_entity(self, entity: str) -> list[dict]: ...
 
     def list(self, day: str | None = None, cursor: str | None = None, limit: int = 50) -> tuple[list[dict], str | None]: ...
+
+
+class AvailabilityPublisher(Protocol):
+    """Tells realtime subscribers that capacity changed. Must never make the caller fail or wait long."""
+
+    def availability_changed(self, service_ids: list[str], team_id: str, local_dates: list[str]) -> None:
+        """Capacity of `team_id` changed on these team-local dates, for these services."""
+
+    def emergency_created(self, request_doc: dict) -> None:
+        """An emergency request was booked (pushed to admins)."""
+
+
+class NullPublisher:
+    def availability_changed(self, service_ids: list[str], team_id: str, local_dates: list[str]) -> None:
+        return None
+
+    def emergency_created(self, request_doc: dict) -> None:
+        return None
