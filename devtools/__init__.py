@@ -1,0 +1,1 @@
+"""Local stack and tooling for `make run`, the tests and `make lint-infra`. Never deployed."""

@@ -1,0 +1,196 @@
+"""Render infra/resources.json and .chalice/policy-<stage>.json from the code's own definitions.
+
+- Tables, keys, GSIs and TTL come from the pynamodb models (chalicelib.adapters.dynamodb.models).
+- Table names come from Settings with each deployed stage's TABLE_PREFIX (.chalice/config.json), so the
+  names CloudFormation creates are the names the Lambda reads from its environment.
+- The IAM policies grant exactly those tables (and their indexes), SES from the stage's sender address,
+  websocket pushes, logs and X-Ray.
+
+`python -m devtools.gen_infra` rewrites the files; `--check` exits 1 if the committed files differ
+(tests/unit/test_infra.py runs the same comparison).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from chalicelib.adapters.dynamodb.models import MODELS_BY_SETTING, TTL_ATTRIBUTE
+from chalicelib.settings import settings_from_env
+from devtools.environment import chalice_config, chalice_stage_env
+from devtools.processes import PROJECT_DIR
+
+RESOURCES_PATH = PROJECT_DIR / "infra" / "resources.json"
+POLICY_PATH = PROJECT_DIR / ".chalice" / "policy-{stage}.json"
+# chalice package names the REST API resource "RestAPI" (AWS::Serverless::Api, with an inline DefinitionBody).
+CHALICE_REST_API = "RestAPI"
+
+
+def deployed_stages() -> list[str]:
+    """Stages that deploy to AWS: the ones with their own IAM policy file."""
+    return sorted(name for name, stage in chalice_config()["stages"].items() if stage.get("iam_policy_file"))
+
+
+def stage_table_prefix_template() -> str:
+    """`<app>-${Stage}-`, checked against every deployed stage's TABLE_PREFIX (raises ValueError if one differs)."""
+    app_name = chalice_config()["app_name"]
+    for stage in deployed_stages():
+        prefix = chalice_stage_env(stage).get("TABLE_PREFIX")
+        if prefix != f"{app_name}-{stage}-":
+            raise ValueError(f"stage {stage}: TABLE_PREFIX must be '{app_name}-{stage}-' (is {prefix!r}) "
+                             "so CloudFormation and the app agree on table names")
+    return app_name + "-${Stage}-"
+
+
+def table_suffixes() -> dict[str, str]:
+    """setting name -> table name without prefix, as Settings builds it."""
+    bare = settings_from_env({"TABLE_PREFIX": "", "STAGE": "dev"})
+    return {setting: getattr(bare, setting) for setting in MODELS_BY_SETTING}
+
+
+def logical_id(setting: str) -> str:
+    """catalog_table -> CatalogTable."""
+    return "".join(word.capitalize() for word in setting.split("_"))
+
+
+def _projection(projection: dict) -> dict:
+    out = {"ProjectionType": projection["ProjectionType"]}
+    if projection.get("NonKeyAttributes"):
+        out["NonKeyAttributes"] = sorted(projection["NonKeyAttributes"])
+    return out
+
+
+def table_resource(setting: str, model: type, table_name: dict) -> dict:
+    schema = model._get_schema()
+    props: dict = {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": sorted(({"AttributeName": a["AttributeName"], "AttributeType": a["AttributeType"]}
+                                        for a in schema["attribute_definitions"]),
+                                       key=lambda a: a["AttributeName"]),
+        "KeySchema": [{"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]}
+                      for k in sorted(schema["key_schema"], key=lambda k: k["KeyType"] != "HASH")],
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True},
+    }
+    indexes = sorted(schema.get("global_secondary_indexes") or [], key=lambda i: i["index_name"])
+    if indexes:
+        props["GlobalSecondaryIndexes"] = [{
+            "IndexName": index["index_name"],
+            "KeySchema": [{"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]}
+                          for k in sorted(index["key_schema"], key=lambda k: k["KeyType"] != "HASH")],
+            "Projection": _projection(index["projection"]),
+        } for index in indexes]
+    if schema.get("local_secondary_indexes"):
+        raise ValueError(f"{model.__name__}: local secondary indexes are not rendered; add them here first")
+    if setting in TTL_ATTRIBUTE:
+        props["TimeToLiveSpecification"] = {"AttributeName": TTL_ATTRIBUTE[setting], "Enabled": True}
+    # Bookings and payments are business records: keep the data if the stack is deleted or a table replaced.
+    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": props}
+
+
+def _error_template(code: str, message: str) -> str:
+    return json.dumps({"error": {"code": code, "message": message, "details": {}}}, separators=(",", ":"))
+
+
+def gateway_responses() -> dict:
+    """API Gateway's own answers in the contract's error shape. Part of the API definition (not separate
+    AWS::ApiGateway::GatewayResponse resources), so they are live with the API's first deployment."""
+    def response(status: str, code: str, message: str) -> dict:
+        return {"statusCode": status,
+                "responseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
+                "responseTemplates": {"application/json": _error_template(code, message)}}
+
+    return {
+        # API Gateway answers an unknown path with 403 "Missing Authentication Token"; the contract says 404.
+        "MISSING_AUTHENTICATION_TOKEN": response("404", "NOT_FOUND", "No route matches this path."),
+        # Missing/invalid Cognito token on a protected route.
+        "UNAUTHORIZED": response("401", "UNAUTHENTICATED", "A valid bearer token is required."),
+    }
+
+
+def render_resources() -> dict:
+    prefix = stage_table_prefix_template()
+    suffixes = table_suffixes()
+    resources: dict = {}
+    outputs: dict = {}
+    for setting, model in MODELS_BY_SETTING.items():
+        name = {"Fn::Sub": prefix + suffixes[setting]}
+        resources[logical_id(setting)] = table_resource(setting, model, name)
+        outputs[logical_id(setting) + "Name"] = {"Value": {"Ref": logical_id(setting)}}
+    resources[CHALICE_REST_API] = {"Properties": {"DefinitionBody": {
+        "x-amazon-apigateway-gateway-responses": gateway_responses()}}}
+    stages = deployed_stages()
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "Service Portal: DynamoDB tables and API Gateway error responses (generated by "
+                       "devtools/gen_infra.py from the pynamodb models; merged with chalice package "
+                       "--merge-template).",
+        "Parameters": {"Stage": {"Type": "String", "AllowedValues": stages, "Default": stages[0],
+                                 "Description": "Deployed stage; must match `chalice package --stage`."}},
+        "Resources": resources,
+        "Outputs": outputs,
+    }
+
+
+def render_policy(stage: str) -> dict:
+    env = chalice_stage_env(stage)
+    settings = settings_from_env(env)
+    tables = sorted(getattr(settings, setting) for setting in MODELS_BY_SETTING)
+    table_arns = [f"arn:aws:dynamodb:*:*:table/{name}" for name in tables]
+    index_arns = [arn + "/index/*" for arn in table_arns]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Tables", "Effect": "Allow",
+             "Action": ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
+                        "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem",
+                        "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+             "Resource": table_arns},
+            {"Sid": "Indexes", "Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": index_arns},
+            {"Sid": "Mail", "Effect": "Allow", "Action": ["ses:SendEmail", "ses:SendRawEmail"], "Resource": "*",
+             "Condition": {"StringEquals": {"ses:FromAddress": env["MAIL_FROM"]}}},
+            {"Sid": "WebsocketPush", "Effect": "Allow", "Action": ["execute-api:ManageConnections"],
+             "Resource": "arn:aws:execute-api:*:*:*/*/*/@connections/*"},
+            {"Sid": "Logs", "Effect": "Allow",
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": "arn:aws:logs:*:*:*"},
+            # X-Ray has no resource-level permissions.
+            {"Sid": "Tracing", "Effect": "Allow", "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+             "Resource": "*"},
+        ],
+    }
+
+
+def rendered_files() -> dict[Path, str]:
+    files = {RESOURCES_PATH: render_resources()}
+    for stage in deployed_stages():
+        policy_file = chalice_config()["stages"][stage]["iam_policy_file"]
+        files[PROJECT_DIR / ".chalice" / policy_file] = render_policy(stage)
+    return {path: json.dumps(doc, indent=2) + "\n" for path, doc in files.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if a committed file differs")
+    args = parser.parse_args(argv)
+    stale = []
+    for path, text in rendered_files().items():
+        current = path.read_text() if path.exists() else None
+        if current == text:
+            continue
+        stale.append(path.relative_to(PROJECT_DIR))
+        if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    if args.check and stale:
+        print("out of date (run `python -m devtools.gen_infra`): " + ", ".join(map(str, stale)), file=sys.stderr)
+        return 1
+    print("updated: " + ", ".join(map(str, stale)) if stale else "infra is up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

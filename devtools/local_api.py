@@ -1,0 +1,97 @@
+"""Serve the Chalice app over HTTP the way `chalice local` does, programmatically.
+
+Differences from the `chalice local` command, both deliberate:
+- no autoreloader (it forks a second process that outlives Ctrl-C handling in scripts);
+- an unknown route answers JSON 404 `{"error":{"code":"NOT_FOUND",...}}` instead of API Gateway's
+  403 "Missing Authentication Token". infra/resources.json maps the MISSING_AUTHENTICATION_TOKEN gateway
+  response to the same body, so local and deployed behaviour agree.
+
+chalice's LocalDevServer uses a ThreadingMixIn server (one thread per connection), so parallel requests are
+served in parallel; `serve()` asserts that, because the concurrency tests depend on it.
+
+Run: `python -m devtools.local_api` (host 127.0.0.1, port from PORT, default 8000, stage from CHALICE_STAGE,
+default "local").
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from socketserver import ThreadingMixIn
+from typing import Any
+
+from chalice.local import (ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer,
+                           LocalGateway, LocalGatewayException)
+from http.server import BaseHTTPRequestHandler
+
+from devtools.processes import LOOPBACK, PROJECT_DIR
+
+NOT_FOUND_BODY = json.dumps({"error": {"code": "NOT_FOUND", "message": "No route matches this path.",
+                                       "details": {}}}).encode()
+
+
+class RouteNotFound(LocalGatewayException):
+    CODE = 404
+
+
+class JsonNotFoundGateway(LocalGateway):
+    """LocalGateway whose 'no route matched' is the contract's JSON 404 instead of a 403."""
+
+    def _generate_lambda_event(self, method: str, path: str, headers: Any, body: Any) -> Any:
+        try:
+            return super()._generate_lambda_event(method, path, headers, body)
+        except ValueError:  # chalice's RouteMatcher: no route for this path
+            raise RouteNotFound({"Content-Type": "application/json"}, NOT_FOUND_BODY) from None
+
+
+class JsonNotFoundHandler(ChaliceRequestHandler):
+    def __init__(self, request: bytes, client_address: Any, server: Any, app_object: Any, config: Any) -> None:
+        self.local_gateway = JsonNotFoundGateway(app_object, config)
+        BaseHTTPRequestHandler.__init__(self, request, client_address, server)  # handles the request
+
+
+def create_server(host: str = LOOPBACK, port: int = 8000, stage: str = "local") -> LocalDevServer:
+    """Load app.py with the stage's environment (as `chalice local --stage` does) and bind the server."""
+    from chalice.cli.factory import CLIFactory
+    from chalice.deploy.validate import validate_routes
+
+    # os.environ itself: chalice applies the stage's variables to it before importing app.py.
+    factory = CLIFactory(project_dir=str(PROJECT_DIR), environ=os.environ)
+    config = factory.create_config_obj(chalice_stage_name=stage)
+    app = config.chalice_app
+    validate_routes(app.routes)
+    # What chalice.local.create_local_server does: make current_request thread-local for the threaded server.
+    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+    app.__class__ = CustomLocalChalice
+    server = LocalDevServer(app, config, host, port, handler_cls=JsonNotFoundHandler)
+    if not isinstance(server.server, ThreadingMixIn):
+        raise RuntimeError("chalice's local server is not threaded; parallel requests would be serialised")
+    return server
+
+
+def serve(host: str = LOOPBACK, port: int = 8000, stage: str = "local") -> None:
+    server = create_server(host, port, stage)
+
+    def _stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    print(f"API on http://{host}:{port} (stage {stage})", flush=True)
+    try:
+        server.server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server.server_close()
+
+
+def main() -> None:
+    port = int(os.environ.get("PORT", "8000"))
+    stage = os.environ.get("CHALICE_STAGE", "local")
+    sys.path.insert(0, str(PROJECT_DIR))
+    serve(LOOPBACK, port, stage)
+
+
+if __name__ == "__main__":
+    main()

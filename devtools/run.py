@@ -1,0 +1,172 @@
+"""`make run`: the whole local stack in one command; Ctrl-C stops everything it started.
+
+moto server (DynamoDB, SES, API Gateway management) -> tables from the models -> demo seed -> the local API,
+plus the optional components below whose modules exist (each gets a free port and exports its URL to the
+API's environment). Prints the URLs and demo tokens and writes `.local/demo-tokens.json`.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from devtools.environment import local_stack_env
+from devtools.moto_server import start_moto
+from devtools.processes import (LOOPBACK, PROJECT_DIR, Child, free_port, python_module, spawn, stop_all,
+                                wait_until_ready)
+
+TOKENS_FILE = PROJECT_DIR / ".local" / "demo-tokens.json"
+LOG_DIR = PROJECT_DIR / ".local" / "logs"
+
+
+@dataclass(frozen=True)
+class Component:
+    """An optional local stand-in started with `python -m <module>`, if that module exists.
+
+    The module's `main()` reads PORT (and the stack's environment) and serves on 127.0.0.1:PORT.
+    `exports` maps env var names to templates filled with {url} / {host} / {port}; they are added to the
+    environment of every process started after it (the API reads them through Settings).
+    """
+    name: str
+    module: str
+    exports: dict[str, str] = field(default_factory=dict)
+    ready_path: str = "/"  # polled until it answers any HTTP status; "" = wait for the TCP port only
+
+    def available(self) -> bool:
+        return importlib.util.find_spec(self.module) is not None
+
+
+OPTIONAL_COMPONENTS: tuple[Component, ...] = (
+    Component("stripe-stub", "devtools.stripe_stub", exports={"STRIPE_API_BASE": "{url}"}),
+    Component("ws-gateway", "devtools.ws_gateway", exports={"WEBSOCKET_MANAGEMENT_ENDPOINT": "{url}",
+                                                             "WEBSOCKET_URL": "ws://{host}:{port}"},
+              ready_path=""),
+)
+
+
+def start_component(component: Component, env: dict[str, str], log_path=None) -> Child:
+    """Start one optional component on a free port; returns it with the variables it exports."""
+    port = free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    child = spawn(component.name, python_module(component.module), {**env, "PORT": str(port)},
+                  log_path=log_path, url=url)
+    if component.ready_path:
+        wait_until_ready(child, url + component.ready_path)
+    else:
+        _wait_port(child, port)
+    child.env = {key: template.format(url=url, host=LOOPBACK, port=port)
+                 for key, template in component.exports.items()}
+    return child
+
+
+def _wait_port(child: Child, port: int, timeout: float = 30.0) -> None:
+    from devtools.processes import port_is_open
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise RuntimeError(f"{child.name} exited with code {child.process.returncode}")
+        if port_is_open(LOOPBACK, port):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{child.name} did not open port {port} within {timeout:.0f}s")
+
+
+def start_api(env: dict[str, str], port: int, log_path=None) -> Child:
+    url = f"http://{LOOPBACK}:{port}"
+    child = spawn("api", python_module("devtools.local_api"), {**env, "PORT": str(port)}, log_path=log_path,
+                  url=url)
+    wait_until_ready(child, f"{url}/health", timeout=60)
+    return child
+
+
+def prepare_data(env: dict[str, str]) -> tuple[Any, dict[str, int]]:
+    """Create tables and seed, in this process, with the settings the API will read from `env`."""
+    from chalicelib.settings import settings_from_env
+    from devtools.create_tables import ensure_tables
+    from devtools.seed import seed_demo
+
+    settings = settings_from_env(env)
+    # pynamodb/boto read credentials from os.environ; this process talks to moto too.
+    os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
+    ensure_tables(settings)
+    return settings, seed_demo(settings)
+
+
+def write_tokens(tokens: dict[str, str]) -> None:
+    TOKENS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    TOKENS_FILE.write_text(json.dumps(tokens, indent=2) + "\n")
+
+
+def main(on_ready: Callable[[], None] | None = None) -> int:
+    from devtools.seed import demo_tokens
+
+    children: list[Child] = []
+    stopping = False
+
+    def request_stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        # moto logs every request; keep that out of the terminal.
+        moto = start_moto(port=int(os.environ.get("MOTO_PORT", "0")) or None, log_path=LOG_DIR / "moto.log")
+        children.append(moto)
+        env = local_stack_env(moto.url or "", stage=os.environ.get("CHALICE_STAGE", "local"))
+        settings, counts = prepare_data(env)
+        for component in OPTIONAL_COMPONENTS:
+            if component.available():
+                child = start_component(component, env)
+                children.append(child)
+                env.update(child.env)
+        api = start_api(env, int(os.environ.get("PORT", "8000")))
+        children.append(api)
+        tokens = demo_tokens(settings)
+        write_tokens(tokens)
+        _print_banner(children, counts, tokens)
+        if on_ready:
+            on_ready()
+        while all(child.alive() for child in children):
+            time.sleep(0.5)
+        dead = [child.name for child in children if not child.alive()]
+        print(f"stopping: {', '.join(dead)} exited", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping the local stack...", file=sys.stderr)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
+        stop_all(children)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _print_banner(children: list[Child], counts: dict[str, int], tokens: dict[str, str]) -> None:
+    by_name = {child.name: child for child in children}
+    api = by_name["api"].url
+    lines = ["", "Service Portal local stack is up.",
+             f"  API          {api}   (e.g. curl {api}/services)",
+             f"  OpenAPI      {api}/openapi.json",
+             f"  moto         {by_name['moto'].url}   (DynamoDB, SES, API Gateway management; "
+             f"log {LOG_DIR.relative_to(PROJECT_DIR)}/moto.log)"]
+    for child in children:
+        if child.name not in ("api", "moto"):
+            lines.append(f"  {child.name:<12} {child.url}   exports {', '.join(child.env)}")
+    lines.append("  seeded       " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    lines.append(f"  tokens       {TOKENS_FILE.relative_to(PROJECT_DIR)} (Authorization: Bearer <token>)")
+    for key, token in tokens.items():
+        lines.append(f"    {key:<6} {token}")
+    lines.append("Ctrl-C stops everything.")
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
