@@ -24,6 +24,7 @@ STATUS_BY_ERROR: dict[type[e.DomainError], int] = {
     e.PromoExhausted: 409,
     e.BookedWorkConflict: 409,
     e.ConcurrentUpdate: 409,
+    e.AlreadyExists: 409,
     e.IdempotencyKeyReused: 422,
     e.PromoInvalid: 422,
     e.Throttled: 429,

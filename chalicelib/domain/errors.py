@@ -97,6 +97,11 @@ class ConcurrentUpdate(DomainError):
     default_message = "The resource changed while this request was processed; retry."
 
 
+class AlreadyExists(DomainError):
+    code = "ALREADY_EXISTS"
+    default_message = "Something with this identifier or code already exists."
+
+
 # 422
 class IdempotencyKeyReused(DomainError):
     code = "IDEMPOTENCY_KEY_REUSED"
