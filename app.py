@@ -1,11 +1,12 @@
 """Wiring only: the Chalice app, middleware, blueprints, schedules and websocket handlers."""
 from chalice import Chalice
 
-from chalicelib.api import catalog, system
+from chalicelib.api import admin, bookings, catalog, realtime, system
 from chalicelib.observability import flush, logger
 
 app = Chalice(app_name="service-portal")
 app.log = logger  # one logger for the app and chalice's own messages
+app.experimental_feature_flags.update(["WEBSOCKETS"])  # chalice 1.34 still gates websockets
 
 
 @app.middleware("http")
@@ -27,3 +28,30 @@ def observe(event, get_response):
 
 app.register_blueprint(system.bp)
 app.register_blueprint(catalog.bp)
+app.register_blueprint(bookings.bp)
+app.register_blueprint(admin.bp)
+app.register_blueprint(realtime.bp)
+
+
+@app.middleware("websocket")
+def observe_websocket(event, get_response):
+    """Websocket invocations bypass the http middleware: flush their metrics too."""
+    try:
+        return get_response(event)
+    finally:
+        flush()
+
+
+@app.on_ws_connect()
+def ws_connect(event):
+    return realtime.on_connect(event)
+
+
+@app.on_ws_message()
+def ws_message(event):
+    realtime.on_message(event)
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event):
+    realtime.on_disconnect(event)

@@ -44,10 +44,61 @@ class Container:
 
 
     @cached_property
+    def requests(self):
+        assert self.dynamodb_ready
+        from chalicelib.adapters.dynamodb.booking_repository import DynamoServiceRequestRepository
+        return DynamoServiceRequestRepository(self.settings.dynamodb_endpoint, self.settings.region)
+
+    @cached_property
+    def capacity_overrides(self):
+        assert self.dynamodb_ready
+        from chalicelib.adapters.dynamodb.booking_repository import DayOverrides
+        return DayOverrides()
+
+    @cached_property
+    def idempotency(self):
+        from chalicelib.adapters.idempotency import PowertoolsIdempotency
+        return PowertoolsIdempotency(self.settings.idempotency_table, self.settings.region,
+                                     self.settings.dynamodb_endpoint, self.settings.idempotency_ttl_seconds,
+                                     key_prefix="service-requests.create")
+
+    @cached_property
+    def load_snapshots(self):
+        from chalicelib.services.booking import LoadSnapshots
+        return LoadSnapshots()
+
+    @staticmethod
+    def clock():
+        from chalicelib.services.booking import utc_now
+        return utc_now()
+
+    @staticmethod
+    def new_id() -> str:
+        from chalicelib.services.booking import new_id
+        return new_id()
+
+    @cached_property
+    def price(self):
+        """Prices a booking draft: (service, draft, start, tz, principal) -> quote dict."""
+        from chalicelib.services.booking import basic_price
+        return basic_price
+
+    @cached_property
+    def realtime_store(self):
+        assert self.dynamodb_ready
+        from chalicelib.adapters.dynamodb.realtime_repository import DynamoRealtimeStore
+        return DynamoRealtimeStore()
+
+    @cached_property
+    def realtime_pusher(self):
+        from chalicelib.adapters.realtime import ManagementApiPusher
+        return ManagementApiPusher(self.settings.region, self.settings.websocket_management_endpoint)
+
+    @cached_property
     def publisher(self):
-        """Realtime availability/emergency pushes (replaced by the websocket publisher when wired)."""
-        from chalicelib.services.ports import NullPublisher
-        return NullPublisher()
+        """Realtime availability/emergency pushes: websockets + the change log, inline within a time budget."""
+        from chalicelib.services.realtime import WebsocketPublisher, availability_day_slots
+        return WebsocketPublisher(self.realtime_store, self.realtime_pusher, availability_day_slots)
 
 
 _container: Container | None = None

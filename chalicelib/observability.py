@@ -25,8 +25,10 @@ def count(name: str, value: float = 1, **dimensions: str) -> None:
     """Add a Count metric. Dimensions are kept few and low-cardinality (e.g. code=SLOT_FULL)."""
     if dimensions:
         # Per-dimension values need their own EMF blob; single_metric keeps them off the shared set.
-        with metrics.single_metric(name=name, unit=MetricUnit.Count, value=value,
-                                   default_dimensions=metrics.default_dimensions) as metric:
+        from aws_lambda_powertools.metrics import single_metric
+
+        with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE,
+                           default_dimensions={"service": SERVICE}) as metric:
             for key, val in dimensions.items():
                 metric.add_dimension(name=key, value=str(val))
         return

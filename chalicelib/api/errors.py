@@ -48,12 +48,12 @@ def error_response(error: e.DomainError, headers: dict[str, str] | None = None) 
     out = {"Content-Type": "application/json", **(headers or {})}
     if error.retry_after is not None:
         out["Retry-After"] = str(error.retry_after)
-    return Response(body=json.dumps(error_body(error.code, error.message, error.details)),
+    return Response(body=json.dumps(error_body(error.code, error.message, error.details), separators=(",", ":")),
                     status_code=status_for(error), headers=out)
 
 
 def plain_error_response(status: int, code: str, message: str,
                          details: dict[str, Any] | None = None) -> Response:
     """For failures that are not DomainErrors (unknown route, unexpected crash)."""
-    return Response(body=json.dumps(error_body(code, message, details)), status_code=status,
+    return Response(body=json.dumps(error_body(code, message, details), separators=(",", ":")), status_code=status,
                     headers={"Content-Type": "application/json"})

@@ -138,5 +138,8 @@ def _build_ctx(request: Any, spec: EndpointSpec) -> Ctx:
     if spec.query is not None:
         ctx.query = _validate(spec.query, dict(request.query_params or {}))
     if spec.body is not None:
-        ctx.body = _validate(spec.body, parse_json(request.raw_body))
+        raw = request.raw_body
+        empty_allowed = not any(f.is_required() for f in spec.body.model_fields.values())
+        data = {} if empty_allowed and raw in (None, b"", "") else parse_json(raw)
+        ctx.body = _validate(spec.body, data)
     return ctx

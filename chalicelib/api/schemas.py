@@ -4,6 +4,9 @@ Areas add their models here, grouped under a heading comment.
 """
 from __future__ import annotations
 
+from datetime import date
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -70,3 +73,270 @@ class TeamMemberOut(BaseModel):
 
 class TeamMemberListOut(BaseModel):
     items: list[TeamMemberOut]
+
+
+# --- realtime --------------------------------------------------------------------------------------------
+class SubscribeMessage(Strict):
+    """Websocket frame: start receiving `availability.changed` for a service's team-local days [from, to]."""
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    action: Literal["subscribe"]
+    serviceId: str = Field(min_length=1, max_length=128)
+    from_: date = Field(alias="from")
+    to: date
+
+
+class UnsubscribeMessage(Strict):
+    """Websocket frame: stop receiving a service's days [from, to], or all of its days when no range is given."""
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    action: Literal["unsubscribe"]
+    serviceId: str = Field(min_length=1, max_length=128)
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+
+class AvailabilityChangesQuery(Strict):
+    since: str | None = Field(default=None, max_length=64, pattern=r"^\d{8}T\d{6}\.\d{6}Z#([0-9a-f]{8}|~)$",
+                              description="Cursor from the previous response; omit to get a starting cursor.")
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class SlotRemainingOut(BaseModel):
+    start: str
+    remaining: int
+
+
+class AvailabilityChangeOut(BaseModel):
+    cursor: str
+    serviceId: str
+    teamId: str
+    date: str = Field(description="Team-local date (yyyy-mm-dd) whose slots changed.")
+    slots: list[SlotRemainingOut]
+    at: str
+
+
+class AvailabilityChangesOut(BaseModel):
+    serviceId: str
+    changes: list[AvailabilityChangeOut]
+    cursor: str = Field(description="Pass as `since` on the next poll.")
+    hasMore: bool
+    reset: bool = Field(description="The cursor was older than the change log keeps: reload availability.")
+
+
+# --- booking ---------------------------------------------------------------------------------------------
+from datetime import date as _date  # noqa: E402
+from typing import Literal  # noqa: E402
+
+from pydantic import AwareDatetime, field_validator  # noqa: E402
+
+Identifier = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+def _check_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo
+    try:
+        ZoneInfo(value)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not an IANA zone we know"
+        raise ValueError("must be an IANA time zone such as America/New_York") from exc
+    return value
+
+
+class AvailabilityQuery(Strict):
+    from_: _date = Field(alias="from", description="First day (in tz), YYYY-MM-DD")
+    to: _date = Field(description="Last day (in tz), inclusive; at most 31 days after from")
+    tz: str = Field(default="UTC", max_length=64, description="IANA zone the days and times are shown in")
+    teamMemberId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+    _zone = field_validator("tz")(classmethod(lambda cls, v: _check_zone(v)))
+
+
+class SlotOut(BaseModel):
+    start: str
+    end: str
+    remaining: int
+
+
+class DayOut(BaseModel):
+    date: str
+    slots: list[SlotOut]
+
+
+class AvailabilityOut(BaseModel):
+    serviceId: str
+    tz: str
+    from_: str = Field(alias="from")
+    to: str
+    days: list[DayOut]
+
+
+class CreateServiceRequestIn(Strict):
+    serviceId: str = Identifier
+    start: AwareDatetime
+    paymentMethod: Literal["CARD", "COD"]
+    teamMemberId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    teamId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    address: str = Field(default="", max_length=500)
+    notes: str = Field(default="", max_length=2000)
+    options: list[str] = Field(default_factory=list, max_length=20)
+    promoCodes: list[str] = Field(default_factory=list, max_length=5)
+    customerEmail: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class ServiceRequestOut(BaseModel):
+    id: str
+    serviceId: str
+    teamId: str
+    memberId: str
+    start: str
+    end: str
+    timezone: str
+    status: str
+    paymentStatus: str
+    paymentMethod: str
+    price: dict
+    address: str
+    notes: str
+    sequence: int
+    seriesId: str | None = None
+    priority: str
+    options: list[str]
+    promoCodes: list[str]
+    holdExpiresAt: str | None = None
+    checkoutUrl: str | None = None
+    createdAt: str
+    updatedAt: str
+
+
+class ServiceRequestListOut(BaseModel):
+    items: list[ServiceRequestOut]
+    nextCursor: str | None = None
+
+
+class PageQuery(Strict):
+    cursor: str | None = Field(default=None, max_length=2048)
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class RescheduleIn(Strict):
+    start: AwareDatetime
+    teamMemberId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class CancelIn(Strict):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class SubmissionOut(BaseModel):
+    idempotencyKey: str
+    status: Literal["COMPLETED", "IN_PROGRESS"]
+    httpStatus: int | None = None
+    serviceRequestId: str | None = None
+    error: dict | None = None
+
+
+# --- admin: teams, capacity, requests, audit --------------------------------------------------------------
+HHMM = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class BlackoutIn(Strict):
+    id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(default="", max_length=500)
+
+
+class TeamAvailabilityIn(Strict):
+    weeklyHours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                      list[tuple[str, str]]] = Field(max_length=7)
+    blackouts: list[BlackoutIn] = Field(default_factory=list, max_length=200)
+    force: bool = False
+    reason: str | None = Field(default=None, max_length=500)
+
+    @field_validator("weeklyHours")
+    @classmethod
+    def _windows(cls, value: dict) -> dict:
+        import re
+        for day, windows in value.items():
+            if len(windows) > 6:
+                raise ValueError(f"{day}: at most 6 windows")
+            for start, end in windows:
+                if not (re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", start)
+                        and re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", end)):
+                    raise ValueError(f"{day}: times are HH:MM")
+                if start >= end:
+                    raise ValueError(f"{day}: window start must be before its end")
+        return value
+
+
+class TeamAvailabilityOut(BaseModel):
+    teamId: str
+    timezone: str
+    weeklyHours: dict
+    blackouts: list[dict]
+    version: int
+
+
+class TeamCapacityIn(Strict):
+    dailyLimit: int = Field(ge=0, le=1000)
+    slotCapacity: int | None = Field(default=None, ge=0, le=1000)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class TeamCapacityOut(BaseModel):
+    teamId: str
+    dailyLimit: int
+    slotCapacity: int
+    version: int
+
+
+class CapacityOverrideIn(Strict):
+    teamId: str = Identifier
+    date: _date
+    limit: int = Field(ge=0, le=1000)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CapacityOverrideOut(BaseModel):
+    teamId: str
+    date: str
+    limit: int
+    reason: str
+
+
+class AdminListQuery(Strict):
+    status: Literal["PENDING_PAYMENT", "CONFIRMED", "COMPLETED", "CANCELLED", "EXPIRED"] | None = None
+    paymentStatus: Literal["UNPAID", "PENDING", "PAID", "FAILED", "EXPIRED", "REFUNDED", "COD_DUE",
+                           "COD_COLLECTED"] | None = None
+    teamId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    from_: AwareDatetime | None = Field(default=None, alias="from")
+    to: AwareDatetime | None = None
+    cursor: str | None = Field(default=None, max_length=2048)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class AdminServiceRequestOut(ServiceRequestOut):
+    userId: str
+    customerEmail: str | None = None
+    paymentSessionId: str | None = None
+    paymentAmount: int | None = None
+    currency: str | None = None
+    paidAt: str | None = None
+    lastEventId: str | None = None
+    reconciliationNotes: list | None = None
+    payment: dict = Field(default_factory=dict)
+    audit: list[dict] | None = None
+
+
+class AdminServiceRequestListOut(BaseModel):
+    items: list[AdminServiceRequestOut]
+    nextCursor: str | None = None
+
+
+class AuditQuery(Strict):
+    day: _date | None = None
+    cursor: str | None = Field(default=None, max_length=2048)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class AuditListOut(BaseModel):
+    items: list[dict]
+    nextCursor: str | None = None

@@ -107,6 +107,7 @@ class ServiceRequest:
     hold_expires_at: datetime | None = None
     payment: dict = field(default_factory=dict)  # sessionId, checkoutUrl, amount, currency, paidAt, lastEventId...
     reminders_sent: tuple[str, ...] = ()  # "24h", "2h"
+    revision: int = 0  # storage revision this copy was read at (writes are conditional on it)
 
     def with_changes(self, **changes) -> "ServiceRequest":
         return replace(self, **changes)

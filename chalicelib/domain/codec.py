@@ -134,4 +134,5 @@ def request_from_doc(d: dict) -> "ServiceRequest":
         options=tuple(d.get("options", ())), promo_codes=tuple(d.get("promoCodes", ())),
         hold_expires_at=parse_iso(d["holdExpiresAt"]) if d.get("holdExpiresAt") else None,
         payment=d.get("payment") or {}, reminders_sent=tuple(d.get("remindersSent", ())),
+        revision=int(d.get("revision", 0)),
     )

@@ -46,3 +46,16 @@ class NullPublisher:
 
     def emergency_created(self, request_doc: dict) -> None:
         return None
+
+
+# Signals between the booking service and its repository (not HTTP errors: the service decides what they mean).
+class MemberBusy(Exception):
+    """The chosen member's cell lock was taken; the service tries the next member."""
+
+
+class StaleCatalog(Exception):
+    """The team's hours/limits changed since the catalog was cached; reload and retry."""
+
+
+class StaleRevision(Exception):
+    """The request changed since it was read; re-read and decide again."""

@@ -141,6 +141,7 @@ class ServiceRequestItem(_Base):
     seriesId = UnicodeAttribute(null=True)
     paymentRef = UnicodeAttribute(null=True)
     sequence = NumberAttribute(default=0)
+    rev = NumberAttribute(default=0)  # optimistic-concurrency revision: every write is conditional on it
     doc = JSONAttribute()  # the full ServiceRequest as the domain sees it
 
     by_user = ByUserIndex()

@@ -1,0 +1,98 @@
+"""Availability (public) and the customer's service requests (portal)."""
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib.api import schemas
+from chalicelib.api.routing import Ctx, endpoint, json_response
+from chalicelib.bootstrap import container
+from chalicelib.domain import codec
+from chalicelib.domain.booking import PaymentMethod, ServiceRequest
+from chalicelib.domain.errors import IdempotencyKeyRequired, ValidationFailed
+from chalicelib.services import booking
+
+bp = Blueprint(__name__)
+
+PORTAL_FIELDS = set(schemas.ServiceRequestOut.model_fields)
+MAX_KEY_LENGTH = 255
+
+
+def portal_view(request: ServiceRequest) -> dict:
+    doc = codec.request_to_doc(request)
+    doc["checkoutUrl"] = (request.payment or {}).get("checkoutUrl")
+    return {k: v for k, v in doc.items() if k in PORTAL_FIELDS}
+
+
+def idempotency_key(ctx: Ctx) -> str:
+    key = ctx.headers.get("idempotency-key", "").strip()
+    if not key:
+        raise IdempotencyKeyRequired()
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValidationFailed(details={"fields": [{"field": "Idempotency-Key", "message": "at most 255 characters"}]})
+    return key
+
+
+def draft_from(body: schemas.CreateServiceRequestIn) -> booking.BookingDraft:
+    return booking.BookingDraft(service_id=body.serviceId, start=body.start,
+                                payment_method=PaymentMethod(body.paymentMethod), member_id=body.teamMemberId,
+                                team_id=body.teamId, address=body.address, notes=body.notes,
+                                options=tuple(body.options), promo_codes=tuple(body.promoCodes),
+                                customer_email=body.customerEmail)
+
+
+@endpoint(bp, "/services/{service_id}/availability", summary="Bookable slots with remaining counts",
+          query=schemas.AvailabilityQuery, response=schemas.AvailabilityOut,
+          errors=("NOT_FOUND", "RANGE_TOO_LARGE"), tags=("availability",))
+def availability(ctx: Ctx, service_id: str) -> dict:
+    q = ctx.query
+    return booking.get_availability(container(), service_id, q.from_, q.to, q.tz, q.teamMemberId)
+
+
+@endpoint(bp, "/portal/service-requests", "POST", auth="user", summary="Book a service (idempotent)",
+          body=schemas.CreateServiceRequestIn, response=schemas.ServiceRequestOut, status=201,
+          headers=("Idempotency-Key",),
+          errors=("IDEMPOTENCY_KEY_REQUIRED", "NOT_FOUND", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE",
+                  "IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED", "PROMO_INVALID", "PROMO_EXHAUSTED",
+                  "THROTTLED", "TEMPORARILY_UNAVAILABLE"), tags=("portal",))
+def create_service_request(ctx: Ctx) -> Response:
+    key = idempotency_key(ctx)
+    outcome = booking.create_idempotent(container(), ctx.principal, key, ctx.body.model_dump(mode="json"),
+                                        draft_from(ctx.body), portal_view)
+    return json_response(outcome.body, outcome.status,
+                         {"Idempotent-Replayed": "true"} if outcome.replayed else None)
+
+
+@endpoint(bp, "/portal/service-requests", auth="user", summary="My service requests (newest first)",
+          query=schemas.PageQuery, response=schemas.ServiceRequestListOut, tags=("portal",))
+def list_service_requests(ctx: Ctx) -> dict:
+    items, cursor = booking.list_own(container(), ctx.principal, ctx.query.cursor, ctx.query.limit)
+    return {"items": [portal_view(r) for r in items], "nextCursor": cursor}
+
+
+@endpoint(bp, "/portal/service-requests/{request_id}", auth="user", summary="One of my service requests",
+          response=schemas.ServiceRequestOut, errors=("NOT_FOUND",), tags=("portal",))
+def get_service_request(ctx: Ctx, request_id: str) -> dict:
+    return portal_view(booking.get_own(container(), ctx.principal, request_id))
+
+
+@endpoint(bp, "/portal/service-requests/{request_id}/reschedule", "POST", auth="user",
+          summary="Move a booking (atomic; on conflict the old booking stays)", body=schemas.RescheduleIn,
+          response=schemas.ServiceRequestOut,
+          errors=("NOT_FOUND", "INVALID_STATE", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE"), tags=("portal",))
+def reschedule(ctx: Ctx, request_id: str) -> dict:
+    moved = booking.reschedule(container(), ctx.principal, request_id, ctx.body.start, ctx.body.teamMemberId)
+    return portal_view(moved)
+
+
+@endpoint(bp, "/portal/service-requests/{request_id}/cancel", "POST", auth="user",
+          summary="Cancel a booking (gives its capacity back)", body=schemas.CancelIn,
+          response=schemas.ServiceRequestOut, errors=("NOT_FOUND", "INVALID_STATE"), tags=("portal",))
+def cancel(ctx: Ctx, request_id: str) -> dict:
+    return portal_view(booking.cancel(container(), ctx.principal, request_id, ctx.body.reason))
+
+
+@endpoint(bp, "/portal/submissions/{idempotency_key}", auth="user",
+          summary="Was a queued submission received? (offline queue inspector)", response=schemas.SubmissionOut,
+          errors=("NOT_FOUND", "THROTTLED", "TEMPORARILY_UNAVAILABLE"), tags=("portal",))
+def submission(ctx: Ctx, idempotency_key: str) -> dict:
+    return booking.get_submission(container(), ctx.principal, idempotency_key)

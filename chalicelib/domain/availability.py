@@ -1,0 +1,240 @@
+"""Slot generation and remaining capacity. Pure: the caller passes the catalog, a counter snapshot and `now`.
+
+Model:
+- A team works weekly windows in its own IANA zone. Slot starts step through each window in *elapsed* time
+  (UTC), so DST days have the right number of real hours: the spring-forward gap yields no slots, the
+  repeated autumn hour yields both.
+- A booking occupies 15-minute cells covering [start, start + duration + buffer). Per cell, a team counter
+  must stay below the team's slot_capacity (crews working at once); per member, a cell lock keeps one
+  person from being in two places. A team-day counter must stay below the daily limit (or an override).
+- remaining(slot) = min(slot_capacity - busiest cell, day limit - day count, eligible members free).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from chalicelib.domain.catalog import Blackout, Catalog, Service, Team, TeamMember
+
+CELL = timedelta(minutes=15)
+MAX_RANGE_DAYS = 31
+UTC = timezone.utc
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def cell_key(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def cells_for(start: datetime, minutes: int) -> tuple[str, ...]:
+    """Keys of the 15-minute cells covering [start, start + minutes)."""
+    epoch = int(start.timestamp())
+    first = epoch - epoch % int(CELL.total_seconds())
+    end = epoch + minutes * 60
+    step = int(CELL.total_seconds())
+    return tuple(datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%MZ") for t in range(first, end, step))
+
+
+def local_date_of(instant: datetime, tz: str) -> date:
+    return instant.astimezone(zone(tz)).date()
+
+
+def occupied_minutes(service: Service) -> int:
+    return service.duration_minutes + service.buffer_minutes
+
+
+def candidate_starts(service: Service, team: Team, local_day: date) -> list[datetime]:
+    """Slot starts (UTC) for a service on a team-local date, before capacity, blackouts and lead time."""
+    tz = zone(team.timezone)
+    starts: list[datetime] = []
+    step = timedelta(minutes=service.slot_step_minutes)
+    duration = timedelta(minutes=service.duration_minutes)
+    for window in team.weekly_hours.get(local_day.weekday(), ()):
+        begin = _wall_to_utc(local_day, window.start, tz)
+        finish = _wall_to_utc(local_day, window.end, tz)
+        t = begin
+        while t + duration <= finish:
+            starts.append(t)
+            t += step
+    return starts
+
+
+def _wall_to_utc(day: date, wall, tz: ZoneInfo) -> datetime:
+    """Local wall time -> UTC. Ambiguous (repeated) times take the first occurrence; a time inside a
+    spring-forward gap is read with the offset before the gap, i.e. it moves forward by the gap (RFC 5545)."""
+    return datetime.combine(day, wall, tzinfo=tz).astimezone(UTC)
+
+
+def blackouts_for(catalog: Catalog, team: Team) -> tuple[Blackout, ...]:
+    return team.blackouts + tuple(b for b in catalog.global_blackouts if b.team_id in (None, team.id))
+
+
+def overlaps_blackout(start: datetime, end: datetime, blackouts: tuple[Blackout, ...]) -> Blackout | None:
+    for b in blackouts:
+        if start < b.end and b.start < end:
+            return b
+    return None
+
+
+def slot_problem(catalog: Catalog, service: Service, team: Team, start: datetime, now: datetime) -> str | None:
+    """Why `start` cannot be booked with this team regardless of capacity, or None.
+
+    Reasons: past, lead_time, outside_hours (not a slot start of the team's hours), blackout.
+    """
+    if start <= now:
+        return "past"
+    if start < now + timedelta(minutes=service.lead_time_minutes):
+        return "lead_time"
+    if start not in candidate_starts(service, team, local_date_of(start, team.timezone)):
+        return "outside_hours"
+    end = start + timedelta(minutes=occupied_minutes(service))
+    if overlaps_blackout(start, end, blackouts_for(catalog, team)):
+        return "blackout"
+    return None
+
+
+@dataclass
+class CounterSnapshot:
+    """Counter values read from storage (absent = 0 / no override)."""
+    day_counts: dict[tuple[str, str], int] = field(default_factory=dict)  # (team, local date) -> count
+    day_overrides: dict[tuple[str, str], int] = field(default_factory=dict)  # (team, local date) -> limit
+    cell_counts: dict[tuple[str, str], int] = field(default_factory=dict)  # (team, cell) -> count
+    member_cells: dict[str, set[str]] = field(default_factory=dict)  # member -> locked cells
+    member_loads: dict[tuple[str, str], int] = field(default_factory=dict)  # (member, local date) -> count
+
+    def day_limit(self, team: Team, local_day: str) -> int:
+        return self.day_overrides.get((team.id, local_day), team.daily_limit)
+
+    def day_left(self, team: Team, local_day: str) -> int:
+        return self.day_limit(team, local_day) - self.day_counts.get((team.id, local_day), 0)
+
+
+def free_members(members: list[TeamMember], cells: tuple[str, ...], snapshot: CounterSnapshot) -> list[TeamMember]:
+    wanted = set(cells)
+    return [m for m in members if snapshot.member_cells.get(m.id, set()).isdisjoint(wanted)]
+
+
+def remaining_at(service: Service, team: Team, start: datetime, members: list[TeamMember],
+                 snapshot: CounterSnapshot) -> int:
+    cells = cells_for(start, occupied_minutes(service))
+    busiest = max((snapshot.cell_counts.get((team.id, c), 0) for c in cells), default=0)
+    by_slot = team.slot_capacity - busiest
+    by_day = snapshot.day_left(team, local_date_of(start, team.timezone).isoformat())
+    by_members = len(free_members(members, cells, snapshot))
+    return max(0, min(by_slot, by_day, by_members))
+
+
+@dataclass(frozen=True)
+class Slot:
+    start: datetime  # UTC
+    end: datetime
+    remaining: int
+    team_id: str
+
+
+def team_slots(catalog: Catalog, service: Service, team: Team, local_day: date, now: datetime,
+               snapshot: CounterSnapshot, member_id: str | None = None) -> list[Slot]:
+    """Bookable slots of one team on one team-local date (remaining may be 0: shown as full)."""
+    members = catalog.members_for(service.id, team.id)
+    if member_id is not None:
+        members = [m for m in members if m.id == member_id]
+    if not members:
+        return []
+    blackouts = blackouts_for(catalog, team)
+    earliest = now + timedelta(minutes=service.lead_time_minutes)
+    occupied = timedelta(minutes=occupied_minutes(service))
+    duration = timedelta(minutes=service.duration_minutes)
+    out = []
+    for start in candidate_starts(service, team, local_day):
+        if start <= now or start < earliest or overlaps_blackout(start, start + occupied, blackouts):
+            continue
+        out.append(Slot(start, start + duration, remaining_at(service, team, start, members, snapshot), team.id))
+    return out
+
+
+def teams_for(catalog: Catalog, service: Service) -> list[Team]:
+    return [catalog.teams[t] for t in service.team_ids if t in catalog.teams]
+
+
+def team_local_dates(teams: list[Team], start: datetime, end: datetime) -> dict[str, list[date]]:
+    """Team-local dates that intersect [start, end) for each team."""
+    out: dict[str, list[date]] = {}
+    for team in teams:
+        first = local_date_of(start, team.timezone)
+        last = local_date_of(end - timedelta(microseconds=1), team.timezone)
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        out[team.id] = days
+    return out
+
+
+def requested_window(from_day: date, to_day: date, tz: str) -> tuple[datetime, datetime]:
+    """[from 00:00, to+1 00:00) in the customer's zone, as UTC instants."""
+    z = zone(tz)
+    start = datetime.combine(from_day, datetime.min.time(), tzinfo=z).astimezone(UTC)
+    end = datetime.combine(to_day + timedelta(days=1), datetime.min.time(), tzinfo=z).astimezone(UTC)
+    return start, end
+
+
+def availability(catalog: Catalog, service: Service, from_day: date, to_day: date, tz: str, now: datetime,
+                 snapshot: CounterSnapshot, member_id: str | None = None) -> list[dict]:
+    """Days (in the customer's zone `tz`) with their slots; slots of several teams at one instant are summed."""
+    window_start, window_end = requested_window(from_day, to_day, tz)
+    teams = teams_for(catalog, service)
+    by_start: dict[datetime, list[Slot]] = {}
+    for team in teams:
+        for local_day in team_local_dates([team], window_start, window_end)[team.id]:
+            for slot in team_slots(catalog, service, team, local_day, now, snapshot, member_id):
+                if window_start <= slot.start < window_end:
+                    by_start.setdefault(slot.start, []).append(slot)
+    z = zone(tz)
+    days: dict[str, list[dict]] = {}
+    day = from_day
+    while day <= to_day:
+        days[day.isoformat()] = []
+        day += timedelta(days=1)
+    for start in sorted(by_start):
+        slots = by_start[start]
+        local = start.astimezone(z)
+        days.setdefault(local.date().isoformat(), []).append({
+            "start": local.isoformat(), "end": slots[0].end.astimezone(z).isoformat(),
+            "remaining": sum(s.remaining for s in slots)})
+    return [{"date": d, "slots": s} for d, s in days.items()]
+
+
+def validate_range(from_day: date, to_day: date) -> int:
+    """Number of days in the inclusive range; the caller maps errors (to < from, > 31 days)."""
+    return (to_day - from_day).days + 1
+
+
+@dataclass(frozen=True)
+class CapacityPlan:
+    """Everything a booking must atomically claim (and a cancellation give back)."""
+    team_id: str
+    member_id: str
+    local_date: str
+    cells: tuple[str, ...]
+    daily_limit: int
+    slot_capacity: int
+    team_version: int
+    timezone: str
+
+
+def plan_for(service: Service, team: Team, member_id: str, start: datetime) -> CapacityPlan:
+    return CapacityPlan(team_id=team.id, member_id=member_id,
+                        local_date=local_date_of(start, team.timezone).isoformat(),
+                        cells=cells_for(start, occupied_minutes(service)), daily_limit=team.daily_limit,
+                        slot_capacity=team.slot_capacity, team_version=team.version,
+                        timezone=team.timezone)
+
+
+def least_loaded(members: list[TeamMember], local_day: str, snapshot: CounterSnapshot,
+                 cells: tuple[str, ...]) -> list[TeamMember]:
+    """Eligible members free for these cells, least busy that day first (ties by id: deterministic)."""
+    free = free_members(members, cells, snapshot)
+    return sorted(free, key=lambda m: (snapshot.member_loads.get((m.id, local_day), 0), m.id))
