@@ -1,7 +1,7 @@
 """Wiring only: the Chalice app, middleware, blueprints, schedules and websocket handlers."""
-from chalice import Chalice
+from chalice import Chalice, Rate
 
-from chalicelib.api import admin, bookings, catalog, realtime, system
+from chalicelib.api import admin, bookings, calendar, catalog, realtime, system
 from chalicelib.observability import flush, logger
 
 app = Chalice(app_name="service-portal")
@@ -31,6 +31,15 @@ app.register_blueprint(catalog.bp)
 app.register_blueprint(bookings.bp)
 app.register_blueprint(admin.bp)
 app.register_blueprint(realtime.bp)
+app.register_blueprint(calendar.bp)
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES))
+def send_reminders(event):
+    try:
+        return calendar.run_reminders()
+    finally:
+        flush()
 
 
 @app.middleware("websocket")

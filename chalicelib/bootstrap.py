@@ -50,6 +50,23 @@ class Container:
         return DynamoServiceRequestRepository(self.settings.dynamodb_endpoint, self.settings.region)
 
     @cached_property
+    def reminder_queue(self):
+        assert self.dynamodb_ready
+        from chalicelib.adapters.dynamodb.reminder_repository import DynamoReminderQueue
+        return DynamoReminderQueue()
+
+    @cached_property
+    def notifier(self):
+        """E-mail through SES v2 (boto3 client built on first send)."""
+        from chalicelib.adapters.notifier import SesNotifier
+        return SesNotifier(self.settings.mail_from, self.settings.region, self.settings.ses_endpoint)
+
+    @staticmethod
+    def render_ics(invite) -> bytes:
+        from chalicelib.adapters.ical import render
+        return render(invite)
+
+    @cached_property
     def capacity_overrides(self):
         assert self.dynamodb_ready
         from chalicelib.adapters.dynamodb.booking_repository import DayOverrides

@@ -225,6 +225,14 @@ class CancelIn(Strict):
     reason: str | None = Field(default=None, max_length=500)
 
 
+# --- calendar invites and signed links -------------------------------------------------------------------
+class CalendarQuery(Strict):
+    tz: str | None = Field(default=None, max_length=64,
+                           description="IANA zone to write the times in (default: the team's zone)")
+
+    _zone = field_validator("tz")(classmethod(lambda cls, v: v if v is None else _check_zone(v)))
+
+
 class SubmissionOut(BaseModel):
     idempotencyKey: str
     status: Literal["COMPLETED", "IN_PROGRESS"]

@@ -1,0 +1,44 @@
+"""Calendar invites (ICS) for the customer, signed e-mail links, and the reminders job entry point."""
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib.api import schemas
+from chalicelib.api.bookings import portal_view
+from chalicelib.api.routing import Ctx, endpoint
+from chalicelib.bootstrap import container
+from chalicelib.services import calendar, reminders
+
+bp = Blueprint(__name__)
+
+
+def ics_response(ics: calendar.Ics) -> Response:
+    return Response(body=ics.body, status_code=200, headers={
+        "Content-Type": f"text/calendar; charset=utf-8; method={ics.method}",
+        "Content-Disposition": f'attachment; filename="{ics.filename}"',
+        "Cache-Control": "no-store"})
+
+
+@endpoint(bp, "/portal/service-requests/{request_id}/calendar.ics", auth="user",
+          summary="Calendar invite for one of my bookings (REQUEST, or CANCEL once cancelled)",
+          query=schemas.CalendarQuery, errors=("NOT_FOUND",), content_type="text/calendar", tags=("portal",))
+def own_calendar(ctx: Ctx, request_id: str) -> Response:
+    return ics_response(calendar.own_calendar(container(), ctx.principal, request_id, ctx.query.tz))
+
+
+@endpoint(bp, "/links/{token}/calendar.ics", auth="link", summary="Calendar invite from a signed e-mail link",
+          query=schemas.CalendarQuery, errors=("NOT_FOUND",), content_type="text/calendar", tags=("links",))
+def link_calendar(ctx: Ctx, token: str) -> Response:
+    return ics_response(calendar.link_calendar(container(), token, ctx.query.tz))
+
+
+@endpoint(bp, "/links/{token}/cancel", "POST", auth="link", summary="Cancel a booking from a signed e-mail link",
+          body=schemas.CancelIn, response=schemas.ServiceRequestOut, errors=("NOT_FOUND", "INVALID_STATE"),
+          tags=("links",))
+def link_cancel(ctx: Ctx, token: str) -> dict:
+    return portal_view(calendar.cancel_by_link(container(), token, ctx.body.reason))
+
+
+def run_reminders() -> dict:
+    """Scheduled every 15 minutes (app.py)."""
+    return reminders.send_reminders(container())

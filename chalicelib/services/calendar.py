@@ -1,0 +1,88 @@
+"""Calendar invites for service requests and the signed e-mail links (ICS download, cancel).
+
+`deps` exposes settings, catalog, requests, clock, render_ics (Invite -> bytes) and what booking.cancel needs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.domain import links
+from chalicelib.domain.booking import ServiceRequest, Status
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.invite import Invite, build_invite
+from chalicelib.domain.principal import Principal
+from chalicelib.services import booking
+
+
+@dataclass(frozen=True)
+class LinkActor(Principal):
+    """Whoever holds a request's signed cancel link; audited as 'link:<request id>'."""
+
+    @property
+    def actor(self) -> str:
+        return self.user_id
+
+
+@dataclass(frozen=True)
+class Ics:
+    body: bytes
+    method: str  # REQUEST | CANCEL (for the Content-Type's method parameter)
+    filename: str
+
+
+def portal_url(deps: Any, request_id: str) -> str:
+    return f"{deps.settings.portal_base_url.rstrip('/')}/requests/{request_id}"
+
+
+def link_token(deps: Any, request: ServiceRequest, purpose: str) -> str:
+    return links.sign(deps.settings.link_signing_secret, request.id, purpose, request.placement.start)
+
+
+def cancel_url(deps: Any, request: ServiceRequest) -> str | None:
+    """The portal page that confirms and POSTs /links/{token}/cancel; None once there is nothing to cancel."""
+    if request.status not in (Status.PENDING_PAYMENT, Status.CONFIRMED) or request.placement.start <= deps.clock():
+        return None
+    token = link_token(deps, request, links.CANCEL)
+    return f"{deps.settings.portal_base_url.rstrip('/')}/links/{token}/cancel"
+
+
+def invite_for(deps: Any, request: ServiceRequest, zone: str | None = None) -> Invite:
+    catalog = deps.catalog.get()
+    service = catalog.services.get(request.service_id)
+    member = catalog.members.get(request.placement.member_id)
+    return build_invite(request, service_name=service.name if service else request.service_id,
+                        member_name=member.display_name if member else "To be assigned",
+                        zone=zone or request.placement.timezone, stamp=deps.clock(),
+                        organizer=deps.settings.mail_from, portal_url=portal_url(deps, request.id),
+                        cancel_url=cancel_url(deps, request))
+
+
+def render(deps: Any, request: ServiceRequest, zone: str | None = None) -> Ics:
+    invite = invite_for(deps, request, zone)
+    return Ics(body=deps.render_ics(invite), method="CANCEL" if invite.cancelled else "REQUEST",
+               filename=f"booking-{request.id}.ics")
+
+
+def own_calendar(deps: Any, principal: Principal, request_id: str, zone: str | None = None) -> Ics:
+    """Raises NotFound (also for another user's request)."""
+    return render(deps, booking.get_own(deps, principal, request_id), zone)
+
+
+def _request_for_link(deps: Any, token: str, purpose: str) -> ServiceRequest:
+    request_id = links.verify(deps.settings.link_signing_secret, token, purpose, deps.clock())
+    request = deps.requests.get(request_id) if request_id else None
+    if request is None:
+        raise NotFound()  # same answer for every failure: nothing about the token leaks
+    return request
+
+
+def link_calendar(deps: Any, token: str, zone: str | None = None) -> Ics:
+    """Raises NotFound for a malformed, tampered, expired or non-ICS token."""
+    return render(deps, _request_for_link(deps, token, links.ICS), zone)
+
+
+def cancel_by_link(deps: Any, token: str, reason: str | None = None) -> ServiceRequest:
+    """Cancel the one request the token was issued for. Raises NotFound, InvalidState."""
+    request = _request_for_link(deps, token, links.CANCEL)
+    return booking.cancel(deps, None, request.id, reason, actor=LinkActor(user_id=f"link:{request.id}"))

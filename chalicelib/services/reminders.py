@@ -1,0 +1,147 @@
+"""Reminder e-mails 24 h and 2 h before a confirmed appointment, each sent at most once.
+
+Every run (every 15 min) looks at a one-hour window per kind: starts in (now + lead - 1 h, now + lead]. A
+request therefore stays eligible for four runs, so a failed send is retried by the next run. The sparse
+`reminders` index is bucketed by UTC hour, so each window is at most two Queries (never a Scan).
+
+Exactly once across overlapping runs: a run first CLAIMS the reminder (adds the kind to reminders_sent with a
+write conditional on the revision it read; only one writer can win), then sends. If the send fails the claim is
+released so a later run retries. A crash between claim and send loses that one reminder rather than sending
+it twice: for a reminder, a duplicate is the worse failure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from chalicelib.domain import codec
+from chalicelib.domain.booking import ServiceRequest, Status
+from chalicelib.domain.errors import DomainError
+from chalicelib.observability import count, logger
+from chalicelib.services import calendar
+from chalicelib.services.ports import StaleRevision
+
+UTC = timezone.utc
+LEADS: dict[str, timedelta] = {"24h": timedelta(hours=24), "2h": timedelta(hours=2)}
+WINDOW = timedelta(hours=1)
+MAX_WRITE_ATTEMPTS = 3
+
+
+@dataclass
+class RunResult:
+    sent: list[str] = field(default_factory=list)  # "<request id>:<kind>"
+    failed: list[str] = field(default_factory=list)
+    skipped: int = 0
+
+    def as_dict(self) -> dict:
+        return {"sent": len(self.sent), "failed": len(self.failed), "skipped": self.skipped}
+
+
+def hour_buckets(start: datetime, end: datetime) -> list[str]:
+    """UTC-hour bucket keys ('YYYY-MM-DDTHH') covering [start, end]."""
+    hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    last = end.astimezone(UTC)
+    buckets = []
+    while hour <= last:
+        buckets.append(hour.strftime("%Y-%m-%dT%H"))
+        hour += timedelta(hours=1)
+    return buckets
+
+
+def window(kind: str, now: datetime) -> tuple[datetime, datetime]:
+    """(exclusive lower, inclusive upper) bounds on the start of requests due a `kind` reminder at `now`."""
+    upper = now + LEADS[kind]
+    return upper - WINDOW, upper
+
+
+def due_kind(request: ServiceRequest, kind: str, now: datetime) -> bool:
+    low, high = window(kind, now)
+    return (request.status is Status.CONFIRMED and bool(request.customer_email)
+            and kind not in request.reminders_sent and low < request.placement.start <= high)
+
+
+def send_reminders(deps: Any, now: datetime | None = None) -> dict:
+    """One scheduled run. deps: requests (get/save), reminder_queue, notifier, render_ics, catalog, settings,
+    clock. Returns counts; metrics ReminderSent / ReminderFailed."""
+    now = now or deps.clock()
+    result = RunResult()
+    for kind in LEADS:
+        low, high = window(kind, now)
+        for bucket in hour_buckets(low, high):
+            for candidate in deps.reminder_queue.due_in_bucket(bucket, codec.iso_utc(low), codec.iso_utc(high)):
+                _remind(deps, candidate, kind, now, result)
+    if result.sent:
+        count("ReminderSent", len(result.sent))
+    if result.failed:
+        count("ReminderFailed", len(result.failed))
+    logger.info("reminders run", extra=result.as_dict())
+    return result.as_dict()
+
+
+def _remind(deps: Any, request: ServiceRequest, kind: str, now: datetime, result: RunResult) -> None:
+    try:
+        claimed = _claim(deps, request, kind, now)
+    except DomainError as exc:  # throttled/unavailable: nothing claimed, the next run tries again
+        logger.warning("reminder claim failed", extra={"serviceRequestId": request.id, "error": exc.code})
+        result.failed.append(f"{request.id}:{kind}")
+        return
+    if claimed is None:
+        result.skipped += 1
+        return
+    try:
+        _send(deps, claimed, kind)
+    except Exception as exc:  # noqa: BLE001 - any failure: give the claim back so the next run retries
+        logger.warning("reminder send failed", extra={"serviceRequestId": request.id, "kind": kind,
+                                                      "error": type(exc).__name__})
+        _release(deps, claimed, kind)
+        result.failed.append(f"{request.id}:{kind}")
+        return
+    result.sent.append(f"{request.id}:{kind}")
+
+
+def _claim(deps: Any, request: ServiceRequest, kind: str, now: datetime) -> ServiceRequest | None:
+    """Mark `kind` sent, conditional on the revision read. None if not (or no longer) due, or another run
+    claimed it first."""
+    current: ServiceRequest | None = request
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        if current is None or not due_kind(current, kind, now):
+            return None
+        marked = current.with_changes(reminders_sent=current.reminders_sent + (kind,))
+        try:
+            return deps.requests.save(current, marked)
+        except StaleRevision:
+            current = deps.requests.get(request.id)  # consistent read: did another run claim it?
+    return None
+
+
+def _release(deps: Any, claimed: ServiceRequest, kind: str) -> None:
+    current: ServiceRequest | None = claimed
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        if current is None or kind not in current.reminders_sent:
+            return
+        unmarked = current.with_changes(reminders_sent=tuple(k for k in current.reminders_sent if k != kind))
+        try:
+            deps.requests.save(current, unmarked)
+            return
+        except StaleRevision:
+            current = deps.requests.get(claimed.id)
+        except DomainError:
+            break
+    logger.error("reminder claim not released", extra={"serviceRequestId": claimed.id, "kind": kind})
+
+
+def _send(deps: Any, request: ServiceRequest, kind: str) -> None:
+    invite = calendar.invite_for(deps, request)
+    ics = deps.render_ics(invite)
+    local_start = request.placement.start.astimezone(_zone(request.placement.timezone))
+    when = local_start.strftime("%A %d %B %Y at %H:%M %Z")
+    lead = "tomorrow" if kind == "24h" else "in about 2 hours"
+    text = (f"Reminder: your {invite.summary} appointment is {lead}, {when}.\n\n{invite.description}\n")
+    deps.notifier.send(request.customer_email, f"Reminder: {invite.summary} on {when}", text,
+                       ((f"booking-{request.id}.ics", "text/calendar; method=REQUEST", ics),))
+
+
+def _zone(name: str):
+    from zoneinfo import ZoneInfo
+    return ZoneInfo(name)
