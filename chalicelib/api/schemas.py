@@ -95,7 +95,7 @@ class UnsubscribeMessage(Strict):
 
 
 class AvailabilityChangesQuery(Strict):
-    since: str | None = Field(default=None, max_length=64, pattern=r"^\d{8}T\d{6}\.\d{6}Z#([0-9a-f]{8}|~)$",
+    since: str | None = Field(default=None, max_length=64, pattern=r"^\d{8}T\d{6}\.\d{6}Z-([0-9a-f]{8}|~)$",
                               description="Cursor from the previous response; omit to get a starting cursor.")
     limit: int = Field(default=50, ge=1, le=200)
 
