@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import sys
+import uuid
 from socketserver import ThreadingMixIn
 from typing import Any
 
@@ -40,9 +41,12 @@ class JsonNotFoundGateway(LocalGateway):
 
     def _generate_lambda_event(self, method: str, path: str, headers: Any, body: Any) -> Any:
         try:
-            return super()._generate_lambda_event(method, path, headers, body)
+            event = super()._generate_lambda_event(method, path, headers, body)
         except ValueError:  # chalice's RouteMatcher: no route for this path
             raise RouteNotFound({"Content-Type": "application/json"}, NOT_FOUND_BODY) from None
+        # API Gateway gives every request an id (the logs' correlation id); chalice local does not.
+        event["requestContext"].setdefault("requestId", str(uuid.uuid4()))
+        return event
 
 
 class JsonNotFoundHandler(ChaliceRequestHandler):

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from devtools.environment import local_stack_env
 from devtools.moto_server import start_moto
-from devtools.processes import (LOOPBACK, PROJECT_DIR, Child, free_port, python_module, spawn, stop_all,
+from devtools.processes import (LOOPBACK, PROJECT_DIR, Child, free_port, python_module, spawn, stop, stop_all,
                                 wait_until_ready)
 
 TOKENS_FILE = PROJECT_DIR / ".local" / "demo-tokens.json"
@@ -55,10 +55,14 @@ def start_component(component: Component, env: dict[str, str], log_path=None) ->
     url = f"http://{LOOPBACK}:{port}"
     child = spawn(component.name, python_module(component.module), {**env, "PORT": str(port)},
                   log_path=log_path, url=url)
-    if component.ready_path:
-        wait_until_ready(child, url + component.ready_path)
-    else:
-        _wait_port(child, port)
+    try:
+        if component.ready_path:
+            wait_until_ready(child, url + component.ready_path)
+        else:
+            _wait_port(child, port)
+    except RuntimeError:
+        stop(child)
+        raise
     child.env = {key: template.format(url=url, host=LOOPBACK, port=port)
                  for key, template in component.exports.items()}
     return child
@@ -124,10 +128,15 @@ def main(on_ready: Callable[[], None] | None = None) -> int:
         env = local_stack_env(moto.url or "", stage=os.environ.get("CHALICE_STAGE", "local"))
         settings, counts = prepare_data(env)
         for component in OPTIONAL_COMPONENTS:
-            if component.available():
+            if not component.available():
+                continue
+            try:
                 child = start_component(component, env)
-                children.append(child)
-                env.update(child.env)
+            except RuntimeError as exc:  # a stand-in that fails must not take the whole stack down
+                print(f"warning: {component.name} not started ({exc}); continuing without it", file=sys.stderr)
+                continue
+            children.append(child)
+            env.update(child.env)
         api = start_api(env, int(os.environ.get("PORT", "8000")))
         children.append(api)
         tokens = demo_tokens(settings)

@@ -1,0 +1,78 @@
+"""infra/resources.json and the IAM policies are generated from the models and the stage config: no drift."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib.adapters.dynamodb.models import MODELS_BY_SETTING, TTL_ATTRIBUTE
+from chalicelib.settings import settings_from_env
+from devtools import gen_infra
+from devtools.environment import chalice_config, chalice_stage_env
+from devtools.processes import PROJECT_DIR
+
+
+def test_committed_infra_files_match_what_the_models_render():
+    stale = [str(path.relative_to(PROJECT_DIR)) for path, text in gen_infra.rendered_files().items()
+             if not path.exists() or path.read_text() != text]
+    assert stale == [], f"regenerate with `python -m devtools.gen_infra`: {stale}"
+
+
+@pytest.fixture(scope="module")
+def template():
+    return json.loads(gen_infra.RESOURCES_PATH.read_text())
+
+
+def test_every_table_is_on_demand_with_point_in_time_recovery(template):
+    for setting in MODELS_BY_SETTING:
+        props = template["Resources"][gen_infra.logical_id(setting)]["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_ttl_and_indexes_follow_the_models(template):
+    for setting, model in MODELS_BY_SETTING.items():
+        props = template["Resources"][gen_infra.logical_id(setting)]["Properties"]
+        ttl = props.get("TimeToLiveSpecification")
+        assert ttl == ({"AttributeName": TTL_ATTRIBUTE[setting], "Enabled": True} if setting in TTL_ATTRIBUTE
+                       else None)
+        model_indexes = {index["index_name"] for index in model._get_schema()["global_secondary_indexes"]}
+        assert {i["IndexName"] for i in props.get("GlobalSecondaryIndexes", [])} == model_indexes
+
+
+@pytest.mark.parametrize("stage", gen_infra.deployed_stages())
+def test_table_names_in_the_template_are_the_names_the_app_reads_in_each_stage(template, stage):
+    app_settings = settings_from_env(chalice_stage_env(stage))
+    for setting in MODELS_BY_SETTING:
+        name = template["Resources"][gen_infra.logical_id(setting)]["Properties"]["TableName"]["Fn::Sub"]
+        assert name.replace("${Stage}", stage) == getattr(app_settings, setting)
+    assert stage in template["Parameters"]["Stage"]["AllowedValues"]
+
+
+@pytest.mark.parametrize("stage", gen_infra.deployed_stages())
+def test_stage_policy_grants_exactly_that_stages_tables(stage):
+    policy_file = chalice_config()["stages"][stage]["iam_policy_file"]
+    policy = json.loads((PROJECT_DIR / ".chalice" / policy_file).read_text())
+    table_statement = next(s for s in policy["Statement"] if s["Sid"] == "Tables")
+    app_settings = settings_from_env(chalice_stage_env(stage))
+    expected = {f"arn:aws:dynamodb:*:*:table/{getattr(app_settings, s)}" for s in MODELS_BY_SETTING}
+    assert set(table_statement["Resource"]) == expected
+    assert not any(action.endswith("*") for s in policy["Statement"] for action in s["Action"])
+
+
+def test_unknown_route_gateway_response_is_the_contract_404(template):
+    responses = template["Resources"][gen_infra.CHALICE_REST_API]["Properties"]["DefinitionBody"][
+        "x-amazon-apigateway-gateway-responses"]
+    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["statusCode"] == "404"
+    assert json.loads(missing["responseTemplates"]["application/json"])["error"]["code"] == "NOT_FOUND"
+
+
+def test_chalice_config_has_the_four_stages_with_dev_auth_only_locally():
+    stages = chalice_config()["stages"]
+    assert set(stages) >= {"local", "test", "dev", "prod"}
+    for name in ("local", "test"):
+        assert stages[name]["environment_variables"]["AUTH_MODE"] == "dev"
+    for name in gen_infra.deployed_stages():
+        env = stages[name]["environment_variables"]
+        assert env["AUTH_MODE"] == "cognito" and env["COGNITO_USER_POOL_ARN"].startswith("arn:aws:cognito-idp:")
