@@ -13,7 +13,7 @@ bp = Blueprint(__name__)
 
 
 def ics_response(ics: calendar.Ics) -> Response:
-    return Response(body=ics.body, status_code=200, headers={
+    return Response(body=ics.body.decode("utf-8"), status_code=200, headers={  # text, not binary, for API Gateway
         "Content-Type": f"text/calendar; charset=utf-8; method={ics.method}",
         "Content-Disposition": f'attachment; filename="{ics.filename}"',
         "Cache-Control": "no-store"})
