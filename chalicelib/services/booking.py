@@ -66,6 +66,16 @@ class LoadSnapshots:
             self._by_day[local_day] = (now, snapshot)
         return snapshot
 
+    def note_booking(self, local_day: str, member_id: str, cells: tuple[str, ...]) -> None:
+        """Fold this container's own successful booking into the cached snapshot (keeps ordering fair)."""
+        with self._lock:
+            hit = self._by_day.get(local_day)
+            if hit:
+                snapshot = hit[1]
+                key = (member_id, local_day)
+                snapshot.member_loads[key] = snapshot.member_loads.get(key, 0) + 1
+                snapshot.member_cells.setdefault(member_id, set()).update(cells)
+
 
 # --- availability ----------------------------------------------------------------------------------------
 def get_availability(deps: Any, service_id: str, from_day: date, to_day: date, tz: str,
@@ -135,6 +145,9 @@ def create(deps: Any, principal: Principal, draft: BookingDraft, idempotency_key
             raise
         count("BookingCreated")
         logger.info("booking created", extra={"serviceRequestId": request.id, "teamId": request.placement.team_id})
+        after_booking = getattr(deps, "after_booking", None)  # payments: opens the Checkout Session of CARD bookings
+        if after_booking is not None:
+            request = after_booking(request)
         _publish(deps, request.service_id, request.placement.team_id, [request.placement.local_date])
         return request
     raise SlotUnavailable("The schedule changed while booking; try again.", retry_after=1)
@@ -209,9 +222,11 @@ def _book_with_team(deps: Any, catalog: Catalog, service: Service, team: Team, p
         plan = av.plan_for(service, team, member.id, start)
         request = _new_request(deps, service, plan, principal, draft, start, now, idempotency_key)
         try:
-            return deps.requests.create(request, plan, extra)
+            created = deps.requests.create(request, plan, extra)
         except MemberBusy:
             continue
+        deps.load_snapshots.note_booking(local_day, member.id, plan.cells)
+        return created
 
 
 def _new_request(deps: Any, service: Service, plan: av.CapacityPlan, principal: Principal, draft: BookingDraft,
