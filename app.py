@@ -1,7 +1,8 @@
 """Wiring only: the Chalice app, middleware, blueprints, schedules and websocket handlers."""
-from chalice import Chalice, Rate
+from chalice import Chalice, Cron, Rate
 
 from chalicelib.api import admin, bookings, calendar, catalog, realtime, system
+from chalicelib.api import payments
 from chalicelib.observability import flush, logger
 
 app = Chalice(app_name="service-portal")
@@ -32,12 +33,29 @@ app.register_blueprint(bookings.bp)
 app.register_blueprint(admin.bp)
 app.register_blueprint(realtime.bp)
 app.register_blueprint(calendar.bp)
+app.register_blueprint(payments.bp)
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES))
 def send_reminders(event):
     try:
         return calendar.run_reminders()
+    finally:
+        flush()
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def expire_holds(event):
+    try:
+        return payments.expire_holds_job(event)
+    finally:
+        flush()
+
+
+@app.schedule(Cron(30, 3, "*", "*", "?", "*"))  # 03:30 UTC nightly
+def reconcile_payments(event):
+    try:
+        return payments.reconcile_payments_job(event)
     finally:
         flush()
 

@@ -101,6 +101,23 @@ class Container:
         return basic_price
 
     @cached_property
+    def stripe(self):
+        """Stripe Checkout/events/webhook verification (imports the SDK on first use only)."""
+        from chalicelib.adapters.stripe_gateway import StripeGateway
+        return StripeGateway.from_settings(self.settings)
+
+    @cached_property
+    def payment_store(self):
+        assert self.dynamodb_ready
+        from chalicelib.adapters.dynamodb.payments_repository import DynamoPaymentStore
+        return DynamoPaymentStore()
+
+    def after_booking(self, request):
+        """Runs inside booking.create: opens the Checkout Session of a CARD booking."""
+        from chalicelib.services.payments import checkout_after_booking
+        return checkout_after_booking(self, request)
+
+    @cached_property
     def realtime_store(self):
         assert self.dynamodb_ready
         from chalicelib.adapters.dynamodb.realtime_repository import DynamoRealtimeStore

@@ -202,6 +202,7 @@ class ServiceRequestOut(BaseModel):
     promoCodes: list[str]
     holdExpiresAt: str | None = None
     checkoutUrl: str | None = None
+    paymentError: dict | None = None  # why checkoutUrl is null (Stripe unavailable): retry with POST .../checkout
     createdAt: str
     updatedAt: str
 
@@ -348,3 +349,35 @@ class AuditQuery(Strict):
 class AuditListOut(BaseModel):
     items: list[dict]
     nextCursor: str | None = None
+
+
+# --- payments: checkout, COD, Stripe webhook, reconciliation ----------------------------------------------
+class CodCollectedIn(Strict):
+    note: str | None = Field(default=None, max_length=500)
+
+
+class WebhookAckOut(BaseModel):
+    received: bool
+    eventId: str | None = None
+    outcome: str
+
+
+class ReconcileIn(Strict):
+    maxSeconds: int = Field(default=25, ge=1, le=900)
+
+
+class ReconcileSummaryOut(BaseModel):
+    complete: bool
+    changed: int
+    open: int
+    eventsReplayed: int
+    fixedPaid: int
+    fixedPending: int
+    fixedFailed: int
+    fixedExpired: int
+    expiredStale: int
+    flaggedPaidNotInStripe: int
+    mismatches: int
+    refunded: int
+    errors: int
+    stripeCalls: int

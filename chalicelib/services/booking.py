@@ -148,6 +148,9 @@ def create(deps: Any, principal: Principal, draft: BookingDraft, idempotency_key
         after_booking = getattr(deps, "after_booking", None)  # payments: opens the Checkout Session of CARD bookings
         if after_booking is not None:
             request = after_booking(request)
+        after_booking = getattr(deps, "after_booking", None)  # payments: opens the Checkout Session of CARD bookings
+        if after_booking is not None:
+            request = after_booking(request)
         _publish(deps, request.service_id, request.placement.team_id, [request.placement.local_date])
         return request
     raise SlotUnavailable("The schedule changed while booking; try again.", retry_after=1)

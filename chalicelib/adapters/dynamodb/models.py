@@ -193,6 +193,8 @@ class OpsItem(_Base):
     sk = UnicodeAttribute(range_key=True)
     doc = JSONAttribute(null=True)
     expiresAt = TTLAttribute(null=True)
+    state = UnicodeAttribute(null=True)  # webhook event claims: processing | done (conditions need a top-level attr)
+    claimedAt = NumberAttribute(null=True)  # epoch seconds a processing claim was taken
 
 
 # --- realtime: websocket connections, channel subscriptions, availability change log (TTL) -------------
