@@ -3,6 +3,7 @@ from chalice import Chalice, Cron, Rate
 
 from chalicelib.api import admin, bookings, calendar, catalog, realtime, system
 from chalicelib.api import payments
+from chalicelib.api import pricing, promotions
 from chalicelib.observability import flush, logger
 
 app = Chalice(app_name="service-portal")
@@ -34,6 +35,8 @@ app.register_blueprint(admin.bp)
 app.register_blueprint(realtime.bp)
 app.register_blueprint(calendar.bp)
 app.register_blueprint(payments.bp)
+app.register_blueprint(pricing.bp)
+app.register_blueprint(promotions.bp)
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES))

@@ -42,6 +42,18 @@ class Container:
         from chalicelib.adapters.dynamodb.audit_repository import DynamoAuditLog
         return DynamoAuditLog()
 
+    @cached_property
+    def promotions(self):
+        assert self.dynamodb_ready
+        from chalicelib.adapters.dynamodb.promo_repository import DynamoPromoRepository
+        return DynamoPromoRepository(self.settings.dynamodb_endpoint, self.settings.region)
+
+    @cached_property
+    def pricing_policy(self):
+        """Surcharge rates and business hours (defaults in domain.pricing.PricingPolicy)."""
+        from chalicelib.domain.pricing import PricingPolicy
+        return PricingPolicy()
+
 
     @cached_property
     def requests(self):

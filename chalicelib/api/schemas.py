@@ -351,6 +351,142 @@ class AuditListOut(BaseModel):
     nextCursor: str | None = None
 
 
+# --- promo rules -----------------------------------------------------------------------------------------
+from pydantic import StrictBool, StrictInt  # noqa: E402
+
+class PromoRuleIn(Strict):
+    """A promotion rule. Amounts are minor units of `currency`; percent values are basis points."""
+    id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+                           description="Optional on create (generated when absent); must match the path on PUT.")
+    code: str | None = Field(default=None, min_length=2, max_length=32, pattern=r"^\s*[A-Za-z0-9][A-Za-z0-9_-]+\s*$",
+                             description="Code customers type (case-insensitive, unique); null = automatic rule.")
+    kind: Literal["percent", "fixed"]
+    value: StrictInt = Field(gt=0, description="percent: basis points (1000 = 10 %, at most 10000); fixed: minor "
+                                               "units.")
+    description: str = Field(default="", max_length=200)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    validFrom: AwareDatetime | None = Field(default=None, description="Inclusive; judged at the appointment start.")
+    validTo: AwareDatetime | None = Field(default=None, description="Exclusive; judged at the appointment start.")
+    serviceIds: list[str] = Field(default_factory=list, max_length=100, description="Empty: every service.")
+    minSubtotal: StrictInt = Field(default=0, ge=0, description="Minimum pre-discount subtotal.")
+    priority: StrictInt = Field(default=100, ge=0, le=1_000_000, description="Lower applies first; ties by id.")
+    stackable: StrictBool = Field(default=True, description="false: exclusive, combined with no other rule.")
+    maxDiscount: StrictInt | None = Field(default=None, gt=0, description="Cap for this rule's discount.")
+    globalLimit: StrictInt | None = Field(default=None, ge=1)
+    perCustomerLimit: StrictInt | None = Field(default=None, ge=1)
+    active: StrictBool = True
+
+
+class PromoRuleUpdateIn(PromoRuleIn):
+    reason: str | None = Field(default=None, max_length=500, description="Recorded in the audit entry.")
+
+
+class PromoRuleOut(BaseModel):
+    id: str
+    code: str | None
+    kind: str
+    value: int
+    description: str
+    currency: str
+    validFrom: str | None
+    validTo: str | None
+    serviceIds: list[str]
+    minSubtotal: int
+    priority: int
+    stackable: bool
+    maxDiscount: int | None
+    globalLimit: int | None
+    perCustomerLimit: int | None
+    active: bool
+    version: int
+
+
+class PromoRuleListOut(BaseModel):
+    items: list[PromoRuleOut]
+
+
+class DeactivateQuery(Strict):
+    reason: str | None = Field(default=None, max_length=500, description="Recorded in the audit entry.")
+
+
+# --- pricing ---------------------------------------------------------------------------------------------
+class QuoteIn(Strict):
+    serviceId: str = Identifier
+    start: AwareDatetime
+    tz: str = Field(max_length=64, description="Customer's IANA zone: local times shown and recurrence wall time.")
+    teamId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+                               description="Team whose local time judges surcharges (default: the first team).")
+    options: list[str] = Field(default_factory=list, max_length=20)
+    promoCodes: list[str] = Field(default_factory=list, max_length=5)
+    emergency: StrictBool = False
+    recurrence: str | None = Field(default=None, min_length=1, max_length=256,
+                                   description="RRULE: FREQ=WEEKLY|MONTHLY, INTERVAL, COUNT<=52 or UNTIL<=1 year, "
+                                               "BYDAY.")
+
+
+class QuoteLineOut(BaseModel):
+    kind: Literal["BASE", "OPTION", "SURCHARGE", "DISCOUNT"]
+    code: str
+    description: str
+    amount: int = Field(description="Minor units; negative for discounts (the lines add up to the total).")
+
+
+class NotAppliedRuleOut(BaseModel):
+    ruleId: str
+    code: str | None
+    reason: str
+
+
+class PriceQuoteOut(BaseModel):
+    currency: str
+    lines: list[QuoteLineOut]
+    subtotal: int
+    discount: int
+    total: int
+    appliedRules: list[str]
+    notApplied: list[NotAppliedRuleOut]
+
+
+class OccurrenceQuoteOut(BaseModel):
+    index: int
+    start: str
+    end: str
+    localStart: str
+    localEnd: str
+    shifted: bool = Field(description="The wall time fell in a DST gap and moved forward by the gap.")
+    availability: str | None = Field(default=None, description="AVAILABLE or a conflict code (preview only).")
+    quote: PriceQuoteOut
+
+
+class SeriesQuoteOut(BaseModel):
+    rrule: str
+    count: int
+    currency: str
+    occurrences: list[OccurrenceQuoteOut]
+    subtotal: int
+    discount: int
+    total: int
+
+
+class QuoteOut(BaseModel):
+    serviceId: str
+    teamId: str
+    teamTimezone: str
+    tz: str
+    start: str
+    localStart: str
+    quote: PriceQuoteOut | None = Field(description="The visit's price; null when a recurrence was given.")
+    series: SeriesQuoteOut | None
+
+
+class RecurringPreviewIn(Strict):
+    serviceId: str = Identifier
+    start: AwareDatetime
+    tz: str = Field(max_length=64)
+    rrule: str = Field(min_length=1, max_length=256)
+    teamId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
 # --- payments: checkout, COD, Stripe webhook, reconciliation ----------------------------------------------
 class CodCollectedIn(Strict):
     note: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,232 @@
+"""Promotion rules in the catalog table, unique codes, and the usage counters booking transactions change.
+
+Layout (models.CatalogItem):
+  pk=CATALOG            sk=PROMO#<ruleId>   kind=promo       doc=rule document (the catalog Query sees it too)
+  pk=PROMOCODE#<CODE>   sk=CODE             kind=promo-code  doc={"ruleId"}   reservation: one rule per code
+  pk=PROMO#<ruleId>     sk=USAGE            uses=<n>         uses by everyone
+  pk=PROMO#<ruleId>     sk=USAGE#<userId>   uses=<n>         uses by one customer
+
+A rule and its code reservation are written in one transaction, conditional on the rule's stored version,
+so two admins editing at once or two rules claiming one code can never both succeed. Codes stay reserved while
+their rule exists (deactivated rules included), so a code always names exactly one rule.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamodb.errors import cancellation_codes, translated
+from chalicelib.adapters.dynamodb.models import CatalogItem
+from chalicelib.domain.errors import AlreadyExists, ConcurrentUpdate, ValidationFailed
+from chalicelib.domain.promotions import PromoRule, UsageClaim, rule_from_doc, rule_to_doc
+from chalicelib.observability import logger
+
+CATALOG_PK = "CATALOG"
+RULE_PREFIX = "PROMO#"
+CODE_SK = "CODE"
+USAGE_SK = "USAGE"
+CONSUME_LABEL = "promo-usage"
+RELEASE_LABEL = "promo-release"
+_FAILED = "ConditionalCheckFailed"
+
+
+def rule_key(rule_id: str) -> tuple[str, str]:
+    return CATALOG_PK, f"{RULE_PREFIX}{rule_id}"
+
+
+def code_key(code: str) -> tuple[str, str]:
+    return f"PROMOCODE#{code}", CODE_SK
+
+
+def usage_key(rule_id: str, user_id: str | None = None) -> tuple[str, str]:
+    return f"{RULE_PREFIX}{rule_id}", USAGE_SK if user_id is None else f"{USAGE_SK}#{user_id}"
+
+
+@dataclass(frozen=True)
+class UsageUpdate:
+    """One conditional counter change for a booking transaction.
+
+    consume (delta=+1): ``ADD uses 1`` only if ``uses`` is absent or ``uses < limit``; the item is created on
+    first use. release (delta=-1): ``ADD uses -1`` only if ``uses > 0`` (a counter never goes negative; this can
+    only fail if a counter was reset by hand, in which case retry the cancel without the release updates).
+
+    ``label`` is ``promo-usage:<ruleId>`` (global) or ``promo-usage:<ruleId>:customer`` (per customer), and
+    ``promo-release:...`` for releases: a cancelled transaction whose failed item carries a ``promo-usage``
+    label means that rule is used up -> PromoExhausted (details: ruleId, scope).
+    """
+    label: str
+    pk: str
+    sk: str
+    delta: int
+    limit: int | None  # consume only
+
+    def pynamodb_update(self) -> tuple[CatalogItem, list[Any], Any]:
+        """(model, actions, condition) for ``TransactWrite.update(model, actions=..., condition=...)``."""
+        if self.delta > 0:
+            assert self.limit is not None
+            condition = CatalogItem.uses.does_not_exist() | (CatalogItem.uses < self.limit)
+        else:
+            condition = CatalogItem.uses > 0
+        return CatalogItem(self.pk, self.sk), [CatalogItem.uses.add(self.delta)], condition
+
+    def add_to(self, tx: Any) -> None:
+        """Add to a labelled transaction (``tx.update(label, model, actions=..., condition=...)``), e.g. the
+        booking repository's ``extra`` callables: ``extra=[u.add_to for u in updates]``."""
+        model, actions, condition = self.pynamodb_update()
+        tx.update(self.label, model, actions=actions, condition=condition)
+
+
+def usage_updates(claims: Iterable[UsageClaim], user_id: str, *, consume: bool = True) -> list[UsageUpdate]:
+    """Counter updates consuming (or, with consume=False, giving back) one use of every claimed rule: one for
+    the global counter when the rule has a global limit, one for the customer's counter when it has a
+    per-customer limit. Pass ``Quote.usage_claims`` of the quote stored with the booking."""
+    prefix, delta = (CONSUME_LABEL, 1) if consume else (RELEASE_LABEL, -1)
+    out: list[UsageUpdate] = []
+    for claim in claims:
+        if claim.global_limit is not None:
+            out.append(UsageUpdate(f"{prefix}:{claim.rule_id}", *usage_key(claim.rule_id), delta,
+                                   claim.global_limit if consume else None))
+        if claim.per_customer_limit is not None:
+            out.append(UsageUpdate(f"{prefix}:{claim.rule_id}:customer", *usage_key(claim.rule_id, user_id),
+                                   delta, claim.per_customer_limit if consume else None))
+    return out
+
+
+def exhausted_details(labels: Iterable[str]) -> dict:
+    """PromoExhausted details for the failed labels of a booking transaction (non-promo labels ignored)."""
+    spent = []
+    for label in sorted(labels):
+        if label.startswith(CONSUME_LABEL + ":"):
+            _, rule_id, *scope = label.split(":")
+            spent.append({"ruleId": rule_id, "scope": "customer" if scope else "global"})
+    return {"rules": spent}
+
+
+class DynamoPromoRepository:
+    def __init__(self, endpoint: str | None, region: str) -> None:
+        self._endpoint = endpoint
+        self._region = region
+
+    # --- reads ---------------------------------------------------------------------------------------------
+    def list_rules(self) -> list[PromoRule]:
+        """Every stored rule (active or not), sorted by (priority, id). A stored document that no longer
+        parses is logged and left out rather than failing every quote."""
+        rules = []
+        with translated():
+            for item in CatalogItem.query(CATALOG_PK, CatalogItem.sk.startswith(RULE_PREFIX)):
+                try:
+                    rules.append(rule_from_doc({**item.doc, "version": int(item.version or 1)}))
+                except ValidationFailed:
+                    logger.warning("unreadable promotion rule skipped", extra={"sk": item.sk})
+        return sorted(rules, key=lambda r: (r.priority, r.id))
+
+    def get(self, rule_id: str) -> PromoRule | None:
+        with translated():
+            try:
+                item = CatalogItem.get(*rule_key(rule_id), consistent_read=True)
+            except CatalogItem.DoesNotExist:
+                return None
+        return rule_from_doc({**item.doc, "version": int(item.version or 1)})
+
+    def exhausted_rule_ids(self, rules: Iterable[PromoRule], user_id: str | None = None) -> set[str]:
+        """Rules whose counters already reached a limit (for display only: the booking transaction is what
+        enforces limits). One BatchGet."""
+        limited = [r for r in rules if r.has_limits]
+        keys = []
+        for rule in limited:
+            if rule.global_limit is not None:
+                keys.append(usage_key(rule.id))
+            if rule.per_customer_limit is not None and user_id:
+                keys.append(usage_key(rule.id, user_id))
+        if not keys:
+            return set()
+        with translated():
+            uses = {(item.pk, item.sk): int(item.uses or 0) for item in CatalogItem.batch_get(keys)}
+        spent = set()
+        for rule in limited:
+            if rule.global_limit is not None and uses.get(usage_key(rule.id), 0) >= rule.global_limit:
+                spent.add(rule.id)
+            if (rule.per_customer_limit is not None and user_id
+                    and uses.get(usage_key(rule.id, user_id), 0) >= rule.per_customer_limit):
+                spent.add(rule.id)
+        return spent
+
+    def usage(self, rule_id: str) -> int:
+        with translated():
+            try:
+                return int(CatalogItem.get(*usage_key(rule_id), consistent_read=True).uses or 0)
+            except CatalogItem.DoesNotExist:
+                return 0
+
+    # --- writes --------------------------------------------------------------------------------------------
+    def create(self, rule: PromoRule) -> PromoRule:
+        """Store a new rule (version 1) and reserve its code. Raises AlreadyExists (details: id or code)."""
+        stored = _with_version(rule, 1)
+        tx = TransactWrite(connection=self._connection())
+        tx.save(_rule_item(stored), condition=CatalogItem.pk.does_not_exist())
+        labels = ["id"]
+        if stored.code:
+            tx.save(_code_item(stored), condition=CatalogItem.pk.does_not_exist())
+            labels.append("code")
+        failed = self._commit(tx, labels)  # puts keep call order
+        if "id" in failed:
+            raise AlreadyExists("A promotion rule with this id exists.", {"id": rule.id})
+        if "code" in failed:
+            raise AlreadyExists("Another promotion rule uses this code.", {"code": stored.code})
+        return stored
+
+    def update(self, current: PromoRule, new: PromoRule) -> PromoRule:
+        """Replace ``current`` (as read, its version is the condition) with ``new``; moves the code reservation
+        when the code changes. Raises ConcurrentUpdate (the rule changed or vanished since it was read) or
+        AlreadyExists (the new code belongs to another rule)."""
+        stored = _with_version(new, current.version + 1)
+        tx = TransactWrite(connection=self._connection())
+        labels = []
+        if current.code and current.code != stored.code:
+            tx.delete(_code_item(current))  # deletes are sent before puts
+            labels.append("old-code")
+        tx.save(_rule_item(stored), condition=CatalogItem.version == current.version)
+        labels.append("rule")
+        if stored.code and stored.code != current.code:
+            tx.save(_code_item(stored), condition=CatalogItem.pk.does_not_exist())
+            labels.append("code")
+        failed = self._commit(tx, labels)
+        if "rule" in failed:
+            raise ConcurrentUpdate("The promotion rule changed meanwhile; read it again.", {"id": current.id})
+        if "code" in failed:
+            raise AlreadyExists("Another promotion rule uses this code.", {"code": stored.code})
+        return stored
+
+    def _connection(self) -> Connection:
+        return Connection(host=self._endpoint, region=self._region)
+
+    @staticmethod
+    def _commit(tx: TransactWrite, labels: list[str]) -> set[str]:
+        with translated():
+            try:
+                with tx:
+                    pass
+            except TransactWriteError as exc:
+                failed = {label for label, code in zip(labels, cancellation_codes(exc)) if code == _FAILED}
+                if not failed:
+                    raise
+                return failed
+        return set()
+
+
+def _with_version(rule: PromoRule, version: int) -> PromoRule:
+    from dataclasses import replace
+    return replace(rule, version=version)
+
+
+def _rule_item(rule: PromoRule) -> CatalogItem:
+    return CatalogItem(*rule_key(rule.id), kind="promo", doc=rule_to_doc(rule), version=rule.version)
+
+
+def _code_item(rule: PromoRule) -> CatalogItem:
+    assert rule.code
+    return CatalogItem(*code_key(rule.code), kind="promo-code", doc={"ruleId": rule.id})

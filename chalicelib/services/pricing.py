@@ -1,0 +1,96 @@
+"""Quote use case: the price of one visit, or of every occurrence of a recurring series.
+
+The team whose local time judges the surcharges is ``team_id`` when given (it must serve the service), else the
+service's first team. Recurring occurrences keep the start's wall time in the customer's ``tz``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Iterable
+
+from chalicelib.domain.catalog import Catalog, Service, Team
+from chalicelib.domain.errors import NotFound, PromoExhausted, PromoInvalid, ValidationFailed
+from chalicelib.domain.pricing import PricingPolicy, Quote, price
+from chalicelib.domain.promotions import PromoRule, normalize_code
+from chalicelib.domain.recurrence import Occurrence, load_zone, occurrences, parse_rrule
+from chalicelib.services.promotions import PromoRepository
+
+
+@dataclass(frozen=True)
+class QuoteRequest:
+    service_id: str
+    start: datetime  # aware
+    tz: str  # the customer's IANA zone: local times shown, recurrence wall time
+    team_id: str | None = None
+    options: tuple[str, ...] = ()
+    promo_codes: tuple[str, ...] = ()
+    emergency: bool = False
+    recurrence: str | None = None  # RRULE
+    customer_id: str | None = None
+
+
+def service_and_team(catalog: Catalog, service_id: str, team_id: str | None = None) -> tuple[Service, Team]:
+    """Raises NotFound (unknown/inactive service, team without data) or ValidationFailed (team does not serve
+    the service)."""
+    service = catalog.services.get(service_id)
+    if service is None or not service.active:
+        raise NotFound(details={"serviceId": service_id})
+    if team_id is not None and team_id not in service.team_ids:
+        raise ValidationFailed("This team does not perform the service.",
+                               {"fields": [{"field": "teamId", "message": "not a team of the service"}]})
+    chosen = team_id or (service.team_ids[0] if service.team_ids else None)
+    team = catalog.teams.get(chosen) if chosen else None
+    if team is None:
+        raise NotFound("No team performs this service.", {"serviceId": service_id})
+    return service, team
+
+
+def relevant_rules(rules: Iterable[PromoRule], codes: Iterable[str]) -> list[PromoRule]:
+    """Automatic rules plus those named by the codes: the only ones whose counters matter for this quote."""
+    wanted = {normalize_code(c) for c in codes if c and c.strip()}
+    return [r for r in rules if r.code is None or r.code in wanted]
+
+
+def quote(catalog: Catalog, promotions: PromoRepository, policy: PricingPolicy, request: QuoteRequest) -> dict:
+    """Raises NotFound, ValidationFailed (options, zone, recurrence), PromoInvalid or PromoExhausted; for a series,
+    a promotion error names the occurrence (details.occurrence)."""
+    service, team = service_and_team(catalog, request.service_id, request.team_id)
+    zone = load_zone(request.tz)
+    rules = relevant_rules(promotions.list_rules(), request.promo_codes)
+    exhausted = promotions.exhausted_rule_ids(rules, request.customer_id)
+
+    def price_at(start: datetime) -> Quote:
+        return price(service, start, team.timezone, option_ids=request.options, promo_codes=request.promo_codes,
+                     emergency=request.emergency, customer_id=request.customer_id, rules=rules, policy=policy,
+                     exhausted=exhausted)
+
+    head = {"serviceId": service.id, "teamId": team.id, "teamTimezone": team.timezone, "tz": request.tz}
+    if request.recurrence is None:
+        from chalicelib.domain.codec import iso_utc
+        return {**head, "start": iso_utc(request.start), "localStart": request.start.astimezone(zone).isoformat(),
+                "quote": price_at(request.start).to_dict(), "series": None}
+    rule = parse_rrule(request.recurrence)
+    series = occurrences(rule, request.start, request.tz, service.duration_minutes)
+    priced = [(occ, _price_occurrence(price_at, occ)) for occ in series]
+    return {**head, "start": series[0].to_dict()["start"], "localStart": series[0].local_start.isoformat(),
+            "quote": None, "series": series_summary(rule.to_rrule_string(), priced)}
+
+
+def _price_occurrence(price_at, occ: Occurrence) -> Quote:
+    try:
+        return price_at(occ.start)
+    except (PromoInvalid, PromoExhausted) as exc:
+        exc.details = {**exc.details, "occurrence": occ.index, "start": occ.to_dict()["start"]}
+        raise
+
+
+def series_summary(rrule: str, priced: list[tuple[Occurrence, Quote]],
+                   annotate: Callable[[Occurrence], dict] | None = None) -> dict:
+    """Per-occurrence quotes (plus ``annotate(occurrence)`` fields) and the series totals, which are sums of
+    the per-occurrence integer amounts."""
+    currency = priced[0][1].currency if priced else "USD"
+    rows = [{**occ.to_dict(), **(annotate(occ) if annotate else {}), "quote": q.to_dict()} for occ, q in priced]
+    return {"rrule": rrule, "count": len(priced), "currency": currency, "occurrences": rows,
+            "subtotal": sum(q.subtotal for _, q in priced), "discount": sum(q.discount for _, q in priced),
+            "total": sum(q.total for _, q in priced)}
