@@ -35,6 +35,9 @@ class Settings:
     stripe_api_key: str
     stripe_api_base: str | None
     stripe_webhook_secret: str
+    # Checkout redirect targets; `{request_id}` is ours to fill, `{CHECKOUT_SESSION_ID}` is Stripe's.
+    checkout_success_url: str
+    checkout_cancel_url: str
     # Portal
     portal_base_url: str
     mail_from: str
@@ -81,6 +84,11 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         stripe_api_base=optional("STRIPE_API_BASE"),
         stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", "whsec_local"),
         portal_base_url=env.get("PORTAL_BASE_URL", "http://127.0.0.1:3000"),
+        checkout_success_url=env.get("CHECKOUT_SUCCESS_URL") or (
+            env.get("PORTAL_BASE_URL", "http://127.0.0.1:3000")
+            + "/requests/{request_id}?checkout=success&session_id={CHECKOUT_SESSION_ID}"),
+        checkout_cancel_url=env.get("CHECKOUT_CANCEL_URL") or (
+            env.get("PORTAL_BASE_URL", "http://127.0.0.1:3000") + "/requests/{request_id}?checkout=cancelled"),
         mail_from=env.get("MAIL_FROM", "bookings@example.com"),
         metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", "ServicePortal"),
         service_name=env.get("POWERTOOLS_SERVICE_NAME", "service-portal"),

@@ -1,7 +1,8 @@
 """Ports the use cases depend on. Adapters (DynamoDB, Stripe, SES, websockets) implement them; tests use fakes."""
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import datetime
+from typing import Iterator, Protocol
 
 from chalicelib.domain.catalog import Blackout, Catalog, Service, Team, TeamMember
 
@@ -59,3 +60,30 @@ class StaleCatalog(Exception):
 
 class StaleRevision(Exception):
     """The request changed since it was read; re-read and decide again."""
+
+
+class PaymentGateway(Protocol):
+    """Stripe Checkout as the payment use cases need it (adapters/stripe_gateway.py). Plain dicts in Stripe's
+    shapes; failures are DomainErrors (PaymentProviderUnavailable with retry_after when transient)."""
+
+    def create_checkout_session(self, *, request_id: str, amount: int, currency: str, description: str,
+                                expires_at: datetime | int, customer_email: str | None = None,
+                                success_url: str | None = None, cancel_url: str | None = None,
+                                attempt: int = 1) -> dict:
+        """Idempotent per (request_id, attempt). Raises ValidationFailed, InvalidState, PaymentProviderUnavailable."""
+
+    def retrieve_session(self, session_id: str) -> dict:
+        """Raises NotFound, PaymentProviderUnavailable."""
+
+    def list_sessions(self, created_gte: datetime | int, limit: int = 100,
+                      status: str | None = None) -> Iterator[list[dict]]:
+        """Newest first, one list per API page. Raises PaymentProviderUnavailable while iterating."""
+
+    def expire_session(self, session_id: str) -> dict:
+        """Already expired/complete is returned as is. Raises NotFound, PaymentProviderUnavailable."""
+
+    def list_undelivered_events(self, since: datetime | int, types: list[str] | None = None) -> Iterator[dict]:
+        """Events whose webhook delivery failed or is pending. Raises PaymentProviderUnavailable while iterating."""
+
+    def construct_event(self, raw_body: bytes, signature_header: str | None) -> dict:
+        """Verified event dict. Raises SignatureInvalid."""

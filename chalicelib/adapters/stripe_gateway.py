@@ -1,0 +1,274 @@
+"""Stripe: Checkout Sessions, session and event lookups, webhook signature verification.
+
+The only module that imports stripe (lazily: it costs ~110 ms of cold start). Every stripe error is translated
+here, once, into a DomainError; every result is a plain dict in Stripe's documented shape (amounts in minor
+units, currency codes lowercase as Stripe returns them), so the services never see SDK objects.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Iterator
+
+from chalicelib.domain.errors import (DomainError, InvalidState, NotFound, PaymentProviderUnavailable,
+                                      SignatureInvalid, ValidationFailed)
+from chalicelib.observability import count, logger
+
+if TYPE_CHECKING:
+    from chalicelib.settings import Settings
+
+SIGNATURE_TOLERANCE_SECONDS = 300  # Stripe's default: older signed timestamps are replays
+MIN_HOLD_SECONDS = 30 * 60  # Stripe rejects expires_at earlier than 30 minutes after creation
+PAGE_LIMIT = 100  # Stripe's maximum page size
+SESSION_FINAL_STATUSES = ("expired", "complete")
+
+
+class StripeGateway:
+    """Thin typed wrapper over `stripe.StripeClient` for the calls the payment use cases make."""
+
+    def __init__(self, api_key: str, webhook_secret: str, *, api_base: str | None = None,
+                 connect_timeout: float = 3.0, read_timeout: float = 8.0, max_network_retries: int = 2,
+                 success_url_template: str | None = None, cancel_url_template: str | None = None) -> None:
+        """Builds the client (no network I/O).
+
+        Timeouts and retries are sized for a 30 s Lambda: worst case (1 + retries) * read_timeout plus the
+        SDK's backoff (0.5-2 s). POST retries reuse the same Idempotency-Key, so they are safe.
+        """
+        import stripe
+
+        self._stripe = stripe
+        self._webhook_secret = webhook_secret
+        self._success_template = success_url_template
+        self._cancel_template = cancel_url_template
+        self.calls = 0  # API calls made (including failed ones), for cost measurements
+        options: dict[str, Any] = {}
+        if api_base:
+            options["base_addresses"] = {"api": api_base}
+        self._client = stripe.StripeClient(
+            api_key, max_network_retries=max_network_retries,
+            http_client=stripe.RequestsClient(timeout=(connect_timeout, read_timeout)), **options)
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "StripeGateway":
+        return cls(settings.stripe_api_key, settings.stripe_webhook_secret, api_base=settings.stripe_api_base,
+                   success_url_template=settings.checkout_success_url,
+                   cancel_url_template=settings.checkout_cancel_url)
+
+    # -- Checkout Sessions -----------------------------------------------------------------------------------
+    def create_checkout_session(self, *, request_id: str, amount: int, currency: str, description: str,
+                                expires_at: datetime | int, customer_email: str | None = None,
+                                success_url: str | None = None, cancel_url: str | None = None,
+                                attempt: int = 1) -> dict:
+        """Create a one-line `mode=payment` Checkout Session bound to the service request.
+
+        `client_reference_id`, `metadata.serviceRequestId` and `payment_intent_data.metadata.serviceRequestId`
+        all carry request_id (the last reaches the PaymentIntent and its charges, so `charge.refunded` maps
+        back too). The Idempotency-Key is `checkout-<request_id>-<attempt>`: retrying the same attempt returns
+        the same session; resuming after expiry passes attempt + 1 for a fresh one. success/cancel URLs
+        default to the configured templates with `{request_id}` filled in (Stripe fills
+        `{CHECKOUT_SESSION_ID}`).
+
+        Raises ValidationFailed (bad amount/currency/expiry, or Stripe rejected the parameters),
+        InvalidState (this attempt's key was already used with different parameters),
+        PaymentProviderUnavailable (network, timeout, 5xx, rate limit, credentials; retry_after set).
+        """
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            raise ValidationFailed("amount must be a positive integer in minor units", {"amount": amount})
+        if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()):
+            raise ValidationFailed("currency must be a 3-letter ISO code", {"currency": currency})
+        if attempt < 1:
+            raise ValidationFailed("attempt starts at 1", {"attempt": attempt})
+        expires = _epoch(expires_at)
+        if expires < int(time.time()) + MIN_HOLD_SECONDS:
+            raise ValidationFailed("expires_at must be at least 30 minutes ahead", {"expiresAt": expires})
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "line_items": [{"quantity": 1, "price_data": {
+                "currency": currency.lower(), "unit_amount": amount, "product_data": {"name": description}}}],
+            "client_reference_id": request_id,
+            "metadata": {"serviceRequestId": request_id},
+            "payment_intent_data": {"metadata": {"serviceRequestId": request_id}},
+            "expires_at": expires,
+            "success_url": success_url or _fill(self._success_template, request_id),
+            "cancel_url": cancel_url or _fill(self._cancel_template, request_id),
+        }
+        if customer_email:
+            params["customer_email"] = customer_email
+        key = idempotency_key_for(request_id, attempt)
+        with self._translated("create_checkout_session"):
+            session = self._client.v1.checkout.sessions.create(params=_drop_none(params),
+                                                               options={"idempotency_key": key})
+        return session.to_dict()
+
+    def retrieve_session(self, session_id: str) -> dict:
+        """The Checkout Session. Raises NotFound, PaymentProviderUnavailable."""
+        with self._translated("retrieve_session"):
+            return self._client.v1.checkout.sessions.retrieve(session_id).to_dict()
+
+    def list_sessions(self, created_gte: datetime | int, limit: int = PAGE_LIMIT,
+                      status: str | None = None) -> Iterator[list[dict]]:
+        """Sessions created at or after created_gte, newest first, one list per API page (one call each).
+
+        Lazy: a page is fetched when the iterator reaches it, so a caller can checkpoint between pages.
+        Raises (while iterating) PaymentProviderUnavailable, ValidationFailed.
+        """
+        params: dict[str, Any] = {"created": {"gte": _epoch(created_gte)}, "limit": max(1, min(limit, PAGE_LIMIT))}
+        if status:
+            params["status"] = status
+        yield from self._pages(self._client.v1.checkout.sessions.list, params, "list_sessions")
+
+    def expire_session(self, session_id: str) -> dict:
+        """Expire an open session; a session that is already expired or complete is returned as it is.
+
+        Raises NotFound, PaymentProviderUnavailable.
+        """
+        stripe = self._stripe
+        try:
+            with self._translated("expire_session", passthrough=(stripe.InvalidRequestError,)):
+                return self._client.v1.checkout.sessions.expire(session_id).to_dict()
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 400:
+                # Stripe answers 400 for a session that is not open: fine if it already reached a final state.
+                session = self.retrieve_session(session_id)
+                if session.get("status") in SESSION_FINAL_STATUSES:
+                    return session
+            raise self._report("expire_session", exc) from exc
+
+    # -- events --------------------------------------------------------------------------------------------
+    def list_undelivered_events(self, since: datetime | int, types: list[str] | None = None) -> Iterator[dict]:
+        """Events created at or after `since` whose webhook delivery is pending or failed
+        (`delivery_success=false`), newest first, paging lazily (Stripe keeps events for 30 days).
+
+        Raises (while iterating) PaymentProviderUnavailable, ValidationFailed.
+        """
+        params: dict[str, Any] = {"delivery_success": False, "created": {"gte": _epoch(since)},
+                                  "limit": PAGE_LIMIT}
+        if types:
+            params["types"] = list(types)
+        for page in self._pages(self._client.v1.events.list, params, "list_events"):
+            yield from page
+
+    def retrieve_event(self, event_id: str) -> dict:
+        """One event. Raises NotFound, PaymentProviderUnavailable."""
+        with self._translated("retrieve_event"):
+            return self._client.v1.events.retrieve(event_id).to_dict()
+
+    # -- webhooks ------------------------------------------------------------------------------------------
+    def construct_event(self, raw_body: bytes, signature_header: str | None) -> dict:
+        """Verify the Stripe-Signature header over the exact raw body and return the event as a dict.
+
+        Raises SignatureInvalid for a missing/malformed header, a wrong signature (tampered body, other
+        secret), a timestamp older than 300 s, or a body that is not a JSON event.
+        """
+        try:
+            event = self._stripe.Webhook.construct_event(raw_body, signature_header, self._webhook_secret,
+                                                         tolerance=SIGNATURE_TOLERANCE_SECONDS)
+        except self._stripe.SignatureVerificationError as exc:
+            count("StripeSignatureRejected")
+            raise SignatureInvalid(details={"reason": _first_line(exc)}) from exc
+        except ValueError as exc:  # not UTF-8 / not JSON / not an event: signed garbage is still rejected
+            count("StripeSignatureRejected")
+            raise SignatureInvalid(details={"reason": "payload is not a JSON event"}) from exc
+        body = event.to_dict()
+        if body.get("object") != "event" or not body.get("id") or not body.get("type"):
+            raise SignatureInvalid(details={"reason": "payload is not an event"})
+        return body
+
+    # -- internals -----------------------------------------------------------------------------------------
+    def _pages(self, list_call: Any, params: dict[str, Any], operation: str) -> Iterator[list[dict]]:
+        """Explicit cursor paging (starting_after = last id): one API call per page, no hidden calls."""
+        cursor: str | None = None
+        while True:
+            page_params = dict(params, starting_after=cursor) if cursor else params
+            with self._translated(operation):
+                page = list_call(params=page_params)
+            items = [item.to_dict() for item in page.data]
+            if items:
+                yield items
+            if not page.has_more or not items:
+                return
+            cursor = items[-1]["id"]
+
+    @contextmanager
+    def _translated(self, operation: str, passthrough: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+        """The one place stripe errors become DomainErrors (`passthrough`: the caller inspects those first)."""
+        stripe = self._stripe
+        self.calls += 1
+        try:
+            yield
+        except DomainError:
+            raise
+        except passthrough:
+            raise
+        except stripe.StripeError as exc:
+            raise self._report(operation, exc) from exc
+
+    def _report(self, operation: str, exc: Exception) -> DomainError:
+        """Translate, log and count one stripe failure; returns the DomainError to raise."""
+        error = translate_error(self._stripe, exc)
+        level = logger.warning if isinstance(error, PaymentProviderUnavailable) else logger.info
+        level("stripe call failed", extra={"operation": operation, "stripe_error": type(exc).__name__,
+                                           "http_status": getattr(exc, "http_status", None),
+                                           "stripe_code": getattr(exc, "code", None),
+                                           "request_id": getattr(exc, "request_id", None),
+                                           "error_code": error.code})
+        count("StripeErrors", kind=type(exc).__name__)
+        return error
+
+
+def translate_error(stripe: Any, exc: Exception) -> DomainError:
+    """stripe exception -> DomainError (network/5xx/409/rate limit/credentials -> PaymentProviderUnavailable)."""
+    details = {"provider": "stripe", "providerCode": getattr(exc, "code", None),
+               "providerStatus": getattr(exc, "http_status", None)}
+    if isinstance(exc, stripe.RateLimitError):
+        return PaymentProviderUnavailable(details=details, retry_after=_retry_after(exc, 2))
+    if isinstance(exc, stripe.IdempotencyError):
+        # Same attempt key, different parameters: the caller must start a new attempt.
+        return InvalidState("The payment session for this attempt was created with different details.",
+                            details=details)
+    if isinstance(exc, stripe.InvalidRequestError):
+        if exc.http_status == 404 or exc.code == "resource_missing":
+            return NotFound("The payment session was not found.", details=details)
+        return ValidationFailed(_first_line(exc) or None, details={**details, "param": getattr(exc, "param", None)})
+    if isinstance(exc, stripe.CardError):
+        return ValidationFailed(_first_line(exc) or None, details=details)
+    if isinstance(exc, (stripe.AuthenticationError, stripe.PermissionError)):
+        # Our credentials, not the customer's input: unavailable until an operator fixes the key.
+        return PaymentProviderUnavailable(details={**details, "reason": "configuration"}, retry_after=60)
+    # APIConnectionError (network, timeout), APIError (5xx, 409 lock conflicts, bad responses), anything else.
+    return PaymentProviderUnavailable(details=details, retry_after=_retry_after(exc, 2))
+
+
+def idempotency_key_for(request_id: str, attempt: int) -> str:
+    return f"checkout-{request_id}-{attempt}"
+
+
+def _retry_after(exc: Exception, default: int) -> int:
+    headers = getattr(exc, "headers", None) or {}
+    try:
+        return max(1, int(headers.get("Retry-After") or headers.get("retry-after") or default))
+    except (TypeError, ValueError):
+        return default
+
+
+def _epoch(value: datetime | int) -> int:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValidationFailed("datetimes must be timezone-aware", {"value": value.isoformat()})
+        return int(value.timestamp())
+    return int(value)
+
+
+def _fill(template: str | None, request_id: str) -> str | None:
+    return template.replace("{request_id}", request_id) if template else None
+
+
+def _drop_none(params: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def _first_line(exc: Exception) -> str:
+    message = getattr(exc, "user_message", None) or str(exc)
+    return message.strip().splitlines()[0] if message and message.strip() else ""
+
