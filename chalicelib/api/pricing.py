@@ -1,4 +1,4 @@
-"""Public price quotes."""
+"""Price quotes (public) and the recurring-series preview (portal)."""
 from __future__ import annotations
 
 from chalice import Blueprint
@@ -6,7 +6,7 @@ from chalice import Blueprint
 from chalicelib.api import schemas
 from chalicelib.api.routing import Ctx, endpoint
 from chalicelib.bootstrap import container
-from chalicelib.services import pricing
+from chalicelib.services import availability, pricing, recurrence
 
 bp = Blueprint(__name__)
 
@@ -20,3 +20,15 @@ def quote(ctx: Ctx) -> dict:
                                    options=tuple(b.options), promo_codes=tuple(b.promoCodes),
                                    emergency=b.emergency, recurrence=b.recurrence)
     return pricing.quote(c.catalog.get(), c.promotions, c.pricing_policy, request)
+
+
+@endpoint(bp, "/portal/recurring/preview", "POST", auth="user",
+          summary="Occurrences of a recurring series with availability and price (nothing is booked)",
+          body=schemas.RecurringPreviewIn, response=schemas.RecurringPreviewOut, errors=("NOT_FOUND",),
+          tags=("portal", "pricing"))
+def recurring_preview(ctx: Ctx) -> dict:
+    b, c = ctx.body, container()
+    request = recurrence.PreviewRequest(service_id=b.serviceId, start=b.start, tz=b.tz, rrule=b.rrule,
+                                        team_id=b.teamId, customer_id=ctx.principal.user_id)
+    return recurrence.preview(c.catalog.get(), c.promotions, c.pricing_policy, request,
+                              check=recurrence.check_from_day_slots(availability.day_slots))

@@ -487,6 +487,16 @@ class RecurringPreviewIn(Strict):
     teamId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
+class RecurringPreviewOut(BaseModel):
+    serviceId: str
+    teamId: str
+    teamTimezone: str
+    tz: str
+    available: int
+    conflicts: int
+    series: SeriesQuoteOut
+
+
 # --- payments: checkout, COD, Stripe webhook, reconciliation ----------------------------------------------
 class CodCollectedIn(Strict):
     note: str | None = Field(default=None, max_length=500)

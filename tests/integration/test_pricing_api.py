@@ -137,3 +137,60 @@ def test_openapi_documents_the_routes(client):
     assert {"get", "post"} <= set(paths["/admin/promo-rules"])
     assert {"get", "put", "delete"} <= set(paths["/admin/promo-rules/{rule_id}"])
     assert "422" in paths["/pricing/quote"]["post"]["responses"]
+
+
+# --- POST /portal/recurring/preview ------------------------------------------------------------------------------
+def _next_wednesday_10am_ny() -> datetime:
+    """A Wednesday 10:00 in New York at least two weeks ahead (past the lead time whatever the date)."""
+    from datetime import date, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    day = date.today() + timedelta(days=14)
+    day += timedelta(days=(2 - day.weekday()) % 7)
+    return datetime.combine(day, time(10, 0), ZoneInfo("America/New_York"))
+
+
+def preview(client, token, **body):
+    doc = {"serviceId": "cleaning", "start": _next_wednesday_10am_ny().isoformat(), "tz": "America/New_York",
+           "rrule": "FREQ=WEEKLY;COUNT=4", **body}
+    return client.http.post("/portal/recurring/preview", headers={**JSON, **auth(token)}, body=json.dumps(doc))
+
+
+def test_preview_needs_a_signed_in_customer(client):
+    response = client.http.post("/portal/recurring/preview", headers=JSON, body=json.dumps({}))
+    assert response.status_code == 401
+
+
+def test_preview_reports_availability_and_price_per_occurrence(client, tokens, app_container):
+    from datetime import timedelta
+
+    start = _next_wednesday_10am_ny()
+    full_day = (start + timedelta(weeks=2)).date().isoformat()
+    app_container.capacity_overrides.set("team-nyc", full_day, 0, "staff party")
+    # Wednesdays are open 08:00-18:00; Sundays are closed in New York.
+    response = preview(client, tokens["userA"], rrule="FREQ=WEEKLY;BYDAY=WE,SU;COUNT=6")
+    assert response.status_code == 200, response.json_body
+    body = response.json_body
+    rows = body["series"]["occurrences"]
+    expected = []
+    for row in rows:
+        local = datetime.fromisoformat(row["localStart"])
+        assert (local.hour, local.minute) == (10, 0)
+        if local.weekday() == 6 or (local.month, local.day) == (1, 1):  # closed, or the New Year blackout
+            expected.append("SLOT_UNAVAILABLE")
+        elif local.date().isoformat() == full_day:
+            expected.append("SLOT_FULL")
+        else:
+            expected.append("AVAILABLE")
+    assert [row["availability"] for row in rows] == expected
+    assert expected.count("SLOT_FULL") == 1 and expected.count("AVAILABLE") >= 1
+    assert (body["available"], body["conflicts"]) == (expected.count("AVAILABLE"), 6 - expected.count("AVAILABLE"))
+    assert body["series"]["total"] == sum(row["quote"]["total"] for row in rows)
+    sunday = next(row for row in rows if datetime.fromisoformat(row["localStart"]).weekday() == 6)
+    assert [line["code"] for line in sunday["quote"]["lines"] if line["kind"] == "SURCHARGE"] == ["WEEKEND"]
+
+
+def test_preview_rejects_unsupported_rules(client, tokens):
+    response = preview(client, tokens["userA"], rrule="FREQ=WEEKLY;UNTIL=20991231")
+    assert response.status_code == 400
+    assert response.json_body["error"]["details"]["fields"][0]["field"] == "rrule.UNTIL"
