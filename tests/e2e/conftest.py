@@ -1,7 +1,7 @@
 """End-to-end fixtures: the real local stack as subprocesses on free loopback ports, once per session.
 
 `stack` (session) starts, in this order, exactly what `make run` starts:
-  moto server -> tables (python -m devtools.create_tables) -> demo seed (python -m devtools.seed)
+  moto server -> tables and demo seed (devtools.run.prepare_data, in this process)
   -> every optional component of devtools.run.OPTIONAL_COMPONENTS whose module exists (Stripe stub,
      websocket dev gateway), each exporting its URL to the API's environment
   -> the local API (python -m devtools.local_api, stage "local", JSON 404 for unknown routes).
@@ -21,7 +21,6 @@ A test that needs its own instance of an optional component (e.g. one that fails
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import requests
 from devtools.environment import local_stack_env
 from devtools.moto_server import start_moto
 from devtools.processes import Child, free_port, python_module, stop_all
-from devtools.run import OPTIONAL_COMPONENTS, Component, start_api, start_component
+from devtools.run import OPTIONAL_COMPONENTS, Component, prepare_data, start_api, start_component
 
 STAGE = "local"
 
@@ -78,15 +77,6 @@ class LocalStack:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
-def _run_module(module: str, env: dict[str, str], log_dir: Path) -> None:
-    log = log_dir / f"{module.rsplit('.', 1)[-1]}.log"
-    with open(log, "ab") as out:
-        result = subprocess.run(python_module(module), env=env, stdout=out, stderr=subprocess.STDOUT,
-                                timeout=120, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"python -m {module} failed ({result.returncode}):\n{log.read_text()[-2000:]}")
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> LocalStack:
     from chalicelib.settings import settings_from_env
@@ -98,8 +88,7 @@ def stack(tmp_path_factory) -> LocalStack:
         moto = start_moto(log_path=log_dir / "moto.log")
         children.append(moto)
         env = local_stack_env(moto.url or "", stage=STAGE, base=os.environ)
-        _run_module("devtools.create_tables", env, log_dir)
-        _run_module("devtools.seed", env, log_dir)
+        prepare_data(env)  # tables + seed, the same call `make run` makes
         started: dict[str, Child] = {}
         errors: dict[str, str] = {}
         for component in OPTIONAL_COMPONENTS:
