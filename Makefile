@@ -15,8 +15,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(BIN)/python -m devtools.run
 
+# pytest exits 5 when it collected nothing: that is a broken suite, not a pass (make then fails too).
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	@$(BIN)/python -m pytest tests; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests (exit 5); failing" >&2; fi; \
+	exit $$status
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
