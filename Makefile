@@ -35,14 +35,15 @@ bench: $(STAMP)
 
 # Checks the generated infra files match the models, packages the app as SAM merged with the tables
 # template, and lints the merged result offline. Credentials are removed to prove none are needed.
-# (infra/resources.json alone is a merge fragment, it patches chalice's RestAPI, so only the merge is linted.)
+# infra/resources.json alone is a merge fragment (it patches chalice's RestAPI), so the merge is linted;
+# infra/tables.json is the standalone tables stack for `chalice deploy`.
 lint-infra: $(STAMP)
 	$(BIN)/python -m devtools.gen_infra --check
 	rm -rf .local/package
 	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
 		AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_DEFAULT_REGION=$(STAGE_REGION) \
 		$(BIN)/chalice package --stage dev --merge-template infra/resources.json .local/package
-	$(BIN)/cfn-lint .local/package/sam.json
+	$(BIN)/cfn-lint .local/package/sam.json infra/tables.json
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache
