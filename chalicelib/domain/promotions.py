@@ -149,6 +149,17 @@ class UsageClaim:
     per_customer_limit: int | None
 
 
+def claims_to_doc(claims: Iterable[UsageClaim]) -> list[dict]:
+    """Stored with a booking so cancelling gives back exactly the uses it consumed, even if the rule's limits
+    were edited since (re-reading the rule could decrement a counter that was never incremented)."""
+    return [{"ruleId": c.rule_id, "globalLimit": c.global_limit, "perCustomerLimit": c.per_customer_limit}
+            for c in claims]
+
+
+def claims_from_doc(docs: Iterable[dict]) -> tuple[UsageClaim, ...]:
+    return tuple(UsageClaim(d["ruleId"], d.get("globalLimit"), d.get("perCustomerLimit")) for d in docs)
+
+
 @dataclass(frozen=True)
 class AppliedDiscount:
     rule: PromoRule

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from chalicelib.domain.catalog import Money, Service, ServiceOption
 from chalicelib.domain.errors import PromoExhausted, PromoInvalid, ValidationFailed
 from chalicelib.domain.pricing import PricingPolicy, price
-from chalicelib.domain.promotions import (PromoRule, round_half_up_bps, rule_from_doc, rule_from_legacy,
-                                          rule_to_doc, validate_rule)
+from chalicelib.domain.promotions import (PromoRule, claims_from_doc, claims_to_doc, round_half_up_bps,
+                                          rule_from_doc, rule_from_legacy, rule_to_doc, validate_rule)
 
 UTC = timezone.utc
 SERVICE = Service(id="svc-clean", name="Home cleaning", category="cleaning", description="", duration_minutes=120,
@@ -145,6 +145,12 @@ def test_usage_claims_list_only_applied_rules_with_limits():
     assert q.applied_rules == ("g", "c", "free")
     assert [(c.rule_id, c.global_limit, c.per_customer_limit) for c in q.usage_claims] == [
         ("g", 3, None), ("c", None, 1)]
+
+
+def test_usage_claims_round_trip_through_their_stored_form():
+    q = quote([rule("g", global_limit=3), rule("c", "fixed", 100, per_customer_limit=1)])
+    assert claims_from_doc(claims_to_doc(q.usage_claims)) == q.usage_claims
+    assert claims_to_doc(q.usage_claims)[0] == {"ruleId": "g", "globalLimit": 3, "perCustomerLimit": None}
 
 
 # --- legacy simple codes ----------------------------------------------------------------------------------------
