@@ -150,7 +150,8 @@ def test_usage_claims_list_only_applied_rules_with_limits():
 def test_usage_claims_round_trip_through_their_stored_form():
     q = quote([rule("g", global_limit=3), rule("c", "fixed", 100, per_customer_limit=1)])
     assert claims_from_doc(claims_to_doc(q.usage_claims)) == q.usage_claims
-    assert claims_to_doc(q.usage_claims)[0] == {"ruleId": "g", "globalLimit": 3, "perCustomerLimit": None}
+    assert claims_to_doc(q.usage_claims) == [{"ruleId": "c", "globalLimit": None, "perCustomerLimit": 1},
+                                             {"ruleId": "g", "globalLimit": 3, "perCustomerLimit": None}]
 
 
 # --- legacy simple codes ----------------------------------------------------------------------------------------
