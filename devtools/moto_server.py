@@ -12,14 +12,8 @@ from devtools.processes import LOOPBACK, Child, free_port, python_module, spawn,
 
 
 def moto_argv(host: str, port: int) -> list[str]:
-    """`moto_server -H host -p port` from this venv (falls back to `python -m moto.server`)."""
-    script = Path(sys.executable).parent / "moto_server"
-    if not script.exists():
-        found = shutil.which("moto_server")
-        script = Path(found) if found else None  # type: ignore[assignment]
-    if script is not None:
-        return [str(script), "-H", host, "-p", str(port)]
-    return python_module("moto.server", "-H", host, "-p", str(port))
+    """moto server with atomic request handling (see devtools/moto_atomic.py for why)."""
+    return python_module("devtools.moto_atomic", "-H", host, "-p", str(port))
 
 
 def start_moto(port: int | None = None, host: str = LOOPBACK, env: Mapping[str, str] | None = None,

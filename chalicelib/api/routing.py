@@ -66,7 +66,7 @@ class Ctx:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(body=json.dumps(body, separators=(",", ":"), default=str), status_code=status,
+    return Response(body=json.dumps(body, separators=(",", ":"), sort_keys=True, default=str), status_code=status,
                     headers={"Content-Type": "application/json", **(headers or {})})
 
 

@@ -20,6 +20,7 @@ from chalicelib.adapters.dynamodb import keys
 from chalicelib.adapters.dynamodb.errors import cancellation_codes, response_code, translated
 from chalicelib.adapters.dynamodb.models import CapacityCounter, CatalogItem, ServiceRequestItem
 from chalicelib.domain import codec
+from chalicelib.observability import logger
 from chalicelib.domain.availability import CapacityPlan, CounterSnapshot
 from chalicelib.domain.booking import OPEN_PAYMENT, ServiceRequest, Status
 from chalicelib.domain.errors import SlotFull, TeamDayFull, ValidationFailed
@@ -295,6 +296,9 @@ class DynamoServiceRequestRepository:
                 tx.commit()
             except TransactWriteError as exc:
                 failed = tx.failed_labels(exc)
+                logger.info("transaction cancelled", extra={"failed": sorted(failed),
+                                                            "reasons": cancellation_codes(exc),
+                                                            "labels": tx.labels()})
                 if not failed:
                     raise
                 if "request" in failed:

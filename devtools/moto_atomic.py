@@ -1,0 +1,44 @@
+"""moto server with requests applied one at a time.
+
+moto's TransactWriteItems applies items in turn and restores a copy of the tables on failure; two transactions
+running at once in moto's threaded server can interleave and undo each other's writes. Real DynamoDB
+transactions are atomic and isolated, so the local stack serialises request handling (connections stay
+concurrent) to give the app the same guarantee. Usage: python -m devtools.moto_atomic -H 127.0.0.1 -p PORT
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from moto.moto_server.threaded_moto_server import DomainDispatcherApplication, create_backend_app
+from moto.server import MotoRequestHandler
+from werkzeug.serving import run_simple
+
+
+class SerialApp:
+    def __init__(self, app) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self._lock:
+            # Consume the whole response inside the lock: the backend's work happens while iterating.
+            return [b"".join(self._app(environ, start_response))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=5000)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(args.host, args.port, SerialApp(app), threaded=True, request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    main()
