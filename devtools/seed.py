@@ -124,8 +124,18 @@ def seed_demo(settings: Settings, today: date | None = None) -> dict[str, int]:
         repo.put_member(member)
     for blackout in blackouts:
         repo.put_global_blackout(blackout)
+    if settings.is_local:
+        verify_sender(settings)
     return {"services": len(SERVICES), "teams": len(teams), "members": len(MEMBERS),
             "globalBlackouts": len(blackouts)}
+
+
+def verify_sender(settings: Settings) -> None:
+    """The local SES (moto) rejects mail from unverified addresses, as SES does: verify MAIL_FROM (idempotent)."""
+    import boto3
+
+    boto3.client("sesv2", region_name=settings.region, endpoint_url=settings.ses_endpoint).create_email_identity(
+        EmailIdentity=settings.mail_from)
 
 
 def demo_tokens(settings: Settings) -> dict[str, str]:
