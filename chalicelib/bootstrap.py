@@ -143,8 +143,13 @@ class Container:
     @cached_property
     def publisher(self):
         """Realtime availability/emergency pushes: websockets + the change log, inline within a time budget."""
-        from chalicelib.services.realtime import WebsocketPublisher, availability_day_slots
-        return WebsocketPublisher(self.realtime_store, self.realtime_pusher, availability_day_slots)
+        from chalicelib.services.booking import day_slots
+        from chalicelib.services.realtime import WebsocketPublisher
+
+        def slots_of_day(service_id: str, local_date: str, team_id: str) -> list[dict]:
+            return day_slots(self, service_id, team_id, local_date)  # this container, not the global one
+
+        return WebsocketPublisher(self.realtime_store, self.realtime_pusher, slots_of_day)
 
 
 _container: Container | None = None

@@ -1,0 +1,27 @@
+"""`make bench`: runs every figure and prints ONE JSON object as the last line of output."""
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore")
+    from bench import booking
+
+    figures: dict = {}
+    figures.update(booking.request_counts())
+    figures.update(booking.availability_timing())
+    try:
+        from bench import payments  # reconciliation figures
+    except ImportError:
+        payments = None
+    if payments is not None:
+        figures.update(payments.figures())
+    sys.stdout.flush()
+    print(json.dumps(figures, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
