@@ -168,9 +168,13 @@ def position(at: datetime) -> str:
 
 def cursor_time(cursor: str) -> datetime:
     """Raises ValidationFailed for anything that is not a cursor this API issued."""
+    invalid = ValidationFailed("The cursor is not valid.", {"fields": [{"field": "since"}]})
     if not re.match(CURSOR_PATTERN, cursor or ""):
-        raise ValidationFailed("The cursor is not valid.", {"fields": [{"field": "since"}]})
-    return datetime.strptime(cursor.split("-", 1)[0], _CURSOR_TIME).replace(tzinfo=timezone.utc)
+        raise invalid
+    try:
+        return datetime.strptime(cursor.split("-", 1)[0], _CURSOR_TIME).replace(tzinfo=timezone.utc)
+    except ValueError as exc:  # the right shape but no real instant (month 13...)
+        raise invalid from exc
 
 
 def changes_since(store: RealtimeStore, catalog: Catalog, service_id: str, since: str | None, limit: int,
@@ -204,14 +208,6 @@ def slot_view(slot: Any) -> dict:
     if isinstance(start, datetime):
         start = start.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
     return {"start": start, "remaining": int(remaining)}
-
-
-def availability_day_slots(service_id: str, local_date: str, team_id: str) -> list:
-    """The availability use case's slots for one team-local day (imported on use: it loads the catalog and
-    capacity counters through the container)."""
-    from chalicelib.services.availability import day_slots
-
-    return list(day_slots(service_id, local_date, team_id))
 
 
 @dataclass

@@ -3,7 +3,6 @@ through a fake management API, and the polling change feed."""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -17,8 +16,9 @@ from chalicelib.bootstrap import Container, use_container
 from chalicelib.domain.catalog import Catalog, Money, Service
 from chalicelib.services import realtime as rt
 from chalicelib.settings import settings_from_env
+from devtools.processes import PROJECT_DIR
+from tests.realtime_fakes import RecordingPusher
 
-PROJECT_DIR = str(__import__("pathlib").Path(__file__).resolve().parents[2])
 SERVICE_ID = "deep-clean"
 DAY = (date.today() + timedelta(days=3)).isoformat()
 
@@ -31,28 +31,6 @@ class StaticCatalog:
         return self.catalog
 
 
-class FakeManagementApi:
-    """Stands in for apigatewaymanagementapi: records frames per connection; `gone` ids answer 410."""
-
-    def __init__(self) -> None:
-        self.frames: dict[str, list[dict]] = {}
-        self.gone: set[str] = set()
-        self.lock = threading.Lock()
-
-    def endpoint_for(self, domain_name, stage):
-        return f"https://{domain_name}/{stage}"
-
-    def send(self, connection_id: str, data: bytes, endpoint: str | None = None) -> bool:
-        if connection_id in self.gone:
-            return False
-        with self.lock:
-            self.frames.setdefault(connection_id, []).append(json.loads(data))
-        return True
-
-    def of_type(self, connection_id: str, kind: str) -> list[dict]:
-        return [f for f in self.frames.get(connection_id, []) if f.get("type") == kind]
-
-
 def service(service_id: str = SERVICE_ID) -> Service:
     return Service(id=service_id, name="Deep clean", category="cleaning", description="", duration_minutes=120,
                    buffer_minutes=30, slot_step_minutes=60, lead_time_minutes=60, base_price=Money(15000),
@@ -60,15 +38,12 @@ def service(service_id: str = SERVICE_ID) -> Service:
 
 
 @pytest.fixture
-def stack(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
+def stack():
+    with mock_aws():  # tests/conftest.py has set dummy credentials and the region
         settings = settings_from_env({"STAGE": "test", "AUTH_MODE": "dev", "TABLE_PREFIX": "rt-test-",
                                       "AWS_REGION": "us-east-1"})
         create_tables(settings)
-        api = FakeManagementApi()
+        api = RecordingPusher()
         slots = {"remaining": 3}
 
         def day_slots(service_id, local_date, team_id):
@@ -81,7 +56,7 @@ def stack(monkeypatch):
         from app import app
 
         yield {"settings": settings, "api": api, "deps": deps, "slots": slots,
-               "client": Client(app, stage_name="test", project_dir=PROJECT_DIR)}
+               "client": Client(app, stage_name="test", project_dir=str(PROJECT_DIR))}
         use_container(None)
 
 
@@ -307,6 +282,7 @@ def test_changes_feed_pages_with_has_more(stack, monkeypatch):
 @pytest.mark.parametrize("query, status, code", [
     ("since=garbage", 400, "VALIDATION_ERROR"),
     ("since=20250101T000000.000000Z-zz", 400, "VALIDATION_ERROR"),
+    ("since=20251301T000000.000000Z-abcdef12", 400, "VALIDATION_ERROR"),
     ("limit=0", 400, "VALIDATION_ERROR"),
     ("bogus=1", 400, "VALIDATION_ERROR"),
 ])
