@@ -22,7 +22,7 @@ import uuid
 from socketserver import ThreadingMixIn
 from typing import Any
 
-from chalice.local import (ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer,
+from chalice.local import (ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer,
                            LocalGateway, LocalGatewayException)
 from http.server import BaseHTTPRequestHandler
 
@@ -68,6 +68,8 @@ def create_server(host: str = LOOPBACK, port: int = 8000, stage: str = "local") 
     # What chalice.local.create_local_server does: make current_request thread-local for the threaded server.
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
+    # socketserver's default listen backlog is 5: a burst of parallel clients would see connection resets.
+    ThreadedHTTPServer.request_queue_size = 128
     server = LocalDevServer(app, config, host, port, handler_cls=JsonNotFoundHandler)
     if not isinstance(server.server, ThreadingMixIn):
         raise RuntimeError("chalice's local server is not threaded; parallel requests would be serialised")
