@@ -108,9 +108,15 @@ class Container:
 
     @cached_property
     def price(self):
-        """Prices a booking draft: (service, draft, start, tz, principal) -> quote dict."""
-        from chalicelib.services.booking import basic_price
-        return basic_price
+        """Prices a booking draft: (service, draft, start, tz, principal) -> quote dict (the quote resolver)."""
+        from chalicelib.services.booking_pricing import BookingPricer
+        return BookingPricer(self.promotions, self.pricing_policy)
+
+    @cached_property
+    def promo_usage(self):
+        """Promotion usage counters as booking-transaction actions (consume on booking, give back on cancel)."""
+        from chalicelib.adapters.dynamodb.promo_usage import DynamoPromoUsage
+        return DynamoPromoUsage()
 
     @cached_property
     def stripe(self):

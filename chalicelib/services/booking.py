@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -17,13 +17,14 @@ from chalicelib.domain import codec
 from chalicelib.domain.booking import (PaymentMethod, Placement, ServiceRequest, Status, check_status_transition,
                                        initial_states)
 from chalicelib.domain.catalog import Catalog, Service, Team
-from chalicelib.domain.errors import (DomainError, InvalidState, NotFound, RangeTooLarge, SlotFull, SlotUnavailable,
-                                      TeamDayFull, ValidationFailed)
+from chalicelib.domain.errors import (DomainError, InvalidState, NotFound, PromoExhausted, RangeTooLarge, SlotFull,
+                                      SlotUnavailable, TeamDayFull, ValidationFailed)
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count, logger
-from chalicelib.services.ports import MemberBusy, StaleCatalog, StaleRevision
+from chalicelib.services.ports import ExtraActionFailed, MemberBusy, StaleCatalog, StaleRevision
 
 UTC = timezone.utc
+EMERGENCY = "EMERGENCY"
 MAX_CATALOG_RETRIES = 2
 
 
@@ -39,8 +40,9 @@ class BookingDraft:
     options: tuple[str, ...] = ()
     promo_codes: tuple[str, ...] = ()
     customer_email: str | None = None
-    priority: str = "NORMAL"
+    priority: str = "NORMAL"  # "EMERGENCY": on-call members only, emergency surcharge
     series_id: str | None = None
+    exhausted_rules: tuple[str, ...] = ()  # promotion rules found used up by an earlier attempt (priced without)
 
 
 class LoadSnapshots:
@@ -106,7 +108,7 @@ def day_slots(deps: Any, service_id: str, team_id: str, local_day: str) -> list[
     if team is None:
         return []
     day = date.fromisoformat(local_day)
-    snapshot = deps.requests.counters(day, day)
+    snapshot = deps.requests.counters(day, day, consistent=True)  # pushed right after our own write
     return [{"start": s.start.astimezone(av.zone(team.timezone)).isoformat(), "remaining": s.remaining}
             for s in av.team_slots(catalog, service, team, day, deps.clock(), snapshot)]
 
@@ -131,8 +133,10 @@ def create_idempotent(deps: Any, principal: Principal, key: str, body: dict, dra
 
 
 def create(deps: Any, principal: Principal, draft: BookingDraft, idempotency_key: str | None = None,
-           extra: tuple = ()) -> ServiceRequest:
-    """Place and store a booking. Raises NotFound, ValidationFailed, SlotUnavailable, SlotFull, TeamDayFull."""
+           extra: tuple = (), settled: bool = True) -> ServiceRequest:
+    """Place and store a booking. Raises NotFound, ValidationFailed, SlotUnavailable, SlotFull, TeamDayFull,
+    PromoInvalid, PromoExhausted. `settled=False` skips the after-booking hook and the realtime push (a caller
+    booking several at once settles them with `settle(deps, request)` once they all stand)."""
     for attempt in range(MAX_CATALOG_RETRIES + 1):
         catalog = deps.catalog.get()
         try:
@@ -145,15 +149,18 @@ def create(deps: Any, principal: Principal, draft: BookingDraft, idempotency_key
             raise
         count("BookingCreated")
         logger.info("booking created", extra={"serviceRequestId": request.id, "teamId": request.placement.team_id})
-        after_booking = getattr(deps, "after_booking", None)  # payments: opens the Checkout Session of CARD bookings
-        if after_booking is not None:
-            request = after_booking(request)
-        after_booking = getattr(deps, "after_booking", None)  # payments: opens the Checkout Session of CARD bookings
-        if after_booking is not None:
-            request = after_booking(request)
-        _publish(deps, request.service_id, request.placement.team_id, [request.placement.local_date])
-        return request
+        return settle(deps, request) if settled else request
     raise SlotUnavailable("The schedule changed while booking; try again.", retry_after=1)
+
+
+def settle(deps: Any, request: ServiceRequest) -> ServiceRequest:
+    """What follows a stored booking: the after-booking hook (payments: opens the Checkout Session of CARD
+    bookings) and the realtime push."""
+    after_booking = getattr(deps, "after_booking", None)
+    if after_booking is not None:
+        request = after_booking(request)
+    _publish(deps, request.service_id, request.placement.team_id, [request.placement.local_date])
+    return request
 
 
 def _place(deps: Any, catalog: Catalog, principal: Principal, draft: BookingDraft, idempotency_key: str | None,
@@ -207,6 +214,8 @@ def _book_with_team(deps: Any, catalog: Catalog, service: Service, team: Team, p
     eligible = catalog.members_for(service.id, team.id)
     if draft.member_id is not None:
         eligible = [m for m in eligible if m.id == draft.member_id]
+    if draft.priority == EMERGENCY:
+        eligible = [m for m in eligible if service.id in m.on_call_service_ids]
     snapshot = deps.load_snapshots.get(deps.requests, local_day)
     ordered = av.least_loaded(eligible, local_day, snapshot, cells)
     tried: set[str] = set()
@@ -225,8 +234,12 @@ def _book_with_team(deps: Any, catalog: Catalog, service: Service, team: Team, p
         plan = av.plan_for(service, team, member.id, start)
         request = _new_request(deps, service, plan, principal, draft, start, now, idempotency_key)
         try:
-            created = deps.requests.create(request, plan, extra)
+            created = deps.requests.create(request, plan, tuple(extra) + _promo_actions(deps, request, consume=True))
         except MemberBusy:
+            continue
+        except ExtraActionFailed as exc:
+            draft = _without_spent_rules(deps, draft, request, exc)
+            tried.discard(member.id)  # same member, re-priced without the used-up automatic rule
             continue
         deps.load_snapshots.note_booking(local_day, member.id, plan.cells)
         return created
@@ -350,7 +363,7 @@ def cancel(deps: Any, principal: Principal | None, request_id: str, reason: str 
         cancelled = current.with_changes(status=Status.CANCELLED, sequence=current.sequence + 1,
                                          updated_at=deps.clock())
         try:
-            saved = deps.requests.release(current, cancelled, plan_of(catalog, current))
+            saved = _release_with_promos(deps, current, cancelled, plan_of(catalog, current))
         except StaleRevision:
             continue
         who = actor or principal
@@ -359,6 +372,44 @@ def cancel(deps: Any, principal: Principal | None, request_id: str, reason: str 
         count("BookingCancelled")
         return saved
     raise InvalidState("The request changed while cancelling; try again.")
+
+
+def _promo_actions(deps: Any, request: ServiceRequest, consume: bool) -> tuple:
+    """Usage-counter actions for the promotions a booking's stored price applied (none without limits)."""
+    claims = (request.price or {}).get("usageClaims") or []
+    usage = getattr(deps, "promo_usage", None)
+    if not claims or usage is None:
+        return ()
+    return tuple(usage.actions(claims, request.user_id, consume=consume))
+
+
+def _without_spent_rules(deps: Any, draft: BookingDraft, request: ServiceRequest,
+                         exc: ExtraActionFailed) -> BookingDraft:
+    """A usage limit was reached inside the booking transaction. A code the customer typed -> PromoExhausted
+    (the customer asked for that discount); an automatic rule -> the same booking priced without it.
+    Raises PromoExhausted, or re-raises `exc` when no promotion counter explains the failure."""
+    spent = deps.promo_usage.spent(exc.labels)
+    rule_ids = {r["ruleId"] for r in spent["rules"]}
+    if not rule_ids:
+        raise exc
+    typed = [c for c in request.price.get("usageClaims", []) if c["ruleId"] in rule_ids and c.get("code")]
+    if typed or rule_ids <= set(draft.exhausted_rules):
+        raise PromoExhausted(details={**spent, "codes": [c["code"] for c in typed]})
+    return replace(draft, exhausted_rules=tuple(sorted(set(draft.exhausted_rules) | rule_ids)))
+
+
+def _release_with_promos(deps: Any, current: ServiceRequest, new: ServiceRequest,
+                         plan: av.CapacityPlan) -> ServiceRequest:
+    """Give capacity AND the promotion uses back in one transaction. A give-back that cannot apply (a counter
+    already at 0, i.e. reset by hand) must not block the cancellation: it is retried without the counters."""
+    give_back = _promo_actions(deps, current, consume=False)
+    try:
+        return deps.requests.release(current, new, plan, give_back) if give_back else \
+            deps.requests.release(current, new, plan)
+    except ExtraActionFailed as exc:
+        logger.warning("promotion uses not given back", extra={"serviceRequestId": current.id,
+                                                               "failed": sorted(exc.labels)})
+        return deps.requests.release(current, new, plan)
 
 
 def plan_of(catalog: Catalog, request: ServiceRequest) -> av.CapacityPlan:

@@ -62,6 +62,15 @@ class StaleRevision(Exception):
     """The request changed since it was read; re-read and decide again."""
 
 
+class ExtraActionFailed(Exception):
+    """An extra action added to a booking transaction (e.g. a promotion usage counter) failed its condition;
+    `labels` names the failed actions (e.g. "promo-usage:<ruleId>")."""
+
+    def __init__(self, labels: set[str]) -> None:
+        super().__init__(", ".join(sorted(labels)))
+        self.labels = labels
+
+
 class PaymentGateway(Protocol):
     """Stripe Checkout as the payment use cases need it (adapters/stripe_gateway.py). Plain dicts in Stripe's
     shapes; failures are DomainErrors (PaymentProviderUnavailable with retry_after when transient)."""

@@ -24,6 +24,7 @@ from chalicelib.observability import logger
 from chalicelib.domain.availability import CapacityPlan, CounterSnapshot
 from chalicelib.domain.booking import OPEN_PAYMENT, ServiceRequest, Status
 from chalicelib.domain.errors import SlotFull, TeamDayFull, ValidationFailed
+from chalicelib.services.ports import ExtraActionFailed as PortExtraActionFailed
 from chalicelib.services.ports import MemberBusy, StaleCatalog, StaleRevision
 
 FAILED = "ConditionalCheckFailed"
@@ -314,12 +315,8 @@ class DynamoServiceRequestRepository:
                 raise _ExtraFailed(failed) from exc
 
 
-class _ExtraFailed(Exception):
+class _ExtraFailed(PortExtraActionFailed):
     """An extra action (e.g. a promo usage limit) failed; carries the failed labels."""
-
-    def __init__(self, labels: set[str]) -> None:
-        super().__init__(", ".join(sorted(labels)))
-        self.labels = labels
 
 
 ExtraActionFailed = _ExtraFailed
