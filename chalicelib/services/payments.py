@@ -248,6 +248,9 @@ def resume_checkout(deps: Any, principal: Principal, request_id: str) -> Service
             session = {"id": session_id, "status": "expired"}
         if session.get("status") == "open" and int(session.get("expires_at") or 0) > now.timestamp() + 60:
             return current
+        if session.get("status") == "open":
+            # About to expire: close it first, so two payable sessions never exist for one request.
+            session = deps.stripe.expire_session(session_id)
         decide = decide_session(session, None, now)
         if session.get("status") != "expired" and decide is not None:
             _, updated = _apply(deps, request_id, decide, principal.actor)
@@ -410,12 +413,17 @@ def _out_of_time(deadline: float | None) -> bool:
 def expire_holds(deps: Any, deadline: float | None = None) -> dict:
     """PENDING_PAYMENT requests past their hold: expire the Stripe session, then EXPIRED + capacity released
     (one transaction). A session found paid or completed meanwhile is applied instead. Stripe failures leave
-    the request held for the next run (releasing while the session may still be paid would oversell)."""
+    the request held for the next run (releasing while the session may still be paid would oversell).
+    Requests cancelled while unpaid get their session expired and payment EXPIRED (the cancel released them)."""
     now = deps.clock()
     summary = {"due": 0, "expired": 0, "paid": 0, "awaitingSettlement": 0, "errors": 0, "deferred": 0}
     for request in deps.payment_store.open_payments():
-        if (request.status is not S.PENDING_PAYMENT or request.hold_expires_at is None
-                or request.hold_expires_at > now or (request.payment or {}).get("awaitingSettlement")):
+        if (request.payment or {}).get("awaitingSettlement"):
+            continue
+        # Cancelled while unpaid: its session must not stay payable. Otherwise: only holds that ran out.
+        cancelled_unpaid = request.status is not S.PENDING_PAYMENT and bool((request.payment or {}).get("sessionId"))
+        if not cancelled_unpaid and (request.status is not S.PENDING_PAYMENT or request.hold_expires_at is None
+                                     or request.hold_expires_at > now):
             continue
         if _out_of_time(deadline):
             summary["deferred"] += 1

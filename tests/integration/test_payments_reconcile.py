@@ -112,6 +112,21 @@ def test_expire_holds_keeps_the_hold_while_stripe_is_down(pay_api, users, stub, 
     assert payments.expire_holds(app_container)["expired"] == 1 and day_count(day) == 0
 
 
+def test_a_booking_cancelled_while_unpaid_gets_its_session_closed(pay_api, users, stub, app_container):
+    from chalicelib.services import payments
+    from tests.integration.conftest import auth
+    day = booking_day()
+    request_id = body_of(book(pay_api, users["a"], "h6", 9, day=day))["id"]
+    cancelled = pay_api.http.post(f"/portal/service-requests/{request_id}/cancel", headers=auth(users["a"]))
+    assert cancelled.status_code == 200, cancelled.body
+    assert day_count(day) == 0
+    assert payments.expire_holds(app_container)["expired"] == 1
+    request = stored(request_id)
+    assert (request.status, request.payment_status) == (Status.CANCELLED, PaymentStatus.EXPIRED)
+    assert stub.get_session(request.payment["sessionId"])["status"] == "expired"
+    assert day_count(day) == 0  # released once, by the cancel
+
+
 def _seed_mismatches(api, token, stub, n: int):
     """Five kinds of disagreement between our payment states and Stripe's, n of each."""
     day = booking_day()

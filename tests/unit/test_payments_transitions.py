@@ -79,6 +79,15 @@ class FakeGateway:
     def __init__(self) -> None:
         self.fail_with: Exception | None = None
         self.created: list[dict] = []
+        self.sessions: dict[str, dict] = {}
+
+    def retrieve_session(self, session_id: str) -> dict:
+        return dict(self.sessions[session_id])
+
+    def expire_session(self, session_id: str) -> dict:
+        if self.sessions[session_id]["status"] == "open":
+            self.sessions[session_id]["status"] = "expired"
+        return dict(self.sessions[session_id])
 
     def create_checkout_session(self, *, request_id, amount, currency, description, expires_at, customer_email=None,
                                 attempt=1, **_):
@@ -250,3 +259,26 @@ def test_cash_bookings_get_no_session_and_collection_is_guarded():
     deps.requests.put(card_request("sr_2"))
     with pytest.raises(InvalidState):
         payments.cod_collected(deps, admin, "sr_2")
+
+
+def test_resume_closes_a_session_about_to_expire_before_opening_the_next_attempt():
+    deps = make_deps()
+    deps.requests.put(card_request())
+    deps.stripe.sessions["cs_1"] = {"id": "cs_1", "status": "open", "payment_status": "unpaid",
+                                    "expires_at": int(NOW.timestamp()) + 30}
+    resumed = payments.resume_checkout(deps, Principal("user-a"), "sr_1")
+    assert deps.stripe.sessions["cs_1"]["status"] == "expired"
+    assert resumed.payment["sessionId"] == "cs_sr_1_2" and resumed.payment["attempt"] == 2
+    assert resumed.hold_expires_at == NOW + payments.SESSION_MIN_LIFETIME
+
+
+def test_resume_reuses_an_open_session_and_refuses_settled_requests():
+    deps = make_deps()
+    deps.requests.put(card_request())
+    deps.stripe.sessions["cs_1"] = {"id": "cs_1", "status": "open", "payment_status": "unpaid",
+                                    "expires_at": int(NOW.timestamp()) + 1200}
+    assert payments.resume_checkout(deps, Principal("user-a"), "sr_1").payment["sessionId"] == "cs_1"
+    assert deps.stripe.created == []
+    payments.process_event(deps, COMPLETED_PAID, "test")
+    with pytest.raises(InvalidState):
+        payments.resume_checkout(deps, Principal("user-a"), "sr_1")
