@@ -9,7 +9,7 @@ from chalicelib.bootstrap import container
 from chalicelib.domain import codec
 from chalicelib.domain.booking import PaymentMethod, ServiceRequest
 from chalicelib.domain.errors import IdempotencyKeyRequired, ValidationFailed
-from chalicelib.services import booking
+from chalicelib.services import booking, series
 
 bp = Blueprint(__name__)
 
@@ -41,6 +41,16 @@ def draft_from(body: schemas.CreateServiceRequestIn) -> booking.BookingDraft:
                                 customer_email=body.customerEmail)
 
 
+def series_draft_from(body: schemas.CreateServiceRequestIn) -> series.SeriesDraft:
+    return series.SeriesDraft(booking=draft_from(body), rrule=body.recurrence.rrule, tz=body.recurrence.tz,
+                              skip_conflicts=body.skipConflicts)
+
+
+def series_view(result: series.SeriesResult) -> dict:
+    return {"seriesId": result.series_id, "rrule": result.rrule, "tz": result.tz,
+            "items": [portal_view(r) for r in result.booked], "skipped": list(result.skipped)}
+
+
 @endpoint(bp, "/services/{service_id}/availability", summary="Bookable slots with remaining counts",
           query=schemas.AvailabilityQuery, response=schemas.AvailabilityOut,
           errors=("NOT_FOUND", "RANGE_TOO_LARGE"), tags=("availability",))
@@ -56,9 +66,13 @@ def availability(ctx: Ctx, service_id: str) -> dict:
                   "IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED", "PROMO_INVALID", "PROMO_EXHAUSTED",
                   "THROTTLED", "TEMPORARILY_UNAVAILABLE"), tags=("portal",))
 def create_service_request(ctx: Ctx) -> Response:
-    key = idempotency_key(ctx)
-    outcome = booking.create_idempotent(container(), ctx.principal, key, ctx.body.model_dump(mode="json"),
-                                        draft_from(ctx.body), portal_view)
+    key, body = idempotency_key(ctx), ctx.body.model_dump(mode="json")
+    if ctx.body.recurrence is not None:  # a whole series: SeriesBookingOut
+        outcome = series.create_idempotent(container(), ctx.principal, key, body, series_draft_from(ctx.body),
+                                           series_view)
+    else:
+        outcome = booking.create_idempotent(container(), ctx.principal, key, body, draft_from(ctx.body),
+                                            portal_view)
     return json_response(outcome.body, outcome.status,
                          {"Idempotent-Replayed": "true"} if outcome.replayed else None)
 
@@ -90,6 +104,15 @@ def reschedule(ctx: Ctx, request_id: str) -> dict:
           response=schemas.ServiceRequestOut, errors=("NOT_FOUND", "INVALID_STATE"), tags=("portal",))
 def cancel(ctx: Ctx, request_id: str) -> dict:
     return portal_view(booking.cancel(container(), ctx.principal, request_id, ctx.body.reason))
+
+
+@endpoint(bp, "/portal/series/{series_id}/cancel", "POST", auth="user",
+          summary="Cancel every upcoming occurrence of a recurring series", body=schemas.CancelIn,
+          response=schemas.SeriesCancelOut, errors=("NOT_FOUND",), tags=("portal",))
+def cancel_series(ctx: Ctx, series_id: str) -> dict:
+    result = series.cancel_series(container(), ctx.principal, series_id, ctx.body.reason)
+    return {"seriesId": result["seriesId"], "cancelled": [portal_view(r) for r in result["cancelled"]],
+            "unchanged": [portal_view(r) for r in result["unchanged"]]}
 
 
 @endpoint(bp, "/portal/submissions/{idempotency_key}", auth="user",

@@ -168,6 +168,43 @@ class AvailabilityOut(BaseModel):
     days: list[DayOut]
 
 
+# --- recurring series and emergency bookings ---------------------------------------------------------------
+class RecurrenceIn(Strict):
+    rrule: str = Field(min_length=1, max_length=256,
+                       description="RRULE: FREQ=WEEKLY|MONTHLY, INTERVAL, COUNT<=52 or UNTIL<=1 year, BYDAY.")
+    tz: str | None = Field(default=None, max_length=64,
+                           description="IANA zone whose wall time every occurrence keeps (default: the team's).")
+
+    _zone = field_validator("tz")(classmethod(lambda cls, v: v if v is None else _check_zone(v)))
+
+
+class SkippedOccurrenceOut(BaseModel):
+    index: int
+    start: str
+    code: str
+
+
+class SeriesBookingOut(BaseModel):
+    seriesId: str
+    rrule: str
+    tz: str
+    items: list["ServiceRequestOut"]
+    skipped: list[SkippedOccurrenceOut]
+
+
+class SeriesCancelOut(BaseModel):
+    seriesId: str
+    cancelled: list["ServiceRequestOut"]
+    unchanged: list["ServiceRequestOut"] = Field(description="Already closed or already started: left as they are.")
+
+
+class EmergencyRequestIn(Strict):
+    serviceId: str = Identifier
+    address: str = Field(min_length=1, max_length=500)
+    description: str = Field(default="", max_length=2000)
+    paymentMethod: Literal["CARD", "COD"]
+
+
 class CreateServiceRequestIn(Strict):
     serviceId: str = Identifier
     start: AwareDatetime
@@ -179,6 +216,10 @@ class CreateServiceRequestIn(Strict):
     options: list[str] = Field(default_factory=list, max_length=20)
     promoCodes: list[str] = Field(default_factory=list, max_length=5)
     customerEmail: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    recurrence: RecurrenceIn | None = Field(default=None, description="Book a whole series, all or nothing: "
+                                            "201 returns a SeriesBookingOut; 409 names the conflicting occurrence.")
+    skipConflicts: bool = Field(default=False, strict=True,
+                                description="With recurrence: book the free occurrences and list the others.")
 
 
 class ServiceRequestOut(BaseModel):
