@@ -4,6 +4,7 @@ from chalice import Chalice, Cron, Rate
 from chalicelib.api import admin, bookings, calendar, catalog, realtime, system
 from chalicelib.api import payments
 from chalicelib.api import pricing, promotions
+from chalicelib.api import emergency
 from chalicelib.observability import flush, logger
 
 app = Chalice(app_name="service-portal")
@@ -37,6 +38,7 @@ app.register_blueprint(calendar.bp)
 app.register_blueprint(payments.bp)
 app.register_blueprint(pricing.bp)
 app.register_blueprint(promotions.bp)
+app.register_blueprint(emergency.bp)
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES))

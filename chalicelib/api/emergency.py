@@ -1,0 +1,29 @@
+"""Emergency requests (portal): the earliest on-call slot inside the emergency window."""
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib.api import schemas
+from chalicelib.api.bookings import idempotency_key, portal_view
+from chalicelib.api.routing import Ctx, endpoint, json_response
+from chalicelib.bootstrap import container
+from chalicelib.domain.booking import PaymentMethod
+from chalicelib.services import emergency
+
+bp = Blueprint(__name__)
+
+
+@endpoint(bp, "/portal/emergency-requests", "POST", auth="user",
+          summary="Book the earliest on-call slot inside the emergency window (idempotent)",
+          body=schemas.EmergencyRequestIn, response=schemas.ServiceRequestOut, status=201,
+          headers=("Idempotency-Key",),
+          errors=("IDEMPOTENCY_KEY_REQUIRED", "NOT_FOUND", "SLOT_UNAVAILABLE", "IDEMPOTENCY_IN_PROGRESS",
+                  "IDEMPOTENCY_KEY_REUSED", "THROTTLED", "TEMPORARILY_UNAVAILABLE"), tags=("portal",))
+def create_emergency_request(ctx: Ctx) -> Response:
+    b = ctx.body
+    draft = emergency.EmergencyDraft(service_id=b.serviceId, address=b.address, description=b.description,
+                                     payment_method=PaymentMethod(b.paymentMethod))
+    outcome = emergency.create_idempotent(container(), ctx.principal, idempotency_key(ctx),
+                                          b.model_dump(mode="json"), draft, portal_view)
+    return json_response(outcome.body, outcome.status,
+                         {"Idempotent-Replayed": "true"} if outcome.replayed else None)
