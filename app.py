@@ -1,4 +1,6 @@
 """Wiring only: the Chalice app, middleware, blueprints, schedules and websocket handlers."""
+import os
+
 from chalice import Chalice, Cron, Rate
 
 from chalicelib.api import admin, bookings, calendar, catalog, realtime, system
@@ -87,3 +89,17 @@ def ws_message(event):
 @app.on_ws_disconnect()
 def ws_disconnect(event):
     realtime.on_disconnect(event)
+
+
+# AWS stages push availability from the service-requests stream (keeps a booking at 3 DynamoDB requests);
+# the stage's env (present when chalice packages the app) decides whether this Lambda exists.
+if os.environ.get("REALTIME_DELIVERY") == "stream":
+    from chalicelib.api import streams
+
+    @app.on_dynamodb_record(stream_arn=os.environ["REQUESTS_STREAM_ARN"], batch_size=100,
+                            name="realtime_from_requests")
+    def realtime_from_requests(event):
+        try:
+            return streams.on_requests_stream(event.to_dict())
+        finally:
+            flush()

@@ -46,15 +46,19 @@ def request_counts() -> dict:
         os.environ.pop(key, None)
     ddb_counter.install()
     with mock_aws():
-        settings = settings_from_env({**os.environ, "STAGE": "test", "TABLE_PREFIX": "bench-"})
+        # As deployed: realtime pushes come from the requests stream consumer, not the booking request.
+        settings = settings_from_env({**os.environ, "STAGE": "test", "TABLE_PREFIX": "bench-",
+                                      "REALTIME_DELIVERY": "stream"})
         _catalog_fixture(settings)
         deps = Container(settings).override(clock=lambda: NOW)
+        inline = Container(settings_from_env({**os.environ, "STAGE": "test", "TABLE_PREFIX": "bench-",
+                                              "REALTIME_DELIVERY": "inline"})).override(clock=lambda: NOW)
         user = Principal("bench-user")
         body = {"serviceId": "svc"}
 
-        def book(key: str, start: datetime):
+        def book(key: str, start: datetime, via=None):
             draft = booking.BookingDraft("svc", start, PaymentMethod.COD)
-            outcome = booking.create_idempotent(deps, user, key, {**body, "start": start.isoformat()}, draft,
+            outcome = booking.create_idempotent(via or deps, user, key, {**body, "start": start.isoformat()}, draft,
                                                 lambda r: {"id": r.id})
             assert outcome.status == 201, outcome.body
 
@@ -66,6 +70,10 @@ def request_counts() -> dict:
         ddb_counter.reset()
         book("warm", day + timedelta(hours=1))
         warm = ddb_counter.total()
+        book("inline-warmup", day + timedelta(hours=2), inline)
+        ddb_counter.reset()
+        book("inline", day + timedelta(hours=3), inline)  # local stage: the push runs in the request
+        inline_push = ddb_counter.total()
         deps.catalog.invalidate()
         ddb_counter.reset()
         booking.get_availability(deps, "svc", date(2026, 12, 1), date(2026, 12, 7), "America/New_York")
@@ -77,6 +85,7 @@ def request_counts() -> dict:
         booking.get_availability(deps, "svc", date(2026, 12, 1), date(2026, 12, 7), "America/New_York")
         week_warm = ddb_counter.total()
     return {"ddb_requests_per_booking": warm, "ddb_requests_per_booking_cold_container": cold,
+            "ddb_requests_per_booking_with_inline_push": inline_push,
             "ddb_requests_per_week_availability": max(week_cold, week_across_months),
             "ddb_requests_per_week_availability_warm": week_warm}
 

@@ -147,6 +147,14 @@ class Container:
         return ManagementApiPusher(self.settings.region, self.settings.websocket_management_endpoint)
 
     @cached_property
+    def booking_publisher(self):
+        """What booking changes publish through: nothing when the service-requests stream consumer pushes."""
+        if self.settings.realtime_delivery == "stream":
+            from chalicelib.services.ports import NullPublisher
+            return NullPublisher()
+        return self.publisher
+
+    @cached_property
     def publisher(self):
         """Realtime availability/emergency pushes: websockets + the change log, inline within a time budget."""
         from chalicelib.services.booking import day_slots

@@ -47,6 +47,9 @@ class Settings:
     idempotency_ttl_seconds: int
     catalog_cache_seconds: int
     emergency_window_minutes: int
+    # "inline": bookings push realtime updates themselves (local, tests); "stream": a DynamoDB-stream consumer
+    # does (AWS stages), keeping the booking request at 3 DynamoDB requests.
+    realtime_delivery: str = "inline"
 
     @property
     def is_local(self) -> bool:
@@ -96,6 +99,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", 48 * 3600),
         catalog_cache_seconds=_int("CATALOG_CACHE_SECONDS", 30),
         emergency_window_minutes=_int("EMERGENCY_WINDOW_MINUTES", 240),
+        realtime_delivery=env.get("REALTIME_DELIVERY", "inline"),
     )
 
 

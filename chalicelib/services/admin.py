@@ -91,7 +91,7 @@ def _publish_days(deps: Any, team: Team, blackouts: list[Blackout]) -> None:
             days.add(day.isoformat())
             day += timedelta(days=1)
     if days:
-        _publish(deps, "", team.id, sorted(days))
+        _publish(deps, "", team.id, sorted(days), request_change=False)
 
 
 def put_team_capacity(deps: Any, principal: Principal, team_id: str, daily_limit: int,
@@ -116,7 +116,7 @@ def override_day(deps: Any, principal: Principal, team_id: str, day: date, limit
     deps.audit.record(f"TEAM#{team.id}", principal.actor, "capacity.override", {"dailyLimit": team.daily_limit},
                       after, reason)
     count("AdminChange", action="capacity_override")
-    _publish(deps, "", team.id, [day.isoformat()])
+    _publish(deps, "", team.id, [day.isoformat()], request_change=False)
     return after
 
 

@@ -443,12 +443,14 @@ def _audit(deps: Any, actor: Principal | None, after: ServiceRequest, action: st
                       codec.request_to_doc(before) if before else None, codec.request_to_doc(after), reason)
 
 
-def _publish(deps: Any, service_id: str, team_id: str, dates: list[str]) -> None:
-    """Realtime fan-out is best effort: a failure here never fails the booking."""
+def _publish(deps: Any, service_id: str, team_id: str, dates: list[str], request_change: bool = True) -> None:
+    """Realtime fan-out is best effort: a failure here never fails the booking. Changes of a service request
+    go through `booking_publisher` (a no-op where the requests stream consumer pushes them instead)."""
     try:
         catalog = deps.catalog.get()
         services = [s.id for s in catalog.services.values() if team_id in s.team_ids] or [service_id]
-        deps.publisher.availability_changed(services, team_id, dates)
+        publisher = getattr(deps, "booking_publisher", deps.publisher) if request_change else deps.publisher
+        publisher.availability_changed(services, team_id, dates)
     except Exception:  # noqa: BLE001
         logger.exception("availability publish failed")
 

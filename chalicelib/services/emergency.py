@@ -72,7 +72,7 @@ def create(deps: Any, principal: Principal, draft: EmergencyDraft, idempotency_k
         request = booking.settle(deps, request)
         count("EmergencyCreated")
         try:
-            deps.publisher.emergency_created(codec.request_to_doc(request))
+            getattr(deps, "booking_publisher", deps.publisher).emergency_created(codec.request_to_doc(request))
         except Exception:  # noqa: BLE001 - the booking stands; admins also see it in the list
             logger.exception("emergency publish failed")
         return request

@@ -121,13 +121,14 @@ class DynamoServiceRequestRepository:
             except ServiceRequestItem.DoesNotExist:
                 return None
 
-    def counters(self, first: date, last: date) -> CounterSnapshot:
-        """All counters of all teams for team-local dates [first, last]: one Query per calendar month."""
+    def counters(self, first: date, last: date, consistent: bool = False) -> CounterSnapshot:
+        """All counters of all teams for team-local dates [first, last]: one Query per calendar month.
+        `consistent` for reads that must see a write just committed (realtime pushes)."""
         snap = CounterSnapshot()
         with translated():
             for pk in keys.months_between(first, last):
                 condition = CapacityCounter.sk.between(first.isoformat(), f"{last.isoformat()}~")
-                for item in CapacityCounter.query(pk, condition):
+                for item in CapacityCounter.query(pk, condition, consistent_read=consistent):
                     _absorb(snap, item)
         return snap
 

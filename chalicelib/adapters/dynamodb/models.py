@@ -127,6 +127,7 @@ class ByPaymentRefIndex(GlobalSecondaryIndex):
 class ServiceRequestItem(_Base):
     class Meta(_Base.Meta):
         table_name = "service-requests"
+        stream_view_type = "NEW_AND_OLD_IMAGES"  # realtime pushes are driven by this stream in AWS stages
 
     id = UnicodeAttribute(hash_key=True)
     userId = UnicodeAttribute()

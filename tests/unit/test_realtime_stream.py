@@ -1,0 +1,82 @@
+"""The stream consumer derives exactly the team-days whose capacity changed."""
+from __future__ import annotations
+
+import json
+
+from chalicelib.services.realtime_stream import changes_in, publish_changes
+
+
+def image(**doc):
+    base = {"id": "sr_1", "serviceId": "cleaning", "teamId": "t1", "localDate": "2026-12-01", "status": "CONFIRMED",
+            "cells": ["2026-12-01T14:00Z"], "priority": "NORMAL"}
+    return {"doc": {"S": json.dumps({**base, **doc})}}
+
+
+def record(event, old=None, new=None):
+    data = {}
+    if old is not None:
+        data["OldImage"] = old
+    if new is not None:
+        data["NewImage"] = new
+    return {"eventName": event, "dynamodb": data}
+
+
+def test_insert_reschedule_cancel_and_payment_only_changes():
+    days, emergencies = changes_in([
+        record("INSERT", new=image()),
+        record("MODIFY", old=image(id="sr_2", localDate="2026-12-02"),
+               new=image(id="sr_2", localDate="2026-12-03", cells=["2026-12-03T14:00Z"])),
+        record("MODIFY", old=image(id="sr_3", localDate="2026-12-04"),
+               new=image(id="sr_3", localDate="2026-12-04", status="CANCELLED")),
+        # A payment-status change holds the same capacity: nothing to push.
+        record("MODIFY", old=image(id="sr_4", localDate="2026-12-05"), new=image(id="sr_4", localDate="2026-12-05")),
+    ])
+    assert days == {"t1": {"2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"}}
+    assert emergencies == []
+
+
+def test_emergency_inserts_are_announced_once():
+    days, emergencies = changes_in([record("INSERT", new=image(priority="EMERGENCY")),
+                                    record("MODIFY", old=image(priority="EMERGENCY"), new=image(priority="EMERGENCY"))])
+    assert [e["id"] for e in emergencies] == ["sr_1"]
+
+
+def test_garbage_images_are_ignored():
+    days, emergencies = changes_in([{"eventName": "INSERT", "dynamodb": {"NewImage": {"doc": {"S": "not json"}}}},
+                                    {"eventName": "REMOVE"}])
+    assert days == {} and emergencies == []
+
+
+class RecordingPublisher:
+    def __init__(self, fail=False):
+        self.calls = []
+        self.fail = fail
+
+    def availability_changed(self, service_ids, team_id, local_dates):
+        self.calls.append(("availability", tuple(service_ids), team_id, tuple(local_dates)))
+        if self.fail:
+            raise RuntimeError("gateway down")
+
+    def emergency_created(self, doc):
+        self.calls.append(("emergency", doc["id"]))
+
+
+class Deps:
+    def __init__(self, publisher):
+        from chalicelib.domain.catalog import Catalog, Money, Service
+        service = Service("cleaning", "C", "c", "", 60, 0, 60, 0, Money(1), ("t1",))
+        other = Service("plumbing", "P", "p", "", 60, 0, 60, 0, Money(1), ("t1", "t2"))
+
+        class Cache:
+            def get(self_inner):
+                return Catalog(services={"cleaning": service, "plumbing": other})
+        self.catalog = Cache()
+        self.publisher = publisher
+
+
+def test_publish_pushes_every_service_of_the_team_and_survives_push_errors():
+    publisher = RecordingPublisher(fail=True)
+    summary = publish_changes(Deps(publisher), [record("INSERT", new=image(priority="EMERGENCY"))])
+    assert publisher.calls == [("availability", ("cleaning", "plumbing"), "t1", ("2026-12-01",)),
+                               ("emergency", "sr_1")]
+    assert summary == {"teamDays": 1, "emergencies": 1}
