@@ -23,13 +23,19 @@ from socketserver import ThreadingMixIn
 from typing import Any
 
 from chalice.local import (ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer,
-                           LocalGateway, LocalGatewayException)
+                           LocalGateway, LocalGatewayException, ThreadedHTTPServer)
 from http.server import BaseHTTPRequestHandler
 
 from devtools.processes import LOOPBACK, PROJECT_DIR
 
 NOT_FOUND_BODY = json.dumps({"error": {"code": "NOT_FOUND", "message": "No route matches this path.",
                                        "details": {}}}).encode()
+
+
+class ConcurrentHTTPServer(ThreadedHTTPServer):
+    """chalice's threaded server with a listen backlog for bursts: socketserver's default queue of 5
+    pending connections is small when 50 clients connect at once (the concurrency tests do)."""
+    request_queue_size = 128
 
 
 class RouteNotFound(LocalGatewayException):
@@ -70,7 +76,8 @@ def create_server(host: str = LOOPBACK, port: int = 8000, stage: str = "local") 
     app.__class__ = CustomLocalChalice
     # socketserver's default listen backlog is 5: a burst of parallel clients would see connection resets.
     ThreadedHTTPServer.request_queue_size = 128
-    server = LocalDevServer(app, config, host, port, handler_cls=JsonNotFoundHandler)
+    server = LocalDevServer(app, config, host, port, handler_cls=JsonNotFoundHandler,
+                            server_cls=ConcurrentHTTPServer)
     if not isinstance(server.server, ThreadingMixIn):
         raise RuntimeError("chalice's local server is not threaded; parallel requests would be serialised")
     return server
