@@ -74,3 +74,28 @@ def issue_token(settings):
         return dev_tokens.issue(settings.dev_token_secret, sub, groups=list(groups), **kwargs)
 
     return issue
+
+
+def _serialise_in_process_moto() -> None:
+    """In-process moto applies a TransactWriteItems item by item and restores a copy of the tables on failure, so
+    two transactions from two threads can interleave and undo each other's writes. Real DynamoDB transactions
+    are atomic and isolated; tests that race threads against `mock_aws` get the same guarantee by handling one
+    mocked request at a time (devtools/moto_atomic.py does the same for the moto server)."""
+    import threading
+
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    if getattr(BotocoreStubber.process_request, "_serialised", False):
+        return
+    original = BotocoreStubber.process_request
+    lock = threading.RLock()
+
+    def process_request(self, request):
+        with lock:
+            return original(self, request)
+
+    process_request._serialised = True
+    BotocoreStubber.process_request = process_request
+
+
+_serialise_in_process_moto()
