@@ -74,8 +74,6 @@ def create_server(host: str = LOOPBACK, port: int = 8000, stage: str = "local") 
     # What chalice.local.create_local_server does: make current_request thread-local for the threaded server.
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
-    # socketserver's default listen backlog is 5: a burst of parallel clients would see connection resets.
-    ThreadedHTTPServer.request_queue_size = 128
     server = LocalDevServer(app, config, host, port, handler_cls=JsonNotFoundHandler,
                             server_cls=ConcurrentHTTPServer)
     if not isinstance(server.server, ThreadingMixIn):
