@@ -110,7 +110,13 @@ class Container:
     def price(self):
         """Prices a booking draft: (service, draft, start, tz, principal) -> quote dict (the quote resolver)."""
         from chalicelib.services.booking_pricing import BookingPricer
-        return BookingPricer(self.promotions, self.pricing_policy)
+        return BookingPricer(self.promotion_rules, self.pricing_policy)
+
+    @cached_property
+    def promotion_rules(self):
+        """Rules for pricing (quotes and bookings), cached like the catalog."""
+        from chalicelib.services.promotions import CachedRules
+        return CachedRules(self.promotions, ttl_seconds=self.settings.catalog_cache_seconds)
 
     @cached_property
     def promo_usage(self):

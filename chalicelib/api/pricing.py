@@ -19,7 +19,7 @@ def quote(ctx: Ctx) -> dict:
     request = pricing.QuoteRequest(service_id=b.serviceId, start=b.start, tz=b.tz, team_id=b.teamId,
                                    options=tuple(b.options), promo_codes=tuple(b.promoCodes),
                                    emergency=b.emergency, recurrence=b.recurrence)
-    return pricing.quote(c.catalog.get(), c.promotions, c.pricing_policy, request)
+    return pricing.quote(c.catalog.get(), c.promotion_rules, c.pricing_policy, request)
 
 
 @endpoint(bp, "/portal/recurring/preview", "POST", auth="user",
@@ -30,5 +30,5 @@ def recurring_preview(ctx: Ctx) -> dict:
     b, c = ctx.body, container()
     request = recurrence.PreviewRequest(service_id=b.serviceId, start=b.start, tz=b.tz, rrule=b.rrule,
                                         team_id=b.teamId, customer_id=ctx.principal.user_id)
-    return recurrence.preview(c.catalog.get(), c.promotions, c.pricing_policy, request,
+    return recurrence.preview(c.catalog.get(), c.promotion_rules, c.pricing_policy, request,
                               check=recurrence.check_from_day_slots(availability.day_slots))

@@ -19,7 +19,7 @@ from chalicelib.domain.catalog import Service
 from chalicelib.domain.pricing import PricingPolicy, price
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.promotions import claims_to_doc
-from chalicelib.services.pricing import relevant_rules
+from chalicelib.services.pricing import rules_for
 
 EMERGENCY_PRIORITY = "EMERGENCY"
 
@@ -32,7 +32,7 @@ class BookingPricer:
     def __call__(self, service: Service, draft: Any, start: datetime, tz: str, principal: Principal) -> dict:
         """``tz`` is the booked team's zone (surcharges are judged in team-local time, as in the quote).
         Raises ValidationFailed (options), PromoInvalid, PromoExhausted."""
-        rules = relevant_rules(self._promotions.list_rules(), draft.promo_codes)
+        rules = rules_for(self._promotions, draft.promo_codes)
         exhausted = set(getattr(draft, "exhausted_rules", ()))
         exhausted |= self._promotions.exhausted_rule_ids(rules, principal.user_id)
         quote = price(service, start, tz, option_ids=draft.options, promo_codes=draft.promo_codes,

@@ -52,12 +52,22 @@ def relevant_rules(rules: Iterable[PromoRule], codes: Iterable[str]) -> list[Pro
     return [r for r in rules if r.code is None or r.code in wanted]
 
 
+def rules_for(promotions: PromoRepository, codes: Iterable[str]) -> list:
+    """The rules that matter for these codes. A cached rule source is reloaded once when a typed code is unknown
+    to it, so a code created a moment ago works at once (automatic rules follow the cache's TTL)."""
+    rules = promotions.list_rules()
+    wanted = {normalize_code(c) for c in codes if c and c.strip()}
+    if wanted - {r.code for r in rules} and hasattr(promotions, "refresh"):
+        rules = promotions.refresh()
+    return relevant_rules(rules, codes)
+
+
 def quote(catalog: Catalog, promotions: PromoRepository, policy: PricingPolicy, request: QuoteRequest) -> dict:
     """Raises NotFound, ValidationFailed (options, zone, recurrence), PromoInvalid or PromoExhausted; for a series,
     a promotion error names the occurrence (details.occurrence)."""
     service, team = service_and_team(catalog, request.service_id, request.team_id)
     zone = load_zone(request.tz)
-    rules = relevant_rules(promotions.list_rules(), request.promo_codes)
+    rules = rules_for(promotions, request.promo_codes)
     exhausted = promotions.exhausted_rule_ids(rules, request.customer_id)
 
     def price_at(start: datetime) -> Quote:

@@ -6,6 +6,8 @@ can never silently start meaning a different promotion. Deactivating an inactive
 """
 from __future__ import annotations
 
+from typing import Any
+
 import uuid
 from dataclasses import replace
 from typing import Iterable, Protocol
@@ -90,3 +92,42 @@ def _existing(repo: PromoRepository, rule_id: str) -> PromoRule:
     if rule is None:
         raise NotFound(details={"promoRuleId": rule_id})
     return rule
+
+
+class CachedRules:
+    """Promotion rules as pricing sees them, reused for `ttl_seconds` per warm container so a booking stays at
+    3 DynamoDB requests. Limits are unaffected (the booking transaction enforces them); an admin's change to an
+    existing rule reaches pricing within the TTL, a new code at once (see services.pricing.rules_for)."""
+
+    def __init__(self, repo: Any, ttl_seconds: float = 30.0, clock: Any = None) -> None:
+        import threading
+        import time
+
+        self._repo = repo
+        self._ttl = ttl_seconds
+        self._clock = clock or time.monotonic
+        self._lock = threading.Lock()
+        self._rules: list[PromoRule] | None = None
+        self._loaded_at = 0.0
+        self._seen_writes = -1
+
+    def list_rules(self) -> list[PromoRule]:
+        with self._lock:
+            fresh = self._clock() - self._loaded_at < self._ttl and self._seen_writes == self._writes()
+            if self._rules is not None and fresh:
+                return self._rules
+        return self.refresh()
+
+    def refresh(self) -> list[PromoRule]:
+        writes = self._writes()
+        rules = self._repo.list_rules()
+        with self._lock:
+            self._rules, self._loaded_at, self._seen_writes = rules, self._clock(), writes
+        return rules
+
+    def _writes(self) -> int:
+        """Rule writes made through this container's repository (an admin change is visible here at once)."""
+        return getattr(self._repo, "writes", 0)
+
+    def exhausted_rule_ids(self, rules: Any, user_id: str | None = None) -> set[str]:
+        return self._repo.exhausted_rule_ids(rules, user_id)

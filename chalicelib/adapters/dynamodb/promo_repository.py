@@ -110,6 +110,7 @@ class DynamoPromoRepository:
     def __init__(self, endpoint: str | None, region: str) -> None:
         self._endpoint = endpoint
         self._region = region
+        self.writes = 0  # bumped on every rule write: caches over this repository reload after one
 
     # --- reads ---------------------------------------------------------------------------------------------
     def list_rules(self) -> list[PromoRule]:
@@ -164,6 +165,7 @@ class DynamoPromoRepository:
 
     # --- writes --------------------------------------------------------------------------------------------
     def create(self, rule: PromoRule) -> PromoRule:
+        self.writes += 1
         """Store a new rule (version 1) and reserve its code. Raises AlreadyExists (details: id or code)."""
         stored = _with_version(rule, 1)
         tx = TransactWrite(connection=self._connection())
@@ -180,6 +182,7 @@ class DynamoPromoRepository:
         return stored
 
     def update(self, current: PromoRule, new: PromoRule) -> PromoRule:
+        self.writes += 1
         """Replace ``current`` (as read, its version is the condition) with ``new``; moves the code reservation
         when the code changes. Raises ConcurrentUpdate (the rule changed or vanished since it was read) or
         AlreadyExists (the new code belongs to another rule)."""
