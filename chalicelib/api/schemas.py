@@ -10,40 +10,45 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class Strict(BaseModel):
+class Schema(BaseModel):
+    """Every model: built on first use rather than at import (about 150 ms off a Lambda cold start)."""
+    model_config = ConfigDict(defer_build=True)
+
+
+class Strict(Schema):
     """Request models reject unknown fields so typos fail loudly instead of being ignored."""
     model_config = ConfigDict(extra="forbid")
 
 
-class MoneyOut(BaseModel):
+class MoneyOut(Schema):
     amount: int = Field(description="Minor units (cents).")
     currency: str = "USD"
 
 
-class ErrorInfo(BaseModel):
+class ErrorInfo(Schema):
     code: str
     message: str
     details: dict = Field(default_factory=dict)
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(Schema):
     error: ErrorInfo
 
 
 # --- system ----------------------------------------------------------------------------------------------
-class HealthOut(BaseModel):
+class HealthOut(Schema):
     status: str
     stage: str
 
 
 # --- catalog ---------------------------------------------------------------------------------------------
-class ServiceOptionOut(BaseModel):
+class ServiceOptionOut(Schema):
     id: str
     name: str
     price: MoneyOut
 
 
-class ServiceOut(BaseModel):
+class ServiceOut(Schema):
     id: str
     name: str
     category: str
@@ -57,11 +62,11 @@ class ServiceOut(BaseModel):
     options: list[ServiceOptionOut]
 
 
-class ServiceListOut(BaseModel):
+class ServiceListOut(Schema):
     items: list[ServiceOut]
 
 
-class TeamMemberOut(BaseModel):
+class TeamMemberOut(Schema):
     """Portal-safe: no e-mail, phone or internal notes."""
     model_config = ConfigDict(extra="forbid")
     id: str
@@ -71,7 +76,7 @@ class TeamMemberOut(BaseModel):
     rating: float | None = None
 
 
-class TeamMemberListOut(BaseModel):
+class TeamMemberListOut(Schema):
     items: list[TeamMemberOut]
 
 
@@ -100,12 +105,12 @@ class AvailabilityChangesQuery(Strict):
     limit: int = Field(default=50, ge=1, le=200)
 
 
-class SlotRemainingOut(BaseModel):
+class SlotRemainingOut(Schema):
     start: str
     remaining: int
 
 
-class AvailabilityChangeOut(BaseModel):
+class AvailabilityChangeOut(Schema):
     cursor: str
     serviceId: str
     teamId: str
@@ -114,7 +119,7 @@ class AvailabilityChangeOut(BaseModel):
     at: str
 
 
-class AvailabilityChangesOut(BaseModel):
+class AvailabilityChangesOut(Schema):
     serviceId: str
     changes: list[AvailabilityChangeOut]
     cursor: str = Field(description="Pass as `since` on the next poll.")
@@ -149,18 +154,18 @@ class AvailabilityQuery(Strict):
     _zone = field_validator("tz")(classmethod(lambda cls, v: _check_zone(v)))
 
 
-class SlotOut(BaseModel):
+class SlotOut(Schema):
     start: str
     end: str
     remaining: int
 
 
-class DayOut(BaseModel):
+class DayOut(Schema):
     date: str
     slots: list[SlotOut]
 
 
-class AvailabilityOut(BaseModel):
+class AvailabilityOut(Schema):
     serviceId: str
     tz: str
     from_: str = Field(alias="from")
@@ -178,13 +183,13 @@ class RecurrenceIn(Strict):
     _zone = field_validator("tz")(classmethod(lambda cls, v: v if v is None else _check_zone(v)))
 
 
-class SkippedOccurrenceOut(BaseModel):
+class SkippedOccurrenceOut(Schema):
     index: int
     start: str
     code: str
 
 
-class SeriesBookingOut(BaseModel):
+class SeriesBookingOut(Schema):
     seriesId: str
     rrule: str
     tz: str
@@ -192,7 +197,7 @@ class SeriesBookingOut(BaseModel):
     skipped: list[SkippedOccurrenceOut]
 
 
-class SeriesCancelOut(BaseModel):
+class SeriesCancelOut(Schema):
     seriesId: str
     cancelled: list["ServiceRequestOut"]
     unchanged: list["ServiceRequestOut"] = Field(description="Already closed or already started: left as they are.")
@@ -222,7 +227,7 @@ class CreateServiceRequestIn(Strict):
                                 description="With recurrence: book the free occurrences and list the others.")
 
 
-class ServiceRequestOut(BaseModel):
+class ServiceRequestOut(Schema):
     id: str
     serviceId: str
     teamId: str
@@ -248,7 +253,7 @@ class ServiceRequestOut(BaseModel):
     updatedAt: str
 
 
-class ServiceRequestListOut(BaseModel):
+class ServiceRequestListOut(Schema):
     items: list[ServiceRequestOut]
     nextCursor: str | None = None
 
@@ -275,7 +280,7 @@ class CalendarQuery(Strict):
     _zone = field_validator("tz")(classmethod(lambda cls, v: v if v is None else _check_zone(v)))
 
 
-class SubmissionOut(BaseModel):
+class SubmissionOut(Schema):
     idempotencyKey: str
     status: Literal["COMPLETED", "IN_PROGRESS"]
     httpStatus: int | None = None
@@ -317,7 +322,7 @@ class TeamAvailabilityIn(Strict):
         return value
 
 
-class TeamAvailabilityOut(BaseModel):
+class TeamAvailabilityOut(Schema):
     teamId: str
     timezone: str
     weeklyHours: dict
@@ -331,7 +336,7 @@ class TeamCapacityIn(Strict):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class TeamCapacityOut(BaseModel):
+class TeamCapacityOut(Schema):
     teamId: str
     dailyLimit: int
     slotCapacity: int
@@ -345,7 +350,7 @@ class CapacityOverrideIn(Strict):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class CapacityOverrideOut(BaseModel):
+class CapacityOverrideOut(Schema):
     teamId: str
     date: str
     limit: int
@@ -376,7 +381,7 @@ class AdminServiceRequestOut(ServiceRequestOut):
     audit: list[dict] | None = None
 
 
-class AdminServiceRequestListOut(BaseModel):
+class AdminServiceRequestListOut(Schema):
     items: list[AdminServiceRequestOut]
     nextCursor: str | None = None
 
@@ -387,7 +392,7 @@ class AuditQuery(Strict):
     limit: int = Field(default=50, ge=1, le=200)
 
 
-class AuditListOut(BaseModel):
+class AuditListOut(Schema):
     items: list[dict]
     nextCursor: str | None = None
 
@@ -422,7 +427,7 @@ class PromoRuleUpdateIn(PromoRuleIn):
     reason: str | None = Field(default=None, max_length=500, description="Recorded in the audit entry.")
 
 
-class PromoRuleOut(BaseModel):
+class PromoRuleOut(Schema):
     id: str
     code: str | None
     kind: str
@@ -442,7 +447,7 @@ class PromoRuleOut(BaseModel):
     version: int
 
 
-class PromoRuleListOut(BaseModel):
+class PromoRuleListOut(Schema):
     items: list[PromoRuleOut]
 
 
@@ -465,20 +470,20 @@ class QuoteIn(Strict):
                                                "BYDAY.")
 
 
-class QuoteLineOut(BaseModel):
+class QuoteLineOut(Schema):
     kind: Literal["BASE", "OPTION", "SURCHARGE", "DISCOUNT"]
     code: str
     description: str
     amount: int = Field(description="Minor units; negative for discounts (the lines add up to the total).")
 
 
-class NotAppliedRuleOut(BaseModel):
+class NotAppliedRuleOut(Schema):
     ruleId: str
     code: str | None
     reason: str
 
 
-class PriceQuoteOut(BaseModel):
+class PriceQuoteOut(Schema):
     currency: str
     lines: list[QuoteLineOut]
     subtotal: int
@@ -488,7 +493,7 @@ class PriceQuoteOut(BaseModel):
     notApplied: list[NotAppliedRuleOut]
 
 
-class OccurrenceQuoteOut(BaseModel):
+class OccurrenceQuoteOut(Schema):
     index: int
     start: str
     end: str
@@ -499,7 +504,7 @@ class OccurrenceQuoteOut(BaseModel):
     quote: PriceQuoteOut
 
 
-class SeriesQuoteOut(BaseModel):
+class SeriesQuoteOut(Schema):
     rrule: str
     count: int
     currency: str
@@ -509,7 +514,7 @@ class SeriesQuoteOut(BaseModel):
     total: int
 
 
-class QuoteOut(BaseModel):
+class QuoteOut(Schema):
     serviceId: str
     teamId: str
     teamTimezone: str
@@ -528,7 +533,7 @@ class RecurringPreviewIn(Strict):
     teamId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
-class RecurringPreviewOut(BaseModel):
+class RecurringPreviewOut(Schema):
     serviceId: str
     teamId: str
     teamTimezone: str
@@ -543,7 +548,7 @@ class CodCollectedIn(Strict):
     note: str | None = Field(default=None, max_length=500)
 
 
-class WebhookAckOut(BaseModel):
+class WebhookAckOut(Schema):
     received: bool
     eventId: str | None = None
     outcome: str
@@ -553,7 +558,7 @@ class ReconcileIn(Strict):
     maxSeconds: int = Field(default=25, ge=1, le=900)
 
 
-class ReconcileSummaryOut(BaseModel):
+class ReconcileSummaryOut(Schema):
     complete: bool
     changed: int
     open: int
