@@ -163,13 +163,14 @@ class Container:
     @cached_property
     def publisher(self):
         """Realtime availability/emergency pushes: websockets + the change log, inline within a time budget."""
-        from chalicelib.services.booking import day_slots
         from chalicelib.services.realtime import WebsocketPublisher
 
-        def slots_of_day(service_id: str, local_date: str, team_id: str) -> list[dict]:
-            return day_slots(self, service_id, team_id, local_date)  # this container, not the global one
+        return WebsocketPublisher(self.realtime_store, self.realtime_pusher, self.day_slots)
 
-        return WebsocketPublisher(self.realtime_store, self.realtime_pusher, slots_of_day)
+    def day_slots(self, service_id: str, local_date: str, team_id: str) -> list[dict]:
+        """One team's slots {start, remaining} on a team-local date, read through this container."""
+        from chalicelib.services.booking import day_slots
+        return day_slots(self, service_id, team_id, local_date)
 
 
 _container: Container | None = None

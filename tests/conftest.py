@@ -44,15 +44,9 @@ os.environ.update(DUMMY_AWS)  # forced: tests never use real credentials
 
 
 def _share_botocore_loader() -> None:
-    """Every botocore Session builds its own Loader and re-parses the service JSON (~0.3 s for DynamoDB);
-    pynamodb opens one session per model, and each test rebinds the models. One read-only Loader shared by
-    all sessions of the test process removes that repeated cost without changing any behaviour under test."""
-    import functools
-
-    import botocore.session
-
-    if not hasattr(botocore.session.create_loader, "cache_info"):
-        botocore.session.create_loader = functools.lru_cache(maxsize=None)(botocore.session.create_loader)
+    """Each test rebinds the models; one botocore loader for all sessions keeps that cheap (see the function)."""
+    from chalicelib.adapters.dynamodb.tables import share_botocore_loader
+    share_botocore_loader()
 
 
 _share_botocore_loader()

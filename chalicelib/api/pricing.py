@@ -6,7 +6,7 @@ from chalice import Blueprint
 from chalicelib.api import schemas
 from chalicelib.api.routing import Ctx, endpoint
 from chalicelib.bootstrap import container
-from chalicelib.services import availability, pricing, recurrence
+from chalicelib.services import pricing, recurrence
 
 bp = Blueprint(__name__)
 
@@ -31,4 +31,4 @@ def recurring_preview(ctx: Ctx) -> dict:
     request = recurrence.PreviewRequest(service_id=b.serviceId, start=b.start, tz=b.tz, rrule=b.rrule,
                                         team_id=b.teamId, customer_id=ctx.principal.user_id)
     return recurrence.preview(c.catalog.get(), c.promotion_rules, c.pricing_policy, request,
-                              check=recurrence.check_from_day_slots(availability.day_slots))
+                              check=recurrence.check_from_day_slots(c.day_slots))
