@@ -22,7 +22,7 @@ import uuid
 from socketserver import ThreadingMixIn
 from typing import Any
 
-from chalice.local import (ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer,
+from chalice.local import (ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer,
                            LocalGateway, LocalGatewayException, ThreadedHTTPServer)
 from http.server import BaseHTTPRequestHandler
 

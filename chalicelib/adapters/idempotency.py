@@ -18,7 +18,7 @@ _work = threading.local()
 
 @dataclass(frozen=True)
 class Outcome:
-    status: int
+    ok: bool  # True: body is the result; False: body is the error {code, message, details}
     body: dict
     replayed: bool = False
 
@@ -66,7 +66,7 @@ class PowertoolsIdempotency:
             raise TemporarilyUnavailable(retry_after=2) from exc
         finally:
             _work.fn = None
-        return Outcome(status=stored["status"], body=stored["body"], replayed=bool(stored.get("replayed")))
+        return Outcome(ok=bool(stored["ok"]), body=stored["body"], replayed=bool(stored.get("replayed")))
 
     def lookup(self, user: str, key: str) -> Submission | None:
         """What became of a submission: None if unknown (never received, or expired)."""
@@ -86,7 +86,7 @@ class PowertoolsIdempotency:
 
 def _execute(request: dict) -> dict:
     outcome: Outcome = _work.fn()
-    return {"status": outcome.status, "body": outcome.body}
+    return {"ok": outcome.ok, "body": outcome.body}
 
 
 def _mark_replayed(response: Any, data_record: Any) -> Any:

@@ -4,7 +4,8 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.api import schemas
-from chalicelib.api.routing import Ctx, endpoint, json_response
+from chalicelib.api.errors import status_for_code
+from chalicelib.api.routing import Ctx, endpoint, outcome_response
 from chalicelib.bootstrap import container
 from chalicelib.domain import codec
 from chalicelib.domain.booking import PaymentMethod, ServiceRequest
@@ -73,8 +74,7 @@ def create_service_request(ctx: Ctx) -> Response:
     else:
         outcome = booking.create_idempotent(container(), ctx.principal, key, body, draft_from(ctx.body),
                                             portal_view)
-    return json_response(outcome.body, outcome.status,
-                         {"Idempotent-Replayed": "true"} if outcome.replayed else None)
+    return outcome_response(outcome)
 
 
 @endpoint(bp, "/portal/service-requests", auth="user", summary="My service requests (newest first)",
@@ -119,4 +119,7 @@ def cancel_series(ctx: Ctx, series_id: str) -> dict:
           summary="Was a queued submission received? (offline queue inspector)", response=schemas.SubmissionOut,
           errors=("NOT_FOUND", "THROTTLED", "TEMPORARILY_UNAVAILABLE"), tags=("portal",))
 def submission(ctx: Ctx, idempotency_key: str) -> dict:
-    return booking.get_submission(container(), ctx.principal, idempotency_key)
+    found = booking.get_submission(container(), ctx.principal, idempotency_key)
+    if found["status"] == "COMPLETED":  # the status the client got (or will get when it replays)
+        found["httpStatus"] = status_for_code(found["error"]["code"]) if found["error"] else 201
+    return found

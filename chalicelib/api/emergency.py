@@ -5,7 +5,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.api import schemas
 from chalicelib.api.bookings import idempotency_key, portal_view
-from chalicelib.api.routing import Ctx, endpoint, json_response
+from chalicelib.api.routing import Ctx, endpoint, outcome_response
 from chalicelib.bootstrap import container
 from chalicelib.domain.booking import PaymentMethod
 from chalicelib.services import emergency
@@ -25,5 +25,4 @@ def create_emergency_request(ctx: Ctx) -> Response:
                                      payment_method=PaymentMethod(b.paymentMethod))
     outcome = emergency.create_idempotent(container(), ctx.principal, idempotency_key(ctx),
                                           b.model_dump(mode="json"), draft, portal_view)
-    return json_response(outcome.body, outcome.status,
-                         {"Idempotent-Replayed": "true"} if outcome.replayed else None)
+    return outcome_response(outcome)

@@ -40,6 +40,14 @@ def status_for(error: e.DomainError) -> int:
     return 500
 
 
+def status_for_code(code: str) -> int:
+    """Status of an error known only by its code (a stored idempotent outcome)."""
+    for cls, status in STATUS_BY_ERROR.items():
+        if cls.code == code:
+            return status
+    return 500
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 

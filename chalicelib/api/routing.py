@@ -70,6 +70,16 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
                     headers={"Content-Type": "application/json", **(headers or {})})
 
 
+def outcome_response(outcome: Any, success_status: int = 201) -> Response:
+    """An idempotent submission's outcome: its first status and body, marked when replayed."""
+    from chalicelib.api.errors import status_for_code
+
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    if outcome.ok:
+        return json_response(outcome.body, success_status, headers)
+    return json_response({"error": outcome.body}, status_for_code(outcome.body["code"]), headers)
+
+
 def validation_details(exc: ValidationError) -> dict:
     return {"fields": [{"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"],
                         "type": err["type"]} for err in exc.errors(include_url=False, include_input=False)]}

@@ -129,7 +129,6 @@ class AvailabilityChangesOut(Schema):
 
 # --- booking ---------------------------------------------------------------------------------------------
 from datetime import date as _date  # noqa: E402
-from typing import Literal  # noqa: E402
 
 from pydantic import AwareDatetime, field_validator  # noqa: E402
 

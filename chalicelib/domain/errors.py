@@ -10,6 +10,7 @@ from typing import Any
 class DomainError(Exception):
     code = "DOMAIN_ERROR"
     default_message = "The request could not be completed."
+    transient = False  # True: retrying later may succeed (never stored as an idempotent outcome)
 
     def __init__(self, message: str | None = None, details: dict[str, Any] | None = None,
                  retry_after: int | None = None) -> None:
@@ -117,16 +118,19 @@ class PromoInvalid(DomainError):
 class Throttled(DomainError):
     code = "THROTTLED"
     default_message = "Too many requests; retry later."
+    transient = True
 
 
 class PaymentProviderUnavailable(DomainError):
     code = "PAYMENT_PROVIDER_UNAVAILABLE"
     default_message = "The payment provider is unavailable; the request keeps its payment state, retry later."
+    transient = True
 
 
 class TemporarilyUnavailable(DomainError):
     code = "TEMPORARILY_UNAVAILABLE"
     default_message = "The service is temporarily unavailable; retry later."
+    transient = True
 
 
 def all_error_classes() -> list[type[DomainError]]:

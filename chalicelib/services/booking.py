@@ -114,22 +114,29 @@ def day_slots(deps: Any, service_id: str, team_id: str, local_day: str) -> list[
 
 
 # --- create ----------------------------------------------------------------------------------------------
-def create_idempotent(deps: Any, principal: Principal, key: str, body: dict, draft: BookingDraft,
-                      render: Callable[[ServiceRequest], dict]) -> Any:
-    """Book once per (user, Idempotency-Key). Deterministic 4xx outcomes are stored and replayed too."""
-    def work():
-        from chalicelib.adapters.idempotency import Outcome
-        from chalicelib.api.errors import error_body, status_for  # status table is the API's single source
+def once_per_key(deps: Any, principal: Principal, key: str, body: dict, action: Callable[[], Any],
+                 render: Callable[[Any], dict]) -> Any:
+    """Run `action` at most once per (user, Idempotency-Key) and return its Outcome (a replay returns the stored
+    one). A deterministic DomainError (slot full, invalid promo...) is stored and replayed like a success; a
+    transient one raises, which frees the key so the client's retry runs again."""
+    from chalicelib.adapters.idempotency import Outcome
+
+    def work() -> Outcome:
         try:
-            created = create(deps, principal, draft, key)
+            result = action()
         except DomainError as exc:
-            status = status_for(exc)
-            if status in (429,) or status >= 500:
+            if exc.transient:
                 raise
-            return Outcome(status, error_body(exc.code, exc.message, exc.details))
-        return Outcome(201, render(created))
+            return Outcome(ok=False, body={"code": exc.code, "message": exc.message, "details": exc.details})
+        return Outcome(ok=True, body=render(result))
 
     return deps.idempotency.run(principal.user_id, key, body, work)
+
+
+def create_idempotent(deps: Any, principal: Principal, key: str, body: dict, draft: BookingDraft,
+                      render: Callable[[ServiceRequest], dict]) -> Any:
+    """Book once per (user, Idempotency-Key)."""
+    return once_per_key(deps, principal, key, body, lambda: create(deps, principal, draft, key), render)
 
 
 def create(deps: Any, principal: Principal, draft: BookingDraft, idempotency_key: str | None = None,
@@ -282,8 +289,9 @@ def get_submission(deps: Any, principal: Principal, key: str) -> dict:
         return {"idempotencyKey": key, "status": "IN_PROGRESS"}
     outcome = found.outcome or {}
     body = outcome.get("body") or {}
-    return {"idempotencyKey": key, "status": "COMPLETED", "httpStatus": outcome.get("status"),
-            "serviceRequestId": body.get("id"), "error": body.get("error")}
+    if outcome.get("ok"):
+        return {"idempotencyKey": key, "status": "COMPLETED", "serviceRequestId": body.get("id"), "error": None}
+    return {"idempotencyKey": key, "status": "COMPLETED", "serviceRequestId": None, "error": body}
 
 
 # --- changes ---------------------------------------------------------------------------------------------

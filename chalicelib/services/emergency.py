@@ -24,7 +24,7 @@ from chalicelib.domain import availability as av
 from chalicelib.domain import codec
 from chalicelib.domain.booking import PaymentMethod, ServiceRequest
 from chalicelib.domain.catalog import Catalog, Service, Team
-from chalicelib.domain.errors import DomainError, SlotFull, SlotUnavailable, TeamDayFull
+from chalicelib.domain.errors import SlotFull, SlotUnavailable, TeamDayFull
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count, logger
 from chalicelib.services import booking
@@ -44,20 +44,8 @@ class EmergencyDraft:
 
 def create_idempotent(deps: Any, principal: Principal, key: str, body: dict, draft: EmergencyDraft,
                       render: Callable[[ServiceRequest], dict]) -> Any:
-    """Once per (user, Idempotency-Key), as bookings; deterministic 4xx outcomes are stored and replayed."""
-    def work():
-        from chalicelib.adapters.idempotency import Outcome
-        from chalicelib.api.errors import error_body, status_for
-        try:
-            created = create(deps, principal, draft, key)
-        except DomainError as exc:
-            status = status_for(exc)
-            if status in (429,) or status >= 500:
-                raise
-            return Outcome(status, error_body(exc.code, exc.message, exc.details))
-        return Outcome(201, render(created))
-
-    return deps.idempotency.run(principal.user_id, key, body, work)
+    """Once per (user, Idempotency-Key), as bookings."""
+    return booking.once_per_key(deps, principal, key, body, lambda: create(deps, principal, draft, key), render)
 
 
 def create(deps: Any, principal: Principal, draft: EmergencyDraft, idempotency_key: str | None = None) -> ServiceRequest:

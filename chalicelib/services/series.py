@@ -63,20 +63,8 @@ def new_series_id() -> str:
 
 def create_idempotent(deps: Any, principal: Principal, key: str, body: dict, draft: SeriesDraft,
                       render: Callable[[SeriesResult], dict]) -> Any:
-    """The whole series once per (user, Idempotency-Key); deterministic 4xx outcomes are stored and replayed."""
-    def work():
-        from chalicelib.adapters.idempotency import Outcome
-        from chalicelib.api.errors import error_body, status_for  # status table is the API's single source
-        try:
-            result = create(deps, principal, draft, key)
-        except DomainError as exc:
-            status = status_for(exc)
-            if status in (429,) or status >= 500:
-                raise
-            return Outcome(status, error_body(exc.code, exc.message, exc.details))
-        return Outcome(201, render(result))
-
-    return deps.idempotency.run(principal.user_id, key, body, work)
+    """The whole series once per (user, Idempotency-Key)."""
+    return booking.once_per_key(deps, principal, key, body, lambda: create(deps, principal, draft, key), render)
 
 
 def create(deps: Any, principal: Principal, draft: SeriesDraft, idempotency_key: str | None = None) -> SeriesResult:

@@ -2,7 +2,7 @@
 DynamoDB repository (moto), for generated hours, durations, buffers, steps, zones and existing bookings."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from moto import mock_aws
