@@ -7,6 +7,7 @@ from chalicelib.api import admin, bookings, calendar, catalog, realtime, system
 from chalicelib.api import payments
 from chalicelib.api import pricing, promotions
 from chalicelib.api import emergency
+from chalicelib import invocation
 from chalicelib.observability import flush, logger
 
 app = Chalice(app_name="service-portal")
@@ -18,6 +19,7 @@ app.experimental_feature_flags.update(["WEBSOCKETS"])  # chalice 1.34 still gate
 def observe(event, get_response):
     """Correlation id = API Gateway request id; metrics flushed once per request."""
     request_id = (event.context or {}).get("requestId")
+    invocation.lambda_context.set(event.lambda_context)
     logger.set_correlation_id(request_id)
     logger.append_keys(path=event.path, method=event.method)
     try:

@@ -41,6 +41,7 @@ class PowertoolsIdempotency:
         config = IdempotencyConfig(event_key_jmespath="[user, key]", payload_validation_jmespath="body",
                                    raise_on_no_idempotency_key=True, expires_after_seconds=ttl_seconds,
                                    response_hook=_mark_replayed)
+        self._config = config
         self._run = idempotent_function(_execute, data_keyword_argument="request", config=config,
                                         persistence_store=store, key_prefix=key_prefix)
         # A second layer without payload validation, for looking a submission up by key alone
@@ -55,6 +56,13 @@ class PowertoolsIdempotency:
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError, IdempotencyPersistenceLayerError, IdempotencyValidationError)
 
+        from chalicelib.invocation import lambda_context
+
+        context = lambda_context.get()
+        if context is not None:
+            # Lets an in-progress record expire when this invocation would have timed out, so a crashed
+            # attempt blocks the key for seconds, not for the record's whole lifetime.
+            self._config.register_lambda_context(context)
         _work.fn = work
         try:
             stored = self._run(request={"user": user, "key": key, "body": body})

@@ -274,3 +274,30 @@ def test_admin_lists_by_filters_with_cursor_and_shows_history(api, users):
     assert detail["userId"] == "user-a" and [e["action"] for e in detail["audit"]] == ["service_request.cancelled"]
     bad = api.http.get("/admin/service-requests?cursor=not-a-cursor", headers=admin)
     assert bad.status_code == 400
+
+
+def test_an_in_progress_submission_expires_with_its_invocation(api, users, app_container):
+    """A crashed attempt must not block its key for the record's 48 h lifetime: the in-progress record carries
+    the invocation's deadline (Powertools uses the registered Lambda context)."""
+    import time as time_module
+
+    import boto3
+    real = app_container.requests
+    seen = {}
+
+    class Peeking:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def create(self, *args, **kwargs):
+            client = boto3.client("dynamodb", region_name="us-east-1")
+            seen["items"] = client.scan(TableName=app_container.settings.idempotency_table)["Items"]
+            return real.create(*args, **kwargs)
+
+    app_container.override(requests=Peeking())
+    assert book(api, users["a"], "ip1").status_code == 201
+    (record,) = seen["items"]
+    assert record["status"]["S"] == "INPROGRESS"
+    deadline_ms = int(record["in_progress_expiration"]["N"])
+    now_ms = time_module.time() * 1000
+    assert now_ms - 60_000 < deadline_ms < now_ms + 15 * 60_000  # minutes, not the record's 48 h
