@@ -371,7 +371,7 @@ def cancel(deps: Any, principal: Principal | None, request_id: str, reason: str 
         cancelled = current.with_changes(status=Status.CANCELLED, sequence=current.sequence + 1,
                                          updated_at=deps.clock())
         try:
-            saved = _release_with_promos(deps, current, cancelled, plan_of(catalog, current))
+            saved = release_capacity(deps, current, cancelled, plan_of(catalog, current))
         except StaleRevision:
             continue
         who = actor or principal
@@ -406,9 +406,9 @@ def _without_spent_rules(deps: Any, draft: BookingDraft, request: ServiceRequest
     return replace(draft, exhausted_rules=tuple(sorted(set(draft.exhausted_rules) | rule_ids)))
 
 
-def _release_with_promos(deps: Any, current: ServiceRequest, new: ServiceRequest,
-                         plan: av.CapacityPlan) -> ServiceRequest:
-    """Give capacity AND the promotion uses back in one transaction. A give-back that cannot apply (a counter
+def release_capacity(deps: Any, current: ServiceRequest, new: ServiceRequest,
+                     plan: av.CapacityPlan) -> ServiceRequest:
+    """Give capacity AND the promotion uses back in one transaction (cancel, hold expiry). A give-back that cannot apply (a counter
     already at 0, i.e. reset by hand) must not block the cancellation: it is retried without the counters."""
     give_back = _promo_actions(deps, current, consume=False)
     try:

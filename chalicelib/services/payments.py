@@ -72,7 +72,7 @@ def _apply(deps: Any, request_id: str, decide: Decide, actor: str) -> tuple[str,
         releases = current.holds_capacity and not new.holds_capacity
         try:
             if releases:
-                saved = deps.requests.release(current, new, booking.plan_of(deps.catalog.get(), current))
+                saved = booking.release_capacity(deps, current, new, booking.plan_of(deps.catalog.get(), current))
             else:
                 saved = deps.requests.save(current, new)
         except StaleRevision:

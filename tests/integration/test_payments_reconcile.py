@@ -223,3 +223,37 @@ def test_reconcile_route_returns_the_summary_to_admins_only(pay_api, users):
     assert response.status_code == 200, response.body
     summary = body_of(response)
     assert summary["complete"] is True and summary["changed"] == 0
+
+
+def test_an_expired_hold_gives_its_promotion_use_back(pay_api, users, stub, app_container):
+    """Like a cancellation, a hold that runs out releases the capacity AND the limited promotion it consumed."""
+    import json as _json
+
+    from chalicelib.adapters.dynamodb.models import CatalogItem
+    from chalicelib.adapters.dynamodb.promo_repository import usage_key
+    from chalicelib.services import payments
+    from tests.integration.conftest import auth
+
+    created = pay_api.http.post("/admin/promo-rules", headers={**auth(users["admin"]), "Content-Type": "application/json"},
+                                body=_json.dumps({"kind": "percent", "value": 1000, "code": "ONCE", "globalLimit": 1}))
+    assert created.status_code == 201, created.body
+    rule_id = body_of(created)["id"]
+
+    def uses() -> int:
+        try:
+            return int(CatalogItem.get(*usage_key(rule_id, None), consistent_read=True).uses or 0)
+        except CatalogItem.DoesNotExist:
+            return 0
+
+    day = booking_day()
+    start = (day + timedelta(hours=9)).isoformat()
+    response = pay_api.http.post("/portal/service-requests", body=_json.dumps(
+        {"serviceId": "svc", "start": start, "paymentMethod": "CARD", "promoCodes": ["ONCE"]}),
+        headers={**auth(users["a"]), "Content-Type": "application/json", "Idempotency-Key": "promo-hold"})
+    assert response.status_code == 201, response.body
+    held = body_of(response)["id"]
+    assert uses() == 1 and day_count(day) == 1
+    _force(held, hold_expires_at=stored(held).created_at - timedelta(minutes=1))
+    assert payments.expire_holds(app_container)["expired"] == 1
+    assert stored(held).status is Status.EXPIRED
+    assert uses() == 0 and day_count(day) == 0
