@@ -36,4 +36,6 @@ def count(name: str, value: float = 1, **dimensions: str) -> None:
 
 
 def flush() -> None:
-    metrics.flush_metrics(raise_on_empty_metrics=False)
+    """Publish this invocation's metrics; most reads record none, and an empty flush would only log a warning."""
+    if metrics.metric_set:
+        metrics.flush_metrics(raise_on_empty_metrics=False)
