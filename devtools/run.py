@@ -36,22 +36,33 @@ class Component:
     module: str
     exports: dict[str, str] = field(default_factory=dict)
     ready_path: str = "/"  # polled until it answers any HTTP status; "" = wait for the TCP port only
+    local_port: int = 0  # `make run` serves it here when the port is free (env `port_env` overrides)
+    port_env: str = ""
+
+    def preferred_port(self) -> int | None:
+        """The fixed port `make run` prints for this component, or None when it is taken."""
+        from devtools.processes import port_is_open
+
+        port = int(os.environ.get(self.port_env, "0") or 0) if self.port_env else 0
+        port = port or self.local_port
+        return port if port and not port_is_open(LOOPBACK, port) else None
 
     def available(self) -> bool:
         return importlib.util.find_spec(self.module) is not None
 
 
 OPTIONAL_COMPONENTS: tuple[Component, ...] = (
-    Component("stripe-stub", "devtools.stripe_stub", exports={"STRIPE_API_BASE": "{url}"}),
+    Component("stripe-stub", "devtools.stripe_stub", exports={"STRIPE_API_BASE": "{url}"},
+              local_port=12111, port_env="STRIPE_STUB_PORT"),
     Component("ws-gateway", "devtools.ws_gateway", exports={"WEBSOCKET_MANAGEMENT_ENDPOINT": "{url}",
                                                              "WEBSOCKET_URL": "ws://{host}:{port}"},
-              ready_path=""),
+              ready_path="", local_port=8001, port_env="WS_PORT"),
 )
 
 
-def start_component(component: Component, env: dict[str, str], log_path=None) -> Child:
-    """Start one optional component on a free port; returns it with the variables it exports."""
-    port = free_port()
+def start_component(component: Component, env: dict[str, str], log_path=None, port: int | None = None) -> Child:
+    """Start one optional component on `port` (default: a free one); returns it with the variables it exports."""
+    port = port or free_port()
     url = f"http://{LOOPBACK}:{port}"
     child = spawn(component.name, python_module(component.module), {**env, "PORT": str(port)},
                   log_path=log_path, url=url)
@@ -102,6 +113,11 @@ def prepare_data(env: dict[str, str]) -> tuple[Any, dict[str, int]]:
     return settings, seed_demo(settings)
 
 
+def webhook_url(api_port: int) -> str:
+    """Where the Stripe stub delivers signed events: this stack's API."""
+    return f"http://{LOOPBACK}:{api_port}/payments/stripe/webhook"
+
+
 def write_tokens(tokens: dict[str, str]) -> None:
     TOKENS_FILE.parent.mkdir(parents=True, exist_ok=True)
     TOKENS_FILE.write_text(json.dumps(tokens, indent=2) + "\n")
@@ -127,17 +143,19 @@ def main(on_ready: Callable[[], None] | None = None) -> int:
         children.append(moto)
         env = local_stack_env(moto.url or "", stage=os.environ.get("CHALICE_STAGE", "local"))
         settings, counts = prepare_data(env)
+        api_port = int(os.environ.get("PORT", "8000"))
+        env["STUB_WEBHOOK_URL"] = webhook_url(api_port)
         for component in OPTIONAL_COMPONENTS:
             if not component.available():
                 continue
             try:
-                child = start_component(component, env)
+                child = start_component(component, env, port=component.preferred_port())
             except RuntimeError as exc:  # a stand-in that fails must not take the whole stack down
                 print(f"warning: {component.name} not started ({exc}); continuing without it", file=sys.stderr)
                 continue
             children.append(child)
             env.update(child.env)
-        api = start_api(env, int(os.environ.get("PORT", "8000")))
+        api = start_api(env, api_port)
         children.append(api)
         tokens = demo_tokens(settings)
         write_tokens(tokens)

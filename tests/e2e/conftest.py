@@ -30,7 +30,7 @@ import requests
 from devtools.environment import local_stack_env
 from devtools.moto_server import start_moto
 from devtools.processes import Child, free_port, python_module, stop_all
-from devtools.run import OPTIONAL_COMPONENTS, Component, prepare_data, start_api, start_component
+from devtools.run import OPTIONAL_COMPONENTS, Component, prepare_data, start_api, start_component, webhook_url
 
 STAGE = "local"
 
@@ -91,6 +91,8 @@ def stack(tmp_path_factory) -> LocalStack:
         prepare_data(env)  # tables + seed, the same call `make run` makes
         started: dict[str, Child] = {}
         errors: dict[str, str] = {}
+        api_port = free_port()
+        env["STUB_WEBHOOK_URL"] = webhook_url(api_port)  # the stub pays into this stack's API
         for component in OPTIONAL_COMPONENTS:
             if not component.available():
                 continue
@@ -102,7 +104,6 @@ def stack(tmp_path_factory) -> LocalStack:
             children.append(child)
             started[component.name] = child
             env.update(child.env)
-        api_port = free_port()
         try:
             api = start_api(env, api_port, log_path=log_dir / "api.log")
         except RuntimeError as exc:
