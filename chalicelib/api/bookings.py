@@ -61,7 +61,7 @@ def availability(ctx: Ctx, service_id: str) -> dict:
 
 
 @endpoint(bp, "/portal/service-requests", "POST", auth="user", summary="Book a service (idempotent)",
-          body=schemas.CreateServiceRequestIn, response=schemas.ServiceRequestOut, status=201,
+          body=schemas.CreateServiceRequestIn, response=schemas.BookingCreatedOut, status=201,
           headers=("Idempotency-Key",),
           errors=("IDEMPOTENCY_KEY_REQUIRED", "NOT_FOUND", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE",
                   "IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED", "PROMO_INVALID", "PROMO_EXHAUSTED",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 
 class Schema(BaseModel):
@@ -250,6 +250,11 @@ class ServiceRequestOut(Schema):
     paymentError: dict | None = None  # why checkoutUrl is null (Stripe unavailable): retry with POST .../checkout
     createdAt: str
     updatedAt: str
+
+
+class BookingCreatedOut(RootModel[ServiceRequestOut | SeriesBookingOut]):
+    """One booking, or a whole series when the request carried `recurrence`."""
+
 
 
 class ServiceRequestListOut(Schema):
