@@ -1,30 +1,12 @@
 """Append-only audit log: by entity (pk) and by UTC day (GSI by_day) for the admin feed."""
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from datetime import datetime, timezone
 
+from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor
 from chalicelib.adapters.dynamodb.errors import translated
 from chalicelib.adapters.dynamodb.models import AuditEntryItem
-
-
-def _encode(key: dict | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
-
-
-def _decode(cursor: str | None) -> dict | None:
-    if not cursor:
-        return None
-    from chalicelib.domain.errors import ValidationFailed
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(value, dict):
-            raise ValueError
-        return value
-    except (ValueError, TypeError) as exc:
-        raise ValidationFailed("The cursor is not valid.", {"fields": [{"field": "cursor"}]}) from exc
 
 
 class DynamoAuditLog:
@@ -49,6 +31,6 @@ class DynamoAuditLog:
         day = day or self._now().date().isoformat()
         with translated():
             result = AuditEntryItem.by_day.query(day, scan_index_forward=False, limit=limit,
-                                                 last_evaluated_key=_decode(cursor))
+                                                 last_evaluated_key=decode_cursor(cursor))
             items = [item.doc for item in result]
-            return items, _encode(result.last_evaluated_key)
+            return items, encode_cursor(result.last_evaluated_key)

@@ -7,8 +7,6 @@ by reading first. Request writes are conditional on `rev` (optimistic concurrenc
 """
 from __future__ import annotations
 
-import base64
-import json
 from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
@@ -17,33 +15,18 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor
 from chalicelib.adapters.dynamodb.errors import cancellation_codes, response_code, translated
 from chalicelib.adapters.dynamodb.models import CapacityCounter, CatalogItem, ServiceRequestItem
 from chalicelib.domain import codec
 from chalicelib.observability import logger
 from chalicelib.domain.availability import CapacityPlan, CounterSnapshot
 from chalicelib.domain.booking import OPEN_PAYMENT, ServiceRequest, Status
-from chalicelib.domain.errors import SlotFull, TeamDayFull, ValidationFailed
+from chalicelib.domain.errors import SlotFull, TeamDayFull
 from chalicelib.services.ports import ExtraActionFailed as PortExtraActionFailed
 from chalicelib.services.ports import MemberBusy, StaleCatalog, StaleRevision
 
 FAILED = "ConditionalCheckFailed"
-
-
-def encode_cursor(key: dict | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode() if key else None
-
-
-def decode_cursor(cursor: str | None) -> dict | None:
-    if not cursor:
-        return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(value, dict):
-            raise ValueError
-        return value
-    except (ValueError, TypeError) as exc:
-        raise ValidationFailed("The cursor is not valid.", {"fields": [{"field": "cursor"}]}) from exc
 
 
 def to_item(request: ServiceRequest, rev: int) -> ServiceRequestItem:
