@@ -254,6 +254,7 @@ class ServiceRequestOut(Schema):
 
 class BookingCreatedOut(RootModel[ServiceRequestOut | SeriesBookingOut]):
     """One booking, or a whole series when the request carried `recurrence`."""
+    model_config = ConfigDict(defer_build=True)
 
 
 
