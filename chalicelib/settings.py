@@ -50,6 +50,10 @@ class Settings:
     # "inline": bookings push realtime updates themselves (local, tests); "stream": a DynamoDB-stream consumer
     # does (AWS stages), keeping the booking request at 3 DynamoDB requests.
     realtime_delivery: str = "inline"
+    # Cognito (AWS stages): used where no API Gateway authorizer ran (websocket $connect).
+    cognito_issuer: str | None = None
+    cognito_jwks_url: str | None = None
+    cognito_client_id: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -100,7 +104,20 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         catalog_cache_seconds=_int("CATALOG_CACHE_SECONDS", 30),
         emergency_window_minutes=_int("EMERGENCY_WINDOW_MINUTES", 240),
         realtime_delivery=env.get("REALTIME_DELIVERY", "inline"),
+        cognito_issuer=_cognito_issuer(env.get("COGNITO_USER_POOL_ARN")),
+        cognito_jwks_url=env.get("COGNITO_JWKS_URL") or (
+            f"{_cognito_issuer(env.get('COGNITO_USER_POOL_ARN'))}/.well-known/jwks.json"
+            if _cognito_issuer(env.get("COGNITO_USER_POOL_ARN")) else None),
+        cognito_client_id=optional("COGNITO_APP_CLIENT_ID"),
     )
+
+
+def _cognito_issuer(pool_arn: str | None) -> str | None:
+    """arn:aws:cognito-idp:<region>:<account>:userpool/<pool id> -> the pool's token issuer URL."""
+    if not pool_arn or ":userpool/" not in pool_arn:
+        return None
+    region = pool_arn.split(":")[3]
+    return f"https://cognito-idp.{region}.amazonaws.com/{pool_arn.rsplit('/', 1)[1]}"
 
 
 @lru_cache(maxsize=1)

@@ -30,9 +30,19 @@ def claims_for(headers: Mapping[str, str], context: Mapping[str, Any] | None, se
     """Verified claims, or Unauthenticated. In `cognito` mode API Gateway already verified the token."""
     if settings.auth_mode == "cognito":
         claims = ((context or {}).get("authorizer") or {}).get("claims")
-        if not claims:
+        if claims:
+            return dict(claims)
+        # No authorizer ran (websocket $connect): verify the Cognito token against the pool's keys.
+        token = bearer_token(headers)
+        if not token or not settings.cognito_issuer or not settings.cognito_jwks_url:
             raise Unauthenticated()
-        return dict(claims)
+        from chalicelib.adapters import cognito_tokens
+
+        verified = cognito_tokens.verify(token, settings.cognito_issuer, settings.cognito_jwks_url,
+                                         settings.cognito_client_id)
+        if verified is None:
+            raise Unauthenticated()
+        return verified
     from chalicelib.adapters import dev_tokens
 
     token = bearer_token(headers)

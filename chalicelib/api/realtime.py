@@ -2,8 +2,8 @@
 
 Websocket auth uses the same code as HTTP (api.auth.authenticate). Browsers cannot set headers on a websocket,
 so the token travels as `?token=` on the connect URL (an Authorization header is accepted too). In `cognito`
-mode there is no Cognito authorizer for websocket APIs: a REQUEST Lambda authorizer on $connect must verify
-the token and return its claims as context; without one every connect is refused (fail closed).
+mode there is no Cognito authorizer for websocket APIs: api.auth then verifies the Cognito token itself against
+the user pool's keys (adapters/cognito_tokens.py); anything it cannot verify is refused (fail closed).
 """
 from __future__ import annotations
 
