@@ -29,7 +29,7 @@ import requests
 
 from devtools.environment import local_stack_env
 from devtools.moto_server import start_moto
-from devtools.processes import Child, free_port, python_module, stop_all
+from devtools.processes import Child, free_port, stop_all
 from devtools.run import OPTIONAL_COMPONENTS, Component, prepare_data, start_api, start_component, webhook_url
 
 STAGE = "local"
@@ -71,6 +71,34 @@ class LocalStack:
                                 log_path=self.log_dir / f"{component.name}-{len(self.children)}.log")
         self.children.append(child)
         return child
+
+    def add_service(self, service_id: str, team_id: str, members: int, slot_capacity: int,
+                    price: int = 5000) -> str:
+        """A service for one test module: a New York team open 08:00-18:00 every day with `members` people and
+        `slot_capacity` crews, written straight to the stack's tables; waits until the API (catalog cached
+        for up to 30 s) serves it."""
+        import time as clock
+        from datetime import time as wall
+
+        from chalicelib.adapters.dynamodb.catalog_repository import DynamoCatalogRepository
+        from chalicelib.domain.catalog import Money, Service, Team, TeamMember, TimeWindow
+
+        self.bind_models()
+        repo = DynamoCatalogRepository()
+        repo.put_team(Team(id=team_id, name=team_id, timezone="America/New_York",
+                           weekly_hours={d: (TimeWindow(wall(8), wall(18)),) for d in range(7)}, daily_limit=200,
+                           slot_capacity=slot_capacity))
+        for i in range(members):
+            repo.put_member(TeamMember(id=f"{team_id}-m{i}", team_id=team_id, display_name=f"M{i}",
+                                       service_ids=(service_id,)))
+        repo.put_service(Service(id=service_id, name=service_id, category="cleaning", description="",
+                                 duration_minutes=60, buffer_minutes=0, slot_step_minutes=60, lead_time_minutes=0,
+                                 base_price=Money(price), team_ids=(team_id,)))
+        deadline = clock.monotonic() + 45
+        while requests.get(self.url(f"/services/{service_id}"), timeout=30).status_code != 200:
+            assert clock.monotonic() < deadline, "the local API never saw the new service"
+            clock.sleep(1)
+        return service_id
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.log_dir / f"{name}.log"

@@ -35,26 +35,9 @@ def web():
 
 
 @pytest.fixture(scope="module")
-def capacity_service(stack, web):
+def capacity_service(stack):
     """A service whose team takes 5 bookings per slot (6 members, generous day limit)."""
-    from chalicelib.adapters.dynamodb.catalog_repository import DynamoCatalogRepository
-    from chalicelib.domain.catalog import Money, Service, Team, TeamMember, TimeWindow
-
-    stack.bind_models()
-    repo = DynamoCatalogRepository()
-    repo.put_team(Team(id=TEAM_ID, name="E2E crew", timezone="America/New_York",
-                       weekly_hours={d: (TimeWindow(wall(8), wall(18)),) for d in range(7)}, daily_limit=200,
-                       slot_capacity=5))
-    for i in range(6):
-        repo.put_member(TeamMember(id=f"e2e-m{i}", team_id=TEAM_ID, display_name=f"E{i}", service_ids=(SERVICE_ID,)))
-    repo.put_service(Service(id=SERVICE_ID, name="E2E", category="cleaning", description="", duration_minutes=60,
-                             buffer_minutes=0, slot_step_minutes=60, lead_time_minutes=0, base_price=Money(5000),
-                             team_ids=(TEAM_ID,)))
-    deadline = time.monotonic() + 45  # the API caches the catalog for up to 30 s
-    while web.get(stack.url(f"/services/{SERVICE_ID}")).status_code != 200:
-        assert time.monotonic() < deadline, "the local API never saw the new service"
-        time.sleep(1)
-    return SERVICE_ID
+    return stack.add_service(SERVICE_ID, TEAM_ID, members=6, slot_capacity=5)
 
 
 def start_at(days_ahead: int, hour: int) -> str:

@@ -1,7 +1,6 @@
 """Promotion usage limits under real concurrency over HTTP (local API + moto server)."""
 from __future__ import annotations
 
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time as wall, timedelta
@@ -19,25 +18,8 @@ NY = ZoneInfo("America/New_York")
 
 @pytest.fixture(scope="module")
 def promo_service(stack):
-    """A service with room for 20 bookings in one slot (20 members), so only the promotion limit binds."""
-    from chalicelib.adapters.dynamodb.catalog_repository import DynamoCatalogRepository
-    from chalicelib.domain.catalog import Money, Service, Team, TeamMember, TimeWindow
-
-    stack.bind_models()
-    repo = DynamoCatalogRepository()
-    repo.put_team(Team(id=TEAM_ID, name="E2E promo crew", timezone="America/New_York",
-                       weekly_hours={d: (TimeWindow(wall(8), wall(18)),) for d in range(7)}, daily_limit=200,
-                       slot_capacity=20))
-    for i in range(20):
-        repo.put_member(TeamMember(id=f"e2e-p{i}", team_id=TEAM_ID, display_name=f"P{i}", service_ids=(SERVICE_ID,)))
-    repo.put_service(Service(id=SERVICE_ID, name="E2E promo", category="cleaning", description="",
-                             duration_minutes=60, buffer_minutes=0, slot_step_minutes=60, lead_time_minutes=0,
-                             base_price=Money(10000), team_ids=(TEAM_ID,)))
-    deadline = time.monotonic() + 45  # the API caches the catalog for up to 30 s
-    while requests.get(stack.url(f"/services/{SERVICE_ID}"), timeout=30).status_code != 200:
-        assert time.monotonic() < deadline, "the local API never saw the new service"
-        time.sleep(1)
-    return SERVICE_ID
+    """Room for 20 bookings in one slot (20 members), so only the promotion limit binds."""
+    return stack.add_service(SERVICE_ID, TEAM_ID, members=20, slot_capacity=20, price=10000)
 
 
 def create_rule(stack, **doc) -> dict:
