@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAGE_REGION := us-east-1
 
-.PHONY: run test test-unit test-integration test-e2e bench lint-infra package clean
+.PHONY: run test test-unit test-integration test-e2e test-shifted-clock bench lint-infra package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,17 @@ test-integration: $(STAMP)
 
 test-e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e
+
+# The unit and integration layers with the machine's clock moved: 400 days ahead, then from just before a DST
+# change (America/New_York springs forward at 2027-03-14 07:00Z) with the clock running across it. Proves no
+# test depends on the day it runs. Needs Debian's faketime (.ci/run installs it).
+FAKETIME_RUNS := +400d @2027-03-14T06:58:00
+test-shifted-clock: $(STAMP)
+	@command -v faketime >/dev/null || { echo "test-shifted-clock: faketime is not installed (apt-get install -y faketime)" >&2; exit 1; }
+	@for shift in $(FAKETIME_RUNS); do \
+		echo "== unit + integration with the clock at $$shift"; \
+		faketime -f "$$(echo $$shift | tr T ' ')" $(BIN)/python -m pytest -p no:cacheprovider tests/unit tests/integration || exit 1; \
+	done
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

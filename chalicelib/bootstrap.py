@@ -40,7 +40,7 @@ class Container:
     def audit(self):
         assert self.dynamodb_ready
         from chalicelib.adapters.dynamodb.audit_repository import DynamoAuditLog
-        return DynamoAuditLog()
+        return DynamoAuditLog(now=self._now)
 
     @cached_property
     def promotions(self):
@@ -98,8 +98,13 @@ class Container:
 
     @staticmethod
     def clock():
-        from chalicelib.services.booking import utc_now
-        return utc_now()
+        """The one clock (aware UTC). Tests fix it with `override(clock=FixedClock(...))`; adapters that stamp
+        time receive `self.clock` late-bound through `_now`, so an override reaches them too."""
+        from chalicelib.clock import system_clock
+        return system_clock()
+
+    def _now(self):
+        return self.clock()
 
     @staticmethod
     def new_id() -> str:
@@ -128,13 +133,13 @@ class Container:
     def stripe(self):
         """Stripe Checkout/events/webhook verification (imports the SDK on first use only)."""
         from chalicelib.adapters.stripe_gateway import StripeGateway
-        return StripeGateway.from_settings(self.settings)
+        return StripeGateway.from_settings(self.settings, clock=self._now)
 
     @cached_property
     def payment_store(self):
         assert self.dynamodb_ready
         from chalicelib.adapters.dynamodb.payments_repository import DynamoPaymentStore
-        return DynamoPaymentStore()
+        return DynamoPaymentStore(clock=self._now)
 
     def after_booking(self, request):
         """Runs inside booking.create: opens the Checkout Session of a CARD booking."""
@@ -165,7 +170,7 @@ class Container:
         """Realtime availability/emergency pushes: websockets + the change log, inline within a time budget."""
         from chalicelib.services.realtime import WebsocketPublisher
 
-        return WebsocketPublisher(self.realtime_store, self.realtime_pusher, self.day_slots)
+        return WebsocketPublisher(self.realtime_store, self.realtime_pusher, self.day_slots, clock=self._now)
 
     def day_slots(self, service_id: str, local_date: str, team_id: str) -> list[dict]:
         """One team's slots {start, remaining} on a team-local date, read through this container."""

@@ -12,9 +12,10 @@ import copy
 import json
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable
 
+from chalicelib.clock import system_clock
 from chalicelib.domain import codec
 from chalicelib.domain.catalog import Blackout, Catalog, Service, Team, TeamMember
 from chalicelib.domain.errors import ConcurrentUpdate, DomainError, ValidationFailed
@@ -78,7 +79,7 @@ class FakeCatalogRepository:
 class FakeAuditLog:
     """AuditLog in memory: per entity in write order; the day feed newest first with an opaque cursor."""
 
-    def __init__(self, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(self, now: Callable[[], datetime] = system_clock) -> None:
         self._now = now
         self._lock = threading.Lock()
         self.entries: list[dict] = []

@@ -6,11 +6,11 @@ units, currency codes lowercase as Stripe returns them), so the services never s
 """
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator
 
+from chalicelib.clock import Clock, epoch_seconds, system_clock
 from chalicelib.domain.errors import (DomainError, InvalidState, NotFound, PaymentProviderUnavailable,
                                       SignatureInvalid, ValidationFailed)
 from chalicelib.observability import count, logger
@@ -29,7 +29,8 @@ class StripeGateway:
 
     def __init__(self, api_key: str, webhook_secret: str, *, api_base: str | None = None,
                  connect_timeout: float = 3.0, read_timeout: float = 8.0, max_network_retries: int = 2,
-                 success_url_template: str | None = None, cancel_url_template: str | None = None) -> None:
+                 success_url_template: str | None = None, cancel_url_template: str | None = None,
+                 clock: Clock = system_clock) -> None:
         """Builds the client (no network I/O).
 
         Timeouts and retries are sized for a 30 s Lambda: worst case (1 + retries) * read_timeout plus the
@@ -39,6 +40,7 @@ class StripeGateway:
 
         self._stripe = stripe
         self._webhook_secret = webhook_secret
+        self._clock = clock
         self._success_template = success_url_template
         self._cancel_template = cancel_url_template
         self.calls = 0  # API calls made (including failed ones), for cost measurements
@@ -50,10 +52,10 @@ class StripeGateway:
             http_client=stripe.RequestsClient(timeout=(connect_timeout, read_timeout)), **options)
 
     @classmethod
-    def from_settings(cls, settings: "Settings") -> "StripeGateway":
+    def from_settings(cls, settings: "Settings", clock: Clock = system_clock) -> "StripeGateway":
         return cls(settings.stripe_api_key, settings.stripe_webhook_secret, api_base=settings.stripe_api_base,
                    success_url_template=settings.checkout_success_url,
-                   cancel_url_template=settings.checkout_cancel_url)
+                   cancel_url_template=settings.checkout_cancel_url, clock=clock)
 
     # -- Checkout Sessions -----------------------------------------------------------------------------------
     def create_checkout_session(self, *, request_id: str, amount: int, currency: str, description: str,
@@ -80,7 +82,7 @@ class StripeGateway:
         if attempt < 1:
             raise ValidationFailed("attempt starts at 1", {"attempt": attempt})
         expires = _epoch(expires_at)
-        if expires < int(time.time()) + MIN_HOLD_SECONDS:
+        if expires < epoch_seconds(self._clock) + MIN_HOLD_SECONDS:
             raise ValidationFailed("expires_at must be at least 30 minutes ahead", {"expiresAt": expires})
         params: dict[str, Any] = {
             "mode": "payment",

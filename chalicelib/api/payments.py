@@ -2,11 +2,11 @@
 entry points of the payment schedules."""
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.clock import monotonic
 from chalicelib.api import schemas
 from chalicelib.api.bookings import portal_view
 from chalicelib.api.routing import Ctx, endpoint
@@ -45,7 +45,7 @@ def stripe_webhook(ctx: Ctx) -> dict:
 @endpoint(bp, "/admin/jobs/reconcile", "POST", auth="admin", summary="Run payment reconciliation now",
           body=schemas.ReconcileIn, response=schemas.ReconcileSummaryOut, tags=("admin", "payments"))
 def reconcile(ctx: Ctx) -> dict:
-    return payments.reconcile_payments(container(), deadline=time.monotonic() + ctx.body.maxSeconds)
+    return payments.reconcile_payments(container(), deadline=monotonic() + ctx.body.maxSeconds)
 
 
 def _deadline(event: Any) -> float | None:
@@ -53,7 +53,7 @@ def _deadline(event: Any) -> float | None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if remaining is None:
         return None
-    return time.monotonic() + max(1.0, remaining() / 1000 - DEADLINE_MARGIN_SECONDS)
+    return monotonic() + max(1.0, remaining() / 1000 - DEADLINE_MARGIN_SECONDS)
 
 
 def expire_holds_job(event: Any) -> dict:

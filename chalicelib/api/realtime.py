@@ -35,7 +35,7 @@ MAX_FRAME_BYTES = 4096  # subscribe/unsubscribe frames are tiny; anything bigger
           headers=("If-None-Match",), tags=("availability",))
 def availability_changes(ctx: Ctx, service_id: str) -> Response:
     feed = realtime_service.changes_since(container().realtime_store, container().catalog.get(), service_id,
-                                          ctx.query.since, ctx.query.limit, realtime_service.utcnow())
+                                          ctx.query.since, ctx.query.limit, container().clock())
     etag = '"%s"' % hashlib.sha256(f"{service_id}|{ctx.query.since}|{feed['cursor']}|{ctx.query.limit}"
                                    .encode()).hexdigest()[:32]
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
@@ -81,7 +81,7 @@ def on_connect(event: Any) -> Response | None:
         principal = authenticate(headers, request_context, deps.settings)
         endpoint_url = deps.realtime_pusher.endpoint_for(context.get("domainName"), context.get("stage"))
         realtime_service.connect(deps.realtime_store, principal, context["connectionId"], endpoint_url,
-                                 realtime_service.utcnow())
+                                 deps.clock())
     except DomainError as exc:
         logger.info("websocket connect refused", extra={"code": exc.code})
         return _reject(exc)
@@ -120,7 +120,7 @@ def on_message(event: Any) -> None:
     endpoint_url = deps.realtime_pusher.endpoint_for(context.get("domainName"), context.get("stage"))
     try:
         message = _parse_message(raw.get("body"))
-        now = realtime_service.utcnow()
+        now = deps.clock()
         if isinstance(message, schemas.SubscribeMessage):
             reply = realtime_service.subscribe(store, deps.catalog.get(), connection_id, message.serviceId,
                                                message.from_, message.to, now)

@@ -6,12 +6,12 @@ settings, catalog, requests, publisher, audit, idempotency, clock, new_id, load_
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 
+from chalicelib.clock import monotonic
 from chalicelib.domain import availability as av
 from chalicelib.domain import codec
 from chalicelib.domain.booking import (PaymentMethod, Placement, ServiceRequest, Status, check_status_transition,
@@ -50,7 +50,7 @@ class LoadSnapshots:
     Correctness never depends on it: the booking transaction's conditions decide. Keeping it warm for a few
     seconds keeps a booking at 3 DynamoDB requests (idempotency start + transaction + idempotency end)."""
 
-    def __init__(self, ttl_seconds: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl_seconds: float = 10.0, clock: Callable[[], float] = monotonic) -> None:
         self._ttl = ttl_seconds
         self._clock = clock
         self._lock = threading.Lock()
@@ -478,6 +478,3 @@ def basic_price(service: Service, draft: BookingDraft, start: datetime, tz: str,
 def new_id() -> str:
     return "sr_" + uuid.uuid4().hex[:20]
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from typing import Callable
 
+from chalicelib.clock import monotonic
 from chalicelib.domain import codec
 from chalicelib.domain.catalog import Catalog, Service, TeamMember
 from chalicelib.domain.errors import NotFound
@@ -18,7 +18,7 @@ class CatalogCache:
     against a stale copy with a ConditionCheck on the team's version inside their transaction."""
 
     def __init__(self, repo: CatalogRepository, ttl_seconds: int = 30,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = monotonic) -> None:
         self._repo = repo
         self._ttl = ttl_seconds
         self._clock = clock

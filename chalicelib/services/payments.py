@@ -18,11 +18,11 @@ Decisions made here (documented in the README of the area via these docstrings):
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from chalicelib.clock import monotonic
 from chalicelib.domain import codec
 from chalicelib.domain.booking import (OPEN_PAYMENT, PAYMENT_ALLOWED_FROM, STATUS_ALLOWED_FROM, PaymentMethod,
                                        PaymentStatus, ServiceRequest, Status)
@@ -407,7 +407,7 @@ HANDLERS: dict[str, Callable[[Any, dict, str, str], str]] = {
 
 # --- hold expiry -----------------------------------------------------------------------------------------
 def _out_of_time(deadline: float | None) -> bool:
-    return deadline is not None and time.monotonic() >= deadline
+    return deadline is not None and monotonic() >= deadline
 
 
 def expire_holds(deps: Any, deadline: float | None = None) -> dict:
@@ -467,7 +467,7 @@ def _end_request(deps: Any, request: ServiceRequest, now: datetime, actor: str, 
 def reconcile_payments(deps: Any, deadline: float | None = None,
                        paid_lookback_days: int = PAID_LOOKBACK_DAYS) -> dict:
     """Nightly: converge our payment states on Stripe's. Phases, each idempotent, checkpointed between items
-    so a run that hits `deadline` (time.monotonic()) resumes where it stopped on the next invocation:
+    so a run that hits `deadline` (monotonic()) resumes where it stopped on the next invocation:
       events  replay events Stripe failed to deliver (delivery_success=false) through the webhook handler;
       open    open payments (sparse GSI): sessions listed in bulk (100 a page), stragglers retrieved;
               paid -> PAID, completed -> PENDING, expired -> EXPIRED, open but stale (older than 24 h, hold

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import replace
 from typing import Iterable, Protocol
 
+from chalicelib.clock import monotonic
 from chalicelib.domain.errors import NotFound, ValidationFailed
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.promotions import PromoRule, rule_from_doc, rule_to_doc
@@ -101,11 +102,10 @@ class CachedRules:
 
     def __init__(self, repo: Any, ttl_seconds: float = 30.0, clock: Any = None) -> None:
         import threading
-        import time
 
         self._repo = repo
         self._ttl = ttl_seconds
-        self._clock = clock or time.monotonic
+        self._clock = clock or monotonic
         self._lock = threading.Lock()
         self._rules: list[PromoRule] | None = None
         self._loaded_at = 0.0

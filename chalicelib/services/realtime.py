@@ -10,12 +10,12 @@ import json
 import re
 import secrets
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Protocol
 
+from chalicelib.clock import Clock, monotonic, system_clock
 from chalicelib.domain.catalog import Catalog
 from chalicelib.domain.errors import NotFound, RangeTooLarge, Unauthenticated, ValidationFailed
 from chalicelib.domain.principal import Principal
@@ -65,9 +65,6 @@ class ConnectionPusher(Protocol):
 # (serviceId, team-local date "yyyy-mm-dd", teamId) -> that team's slots that day, each with start + remaining.
 DaySlots = Callable[[str, str, str], Iterable[Any]]
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def channel(service_id: str, day: str) -> str:
@@ -233,7 +230,7 @@ class WebsocketPublisher:
     """
 
     def __init__(self, store: RealtimeStore, pusher: ConnectionPusher, day_slots: DaySlots,
-                 budget_seconds: float = 1.0, clock: Callable[[], datetime] = utcnow,
+                 budget_seconds: float = 1.0, clock: Clock = system_clock,
                  max_parallel_posts: int = 8) -> None:
         self._store = store
         self._pusher = pusher
@@ -251,7 +248,7 @@ class WebsocketPublisher:
         self._bounded(self.publish_emergency, dict(request_doc))
 
     def _bounded(self, job: Callable[..., PushReport], *args: Any) -> PushReport | None:
-        deadline = time.monotonic() + self._budget
+        deadline = monotonic() + self._budget
         try:
             report = self._jobs.submit(job, *args, deadline=deadline).result(timeout=self._budget)
         except FutureTimeout:
@@ -275,7 +272,7 @@ class WebsocketPublisher:
         for service_id in dict.fromkeys(service_ids):
             for day in dict.fromkeys(local_dates):
                 target = channel(service_id, day)
-                if deadline is not None and time.monotonic() >= deadline:
+                if deadline is not None and monotonic() >= deadline:
                     report.skipped.append(target)
                     continue
                 now = self._clock()
@@ -297,7 +294,7 @@ class WebsocketPublisher:
         report.frames += 1
         futures = [self._posts.submit(self._deliver, connection_id, endpoint, data, report)
                    for connection_id, endpoint in self._store.subscribers(target)]
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        timeout = None if deadline is None else max(0.0, deadline - monotonic())
         wait(futures, timeout=timeout)
 
     def _deliver(self, connection_id: str, endpoint: str | None, data: bytes, report: PushReport) -> None:

@@ -45,7 +45,7 @@ def _book_many(api, token, prefix: str, count: int, day) -> list[str]:
     from chalicelib.domain import availability as av
     from chalicelib.domain.booking import PaymentMethod, Placement, ServiceRequest
     from chalicelib.services import payments
-    from chalicelib.services.booking import new_id, utc_now
+    from chalicelib.services.booking import new_id
 
     deps = container()
     catalog = deps.catalog.get()
@@ -54,7 +54,7 @@ def _book_many(api, token, prefix: str, count: int, day) -> list[str]:
     for i in range(count):
         start = day + timedelta(hours=i // 10)
         plan = av.plan_for(service, team, f"m{i % 10}", start)
-        now = utc_now()
+        now = deps.clock()
         request = ServiceRequest(
             id=new_id(), user_id="user-a", service_id="svc",
             placement=Placement(team_id="t1", member_id=plan.member_id, start=start, end=start + timedelta(hours=1),

@@ -13,6 +13,7 @@ from chalicelib.adapters import dev_tokens
 from chalicelib.adapters.dynamodb.models import RealtimeItem
 from chalicelib.adapters.dynamodb.tables import create_tables
 from chalicelib.bootstrap import Container, use_container
+from chalicelib.clock import FixedClock, system_clock
 from chalicelib.domain.catalog import Catalog, Money, Service
 from chalicelib.services import realtime as rt
 from chalicelib.settings import settings_from_env
@@ -49,13 +50,16 @@ def stack():
         def day_slots(service_id, local_date, team_id):
             return [{"start": f"{local_date}T09:00:00Z", "remaining": slots["remaining"]}]
 
+        # Starts at the machine's now and ticks a millisecond per read (change cursors are ordered by time).
+        clock = FixedClock(system_clock(), tick=timedelta(milliseconds=1))
         deps = Container(settings).override(
-            catalog=StaticCatalog(Catalog(services={SERVICE_ID: service()})), realtime_pusher=api)
-        deps.override(publisher=rt.WebsocketPublisher(deps.realtime_store, api, day_slots, budget_seconds=5))
+            clock=clock, catalog=StaticCatalog(Catalog(services={SERVICE_ID: service()})), realtime_pusher=api)
+        deps.override(publisher=rt.WebsocketPublisher(deps.realtime_store, api, day_slots, budget_seconds=5,
+                                                      clock=clock))
         use_container(deps)
         from app import app
 
-        yield {"settings": settings, "api": api, "deps": deps, "slots": slots,
+        yield {"settings": settings, "api": api, "deps": deps, "slots": slots, "clock": clock,
                "client": Client(app, stage_name="test", project_dir=str(PROJECT_DIR))}
         use_container(None)
 
@@ -103,7 +107,7 @@ def test_connect_with_valid_token_is_accepted_and_stored_with_ttl(stack):
     assert response["statusCode"] == 200
     item = RealtimeItem.get("CONN#conn-1", "CONN")
     assert item.doc["userId"] == "user-a"
-    lifetime = item.expiresAt - datetime.now(timezone.utc)
+    lifetime = item.expiresAt - stack["clock"]()
     assert timedelta(hours=2) < lifetime <= rt.CONNECTION_LIFETIME
 
 
@@ -120,7 +124,7 @@ def test_connect_with_bad_or_missing_token_is_refused(stack, token):
 
 def test_expired_token_is_refused(stack):
     token = dev_tokens.issue(stack["settings"].dev_token_secret, "user-a", ttl_seconds=60,
-                             now=datetime.now(timezone.utc).timestamp() - 3600)
+                             now=system_clock().timestamp() - 3600)
     assert connect(stack, "conn-old", token=token)["statusCode"] == 401
 
 
@@ -235,13 +239,12 @@ def feed(stack, since: str | None = None, headers: dict | None = None):
     return stack["client"].http.get(path, headers=headers or {})
 
 
-def settle(monkeypatch, seconds: float) -> None:
-    """Moves the feed's clock forward so changes written now are past the settle window."""
-    later = datetime.now(timezone.utc) + timedelta(seconds=seconds)
-    monkeypatch.setattr(rt, "utcnow", lambda: later)
+def settle(stack, seconds: float) -> None:
+    """Moves the app's clock forward so changes written now are past the feed's settle window."""
+    stack["clock"].advance(seconds=seconds)
 
 
-def test_changes_feed_returns_changes_after_the_cursor_then_304(stack, monkeypatch):
+def test_changes_feed_returns_changes_after_the_cursor_then_304(stack):
     start = json.loads(feed(stack).body)
     assert start["changes"] == [] and start["reset"] is False
     cursor = start["cursor"]
@@ -249,7 +252,7 @@ def test_changes_feed_returns_changes_after_the_cursor_then_304(stack, monkeypat
 
     stack["slots"]["remaining"] = 1
     stack["deps"].publisher.publish_availability([SERVICE_ID], "t1", [DAY])
-    settle(monkeypatch, rt.SETTLE.total_seconds() + 1)
+    settle(stack, rt.SETTLE.total_seconds() + 1)
     response = feed(stack, cursor)
     assert response.status_code == 200
     body = json.loads(response.body)
@@ -267,11 +270,11 @@ def test_changes_feed_hides_changes_younger_than_the_settle_window(stack):
     assert feed(stack, cursor).status_code == 304
 
 
-def test_changes_feed_pages_with_has_more(stack, monkeypatch):
+def test_changes_feed_pages_with_has_more(stack):
     cursor = json.loads(feed(stack).body)["cursor"]
     days = [(date.fromisoformat(DAY) + timedelta(days=i)).isoformat() for i in range(3)]
     stack["deps"].publisher.publish_availability([SERVICE_ID], "t1", days)
-    settle(monkeypatch, rt.SETTLE.total_seconds() + 1)
+    settle(stack, rt.SETTLE.total_seconds() + 1)
     path = f"/services/{SERVICE_ID}/availability/changes?since={cursor}&limit=2"
     first = json.loads(stack["client"].http.get(path).body)
     assert [c["date"] for c in first["changes"]] == days[:2] and first["hasMore"] is True
@@ -298,6 +301,6 @@ def test_changes_feed_unknown_service_is_404(stack):
 
 
 def test_a_cursor_older_than_retention_asks_for_a_reload(stack):
-    old = rt.position(datetime.now(timezone.utc) - rt.CHANGE_RETENTION - timedelta(minutes=1))
+    old = rt.position(stack["clock"]() - rt.CHANGE_RETENTION - timedelta(minutes=1))
     body = json.loads(feed(stack, old).body)
     assert body["reset"] is True and body["changes"] == []

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 
+from chalicelib.clock import Clock, system_clock
 from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor
 from chalicelib.adapters.dynamodb.errors import translated
 from chalicelib.adapters.dynamodb.models import AuditEntryItem
 
 
 class DynamoAuditLog:
-    def __init__(self, now=lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(self, now: Clock = system_clock) -> None:
         self._now = now
 
     def record(self, entity: str, actor: str, action: str, before: dict | None, after: dict | None,

@@ -331,6 +331,3 @@ class DayOverrides:
                 CapacityCounter.limitOverride.set(limit), CapacityCounter.overrideReason.set(reason),
                 CapacityCounter.count.set(CapacityCounter.count | 0)])
 
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)

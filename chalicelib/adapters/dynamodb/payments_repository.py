@@ -8,7 +8,6 @@ swallows an event.
 """
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Iterator
 
@@ -17,6 +16,7 @@ from pynamodb.exceptions import PutError
 from chalicelib.adapters.dynamodb.booking_repository import from_item
 from chalicelib.adapters.dynamodb.errors import response_code, translated
 from chalicelib.adapters.dynamodb.models import OpsItem, ServiceRequestItem
+from chalicelib.clock import Clock, epoch_seconds, system_clock
 from chalicelib.domain import codec
 from chalicelib.domain.booking import OPEN_PAYMENT, PaymentStatus, ServiceRequest
 
@@ -26,13 +26,13 @@ CHECKPOINT_TTL_SECONDS = 2 * 24 * 3600
 
 
 class DynamoPaymentStore:
-    def __init__(self, wall_clock=time.time) -> None:
-        self._time = wall_clock
+    def __init__(self, clock: Clock = system_clock) -> None:
+        self._clock = clock
 
     # --- webhook event claims ----------------------------------------------------------------------------
     def claim_event(self, event_id: str, event_type: str) -> bool:
         """True if this invocation owns the event now; False if it was processed (or is being processed)."""
-        now = int(self._time())
+        now = epoch_seconds(self._clock)
         item = OpsItem(f"STRIPE_EVENT#{event_id}", "EVENT", doc={"type": event_type}, state="processing",
                        claimedAt=now, expiresAt=_epoch_dt(now + EVENT_TTL_SECONDS))
         # Free, or a processing claim whose holder must have died (no Lambda runs longer than the lease).
@@ -47,7 +47,7 @@ class DynamoPaymentStore:
                 raise
 
     def finish_event(self, event_id: str, outcome: str) -> None:
-        now = int(self._time())
+        now = epoch_seconds(self._clock)
         with translated():
             OpsItem(f"STRIPE_EVENT#{event_id}", "EVENT", doc={"outcome": outcome, "doneAt": now}, state="done",
                     claimedAt=now, expiresAt=_epoch_dt(now + EVENT_TTL_SECONDS)).save()
@@ -75,7 +75,7 @@ class DynamoPaymentStore:
     def save_checkpoint(self, job: str, doc: dict) -> None:
         with translated():
             OpsItem(f"JOB#{job}", "CHECKPOINT", doc=doc,
-                    expiresAt=_epoch_dt(int(self._time()) + CHECKPOINT_TTL_SECONDS)).save()
+                    expiresAt=_epoch_dt(epoch_seconds(self._clock) + CHECKPOINT_TTL_SECONDS)).save()
 
     def clear_checkpoint(self, job: str) -> None:
         with translated():
