@@ -6,9 +6,9 @@ holds the matching VTIMEZONE, trimmed to the years the event touches so the file
 from __future__ import annotations
 
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from chalicelib.domain.invite import Invite
+from chalicelib.domain.zones import load_zone
 
 PRODID = "-//Service Portal//Bookings//EN"
 UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "GMT", "Etc/GMT"})
@@ -26,7 +26,7 @@ def render(invite: Invite) -> bytes:
     if invite.zone in UTC_NAMES:
         start, end = invite.start, invite.end  # written as UTC ("Z"), no VTIMEZONE needed
     else:
-        zone = ZoneInfo(invite.zone)
+        zone = load_zone(invite.zone, field="zone")
         start, end = invite.start.astimezone(zone), invite.end.astimezone(zone)
         first, last = date(start.year, 1, 1), date(end.year + 1, 1, 1)
         cal.add_component(Timezone.from_tzinfo(zone, tzid=invite.zone, first_date=first, last_date=last))

@@ -13,19 +13,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.catalog import Blackout, Catalog, Service, Team, TeamMember
+from chalicelib.domain.zones import load_zone
 
 CELL = timedelta(minutes=15)
 MAX_RANGE_DAYS = 31
 UTC = timezone.utc
 
 
-@lru_cache(maxsize=64)
 def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
+    """A team's (or a validated request's) zone."""
+    return load_zone(name)
 
 
 def cell_key(instant: datetime) -> str:

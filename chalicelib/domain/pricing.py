@@ -29,7 +29,7 @@ from typing import Iterable
 from chalicelib.domain.catalog import Service
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.promotions import (PromoRule, UsageClaim, resolve_discounts, round_half_up_bps)
-from chalicelib.domain.recurrence import load_zone
+from chalicelib.domain.zones import load_zone
 
 BASE = "BASE"
 OPTION = "OPTION"

@@ -19,9 +19,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.zones import load_zone
 
 MAX_COUNT = 52
 MAX_INTERVAL = 52
@@ -29,17 +30,6 @@ MAX_OCCURRENCES = 52
 ALLOWED_KEYS = frozenset({"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY"})
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _BYDAY_ITEM = re.compile(r"^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$")
-
-
-def load_zone(name: str, field: str = "tz") -> ZoneInfo:
-    """IANA zone by name; an unknown or malformed name is the client's mistake (ValidationFailed)."""
-    try:
-        if not name or name != name.strip():
-            raise ValueError(name)
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise ValidationFailed("Unknown time zone.", {"fields": [{"field": field, "message":
-                                                                  f"not an IANA time zone: {name!r}"}]}) from exc
 
 
 def localize(wall: datetime, zone: ZoneInfo) -> tuple[datetime, bool]:

@@ -13,7 +13,8 @@ from chalicelib.domain.catalog import Catalog, Service, Team
 from chalicelib.domain.errors import NotFound, PromoExhausted, PromoInvalid, ValidationFailed
 from chalicelib.domain.pricing import PricingPolicy, Quote, price
 from chalicelib.domain.promotions import PromoRule, normalize_code
-from chalicelib.domain.recurrence import Occurrence, load_zone, occurrences, parse_rrule
+from chalicelib.domain.recurrence import Occurrence, occurrences, parse_rrule
+from chalicelib.domain.zones import load_zone
 from chalicelib.services.promotions import PromoRepository
 
 

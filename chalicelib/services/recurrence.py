@@ -12,7 +12,8 @@ from typing import Callable
 from chalicelib.domain.catalog import Catalog, Team
 from chalicelib.domain.codec import parse_iso
 from chalicelib.domain.pricing import PricingPolicy, price
-from chalicelib.domain.recurrence import load_zone, occurrences, parse_rrule
+from chalicelib.domain.recurrence import occurrences, parse_rrule
+from chalicelib.domain.zones import load_zone
 from chalicelib.services.pricing import relevant_rules, series_summary, service_and_team
 from chalicelib.services.promotions import PromoRepository
 

@@ -18,6 +18,7 @@ from typing import Any
 from chalicelib.domain import codec
 from chalicelib.domain.booking import ServiceRequest, Status
 from chalicelib.domain.errors import DomainError
+from chalicelib.domain.zones import load_zone
 from chalicelib.observability import count, logger
 from chalicelib.services import calendar
 from chalicelib.services.ports import StaleRevision
@@ -134,14 +135,10 @@ def _release(deps: Any, claimed: ServiceRequest, kind: str) -> None:
 def _send(deps: Any, request: ServiceRequest, kind: str) -> None:
     invite = calendar.invite_for(deps, request)
     ics = deps.render_ics(invite)
-    local_start = request.placement.start.astimezone(_zone(request.placement.timezone))
+    local_start = request.placement.start.astimezone(load_zone(request.placement.timezone))
     when = local_start.strftime("%A %d %B %Y at %H:%M %Z")
     lead = "tomorrow" if kind == "24h" else "in about 2 hours"
     text = (f"Reminder: your {invite.summary} appointment is {lead}, {when}.\n\n{invite.description}\n")
     deps.notifier.send(request.customer_email, f"Reminder: {invite.summary} on {when}", text,
                        ((f"booking-{request.id}.ics", "text/calendar; method=REQUEST", ics),))
 
-
-def _zone(name: str):
-    from zoneinfo import ZoneInfo
-    return ZoneInfo(name)

@@ -32,7 +32,8 @@ from typing import Any, Callable
 from chalicelib.domain.booking import ServiceRequest
 from chalicelib.domain.errors import DomainError, NotFound, SlotFull, SlotUnavailable, TeamDayFull
 from chalicelib.domain.principal import Principal
-from chalicelib.domain.recurrence import Occurrence, load_zone, occurrences, parse_rrule
+from chalicelib.domain.recurrence import Occurrence, occurrences, parse_rrule
+from chalicelib.domain.zones import load_zone
 from chalicelib.observability import count, logger
 from chalicelib.services import booking
 
