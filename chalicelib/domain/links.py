@@ -1,7 +1,7 @@
 """Signed links for e-mails: one request, one purpose, valid until the appointment starts.
 
 Token = base64url(payload) "." base64url(HMAC-SHA256(secret, payload)), payload = "v1|<request id>|<purpose>|<expiry
-epoch seconds>". Verification answers only "which request" or None: callers turn None into a plain 404, so a
+epoch seconds>", unpadded; a token has exactly one valid spelling. Verification answers only "which request" or None: callers turn None into a plain 404, so a
 tampered, expired or wrong-purpose token reveals nothing about why it failed.
 """
 from __future__ import annotations
@@ -24,7 +24,12 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Decode unpadded base64url, accepting only the one spelling `_b64` produces: padding, characters outside
+    the alphabet and non-zero trailing bits all decode to the same bytes elsewhere, so they are refused here."""
+    decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(decoded) != text:
+        raise ValueError("not the canonical encoding")
+    return decoded
 
 
 def _mac(secret: str, payload: bytes) -> bytes:

@@ -74,3 +74,35 @@ def test_malformed_tokens_are_rejected(garbage):
 def test_unknown_purpose_cannot_be_signed():
     with pytest.raises(ValueError):
         links.sign(SECRET, "sr_x", "refund", START)
+
+
+
+def _token_with_url_safe_characters() -> str:
+    """A token whose base64url text contains '-' or '_' (so the standard-alphabet spelling differs)."""
+    return next(t for i in range(200) if set("-_") & set(t := links.sign(SECRET, f"sr_{i}", links.CANCEL, START)))
+
+
+def _other_spellings(token: str) -> dict[str, str]:
+    payload, mac = token.split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # A 32-byte MAC is 43 characters; the last carries 2 bits that must be zero. The next character up sets one,
+    # and decodes (leniently) to the very same MAC.
+    trailing_bit = f"{payload}.{mac[:-1]}{alphabet[alphabet.index(mac[-1]) + 1]}"
+    return {"padded payload": f"{payload}==.{mac}", "padded mac": f"{payload}.{mac}=",
+            "standard alphabet": token.replace("-", "+").replace("_", "/"), "trailing bit set": trailing_bit}
+
+
+@pytest.mark.parametrize("spelling", ["padded payload", "padded mac", "standard alphabet", "trailing bit set"])
+def test_a_token_has_exactly_one_valid_spelling(spelling):
+    token = _token_with_url_safe_characters()
+    other = _other_spellings(token)[spelling]
+    assert other != token
+    assert links.verify(SECRET, token, links.CANCEL, NOW) is not None
+    assert links.verify(SECRET, other, links.CANCEL, NOW) is None
+
+
+def test_the_trailing_bit_variant_really_decodes_to_the_same_mac():
+    """Guards the test above: without the canonical check this spelling would verify."""
+    token = _token_with_url_safe_characters()
+    mac, variant_mac = token.split(".")[1], _other_spellings(token)["trailing bit set"].split(".")[1]
+    assert base64.urlsafe_b64decode(mac + "=") == base64.urlsafe_b64decode(variant_mac + "=")
