@@ -8,6 +8,7 @@ from chalicelib.api import payments
 from chalicelib.api import pricing, promotions
 from chalicelib.api import emergency
 from chalicelib import invocation
+from chalicelib.api.errors import in_contract_format
 from chalicelib.observability import flush, logger
 
 app = Chalice(app_name="service-portal")
@@ -17,13 +18,14 @@ app.experimental_feature_flags.update(["WEBSOCKETS"])  # chalice 1.34 still gate
 
 @app.middleware("http")
 def observe(event, get_response):
-    """Correlation id = API Gateway request id; metrics flushed once per request."""
+    """Correlation id = API Gateway request id; metrics flushed once per request; chalice's own errors in the
+    contract's format."""
     request_id = (event.context or {}).get("requestId")
     invocation.lambda_context.set(event.lambda_context)
     logger.set_correlation_id(request_id)
     logger.append_keys(path=event.path, method=event.method)
     try:
-        response = get_response(event)
+        response = in_contract_format(get_response(event))
         logger.info("request", extra={"status": response.status_code})
         if request_id:
             response.headers["X-Request-Id"] = request_id

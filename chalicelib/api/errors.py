@@ -14,8 +14,11 @@ STATUS_BY_ERROR: dict[type[e.DomainError], int] = {
     e.IdempotencyKeyRequired: 400,
     e.SignatureInvalid: 400,
     e.Unauthenticated: 401,
+    e.PayloadTooLarge: 413,
+    e.UnsupportedMediaType: 415,
     e.Forbidden: 403,
     e.NotFound: 404,
+    e.MethodNotAllowed: 405,
     e.SlotFull: 409,
     e.TeamDayFull: 409,
     e.SlotUnavailable: 409,
@@ -58,6 +61,23 @@ def error_response(error: e.DomainError, headers: dict[str, str] | None = None) 
         out["Retry-After"] = str(error.retry_after)
     return Response(body=json.dumps(error_body(error.code, error.message, error.details), separators=(",", ":")),
                     status_code=status_for(error), headers=out)
+
+
+# Chalice answers some requests itself, before any view runs, with {"Code", "Message"} bodies.
+_CHALICE_ERRORS: dict[str, type[e.DomainError]] = {"MethodNotAllowedError": e.MethodNotAllowed,
+                                                   "UnsupportedMediaType": e.UnsupportedMediaType}
+
+
+def in_contract_format(response: Response) -> Response:
+    """Chalice's own error answers (405 on a known path, 415) rewritten into the contract's error body; keeps
+    their status and headers (e.g. `Allow`). Every other response is returned untouched."""
+    body = response.body
+    if not (isinstance(body, dict) and set(body) == {"Code", "Message"} and body["Code"] in _CHALICE_ERRORS):
+        return response
+    error = _CHALICE_ERRORS[body["Code"]](details={"reason": str(body["Message"])[:200]})
+    rewritten = error_response(error)
+    rewritten.headers = {**(response.headers or {}), **rewritten.headers}
+    return rewritten
 
 
 def plain_error_response(status: int, code: str, message: str,

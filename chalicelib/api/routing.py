@@ -13,9 +13,13 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.errors import error_response, plain_error_response
-from chalicelib.domain.errors import DomainError, ValidationFailed
+from chalicelib.domain.errors import DomainError, PayloadTooLarge, ValidationFailed
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import logger
+
+# Request bodies: the largest legitimate one (a team's week and blackouts, a promotion rule) is a few KB.
+MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32
 
 # Chalice answers other content types with its own 415 body; accept the usual ones and parse JSON ourselves.
 CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded",
@@ -86,13 +90,43 @@ def validation_details(exc: ValidationError) -> dict:
 
 
 def parse_json(raw: bytes | str | None) -> Any:
+    """The request body as JSON, bounded before decoding: above MAX_BODY_BYTES -> 413, nested deeper than
+    MAX_JSON_DEPTH -> 400 (the decoder recurses per level, so a deep body would otherwise exhaust the stack)."""
     if raw in (None, b"", ""):
         raise ValidationFailed("A JSON request body is required.", {"fields": [{"field": "body",
                                                                             "message": "required"}]})
+    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    if len(data) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(details={"maxBytes": MAX_BODY_BYTES, "bytes": len(data)})
+    depth = json_nesting_depth(data)
+    if depth > MAX_JSON_DEPTH:
+        raise ValidationFailed("The request body is nested too deeply.", {"maxDepth": MAX_JSON_DEPTH})
     try:
-        return json.loads(raw)
+        return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed("The request body is not valid JSON.", {"reason": str(exc)[:200]}) from exc
+
+
+def json_nesting_depth(data: bytes) -> int:
+    """Deepest nesting of arrays/objects in `data`, brackets inside strings ignored (one linear pass)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
 
 
 def _validate(model: type[BaseModel], data: Any) -> BaseModel:

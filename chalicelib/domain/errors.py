@@ -41,6 +41,16 @@ class SignatureInvalid(DomainError):
     default_message = "The signature is missing, invalid or too old."
 
 
+class PayloadTooLarge(DomainError):
+    code = "PAYLOAD_TOO_LARGE"
+    default_message = "The request body is too large."
+
+
+class UnsupportedMediaType(DomainError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    default_message = "The request body must be JSON (Content-Type: application/json)."
+
+
 # 401 / 403 / 404
 class Unauthenticated(DomainError):
     code = "UNAUTHENTICATED"
@@ -55,6 +65,11 @@ class Forbidden(DomainError):
 class NotFound(DomainError):
     code = "NOT_FOUND"
     default_message = "Not found."
+
+
+class MethodNotAllowed(DomainError):
+    code = "METHOD_NOT_ALLOWED"
+    default_message = "This method is not allowed on this resource."
 
 
 # 409

@@ -184,3 +184,17 @@ def test_logs_carry_the_api_gateway_request_id_as_correlation_id(app_container):
     request_logs = [r for r in records if r.get("message") == "request"]
     assert request_logs and all(r.get("correlation_id") == "req-7f3c-correlation" for r in request_logs)
     assert request_logs[0]["path"] == "/health" and request_logs[0]["status"] == 200
+
+
+def test_unsupported_content_type_is_415_in_the_contract_format(client):
+    response = client.http.post("/pricing/quote", headers={"Content-Type": "application/xml"}, body=b"<quote/>")
+    assert response.status_code == 415
+    assert set(response.json_body) == {"error"}
+    assert response.json_body["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+def test_method_not_allowed_on_a_known_path_is_405_in_the_contract_format(client):
+    response = client.http.put("/services", headers={"Content-Type": "application/json"}, body=b"{}")
+    assert response.status_code == 405
+    assert response.json_body["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert "GET" in response.headers["Allow"]

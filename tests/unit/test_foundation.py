@@ -22,6 +22,8 @@ from devtools.processes import PROJECT_DIR
 
 # The status each public error code must have (DESIGN.md, "Status codes and error codes").
 CONTRACT_STATUS = {
+    "PAYLOAD_TOO_LARGE": 413,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
     "VALIDATION_ERROR": 400, "RANGE_TOO_LARGE": 400, "IDEMPOTENCY_KEY_REQUIRED": 400, "SIGNATURE_INVALID": 400,
     "UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404,
     "SLOT_FULL": 409, "TEAM_DAY_FULL": 409, "SLOT_UNAVAILABLE": 409, "INVALID_STATE": 409,
@@ -164,6 +166,27 @@ def echo_client(monkeypatch):
 
 def _post(client, body: bytes, content_type: str = "application/json"):
     return client.http.post("/echo", headers={"Content-Type": content_type}, body=body)
+
+
+def test_json_nested_past_the_limit_is_400_not_a_recursion_error(echo_client):
+    deep = b'{"name": "x", "count": 1, "extra": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    response = _post(echo_client, deep)
+    assert response.status_code == 400
+    assert response.json_body["error"]["code"] == "VALIDATION_ERROR"
+    assert response.json_body["error"]["details"] == {"maxDepth": routing.MAX_JSON_DEPTH}
+
+
+def test_body_over_the_size_limit_is_413_in_the_contract_format(echo_client):
+    big = b'{"name": "' + b"x" * routing.MAX_BODY_BYTES + b'", "count": 1}'
+    response = _post(echo_client, big)
+    assert response.status_code == 413
+    assert response.json_body["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+@pytest.mark.parametrize("raw,depth", [(b"{}", 1), (b'{"a": [[1], {"b": "[[[{{{"}]}', 3), (b'"\\"', 0),
+                                       (b'["\\\"[["]', 1), (b"1", 0)])
+def test_nesting_depth_ignores_brackets_inside_strings(raw, depth):
+    assert routing.json_nesting_depth(raw) == depth
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"", b"null", b"[]", b'"text"'])
