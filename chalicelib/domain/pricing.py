@@ -105,34 +105,10 @@ def price(service: Service, start: datetime, team_zone: str, *, option_ids: Iter
     if start.tzinfo is None:
         raise ValidationFailed("The start needs a UTC offset.", {"fields": [{"field": "start"}]})
     currency = service.base_price.currency
-    lines = [QuoteLine(BASE, service.id, service.name, service.base_price.amount)]
-
-    options = {o.id: o for o in service.options}
-    requested = list(option_ids)
-    unknown = [o for o in requested if o not in options]
-    repeated = sorted({o for o in requested if requested.count(o) > 1})
-    if unknown or repeated:
-        raise ValidationFailed("Some options are not valid for this service.",
-                               {"unknownOptions": unknown, "repeatedOptions": repeated,
-                                "validOptions": sorted(options)})
-    for option_id in requested:
-        option = options[option_id]
-        if option.price.currency != currency:  # catalog data error, not the client's
-            raise ValueError(f"option {option_id} is priced in {option.price.currency}, service in {currency}")
-        lines.append(QuoteLine(OPTION, option.id, option.name, option.price.amount))
+    lines = [QuoteLine(BASE, service.id, service.name, service.base_price.amount), *_option_lines(service, option_ids)]
     service_amount = sum(line.amount for line in lines)
-
     local = start.astimezone(load_zone(team_zone, "teamTimezone"))
-    surcharges = []
-    if local.weekday() in policy.weekend_days:
-        surcharges.append((WEEKEND, "Weekend", policy.weekend_bps))
-    if local.time() < policy.business_start or local.time() >= policy.business_end:
-        surcharges.append((AFTER_HOURS, "Outside business hours", policy.after_hours_bps))
-    if emergency:
-        surcharges.append((EMERGENCY, "Emergency", policy.emergency_bps))
-    for code, label, bps in surcharges:
-        lines.append(QuoteLine(SURCHARGE, code, f"{label} surcharge ({_percent(bps)})",
-                               round_half_up_bps(service_amount, bps)))
+    lines += _surcharge_lines(local, service_amount, emergency, policy)
     subtotal = sum(line.amount for line in lines)
 
     resolution = resolve_discounts(rules, codes=promo_codes, service_id=service.id, start=start,
@@ -145,3 +121,37 @@ def price(service: Service, start: datetime, team_zone: str, *, option_ids: Iter
     return Quote(currency=currency, lines=tuple(lines), subtotal=subtotal, discount=discount,
                  total=subtotal - discount, applied_rules=tuple(d.rule.id for d in resolution.applied),
                  not_applied=resolution.not_applied, usage_claims=resolution.usage_claims)
+
+
+def _option_lines(service: Service, option_ids: Iterable[str]) -> list[QuoteLine]:
+    """One line per requested option; unknown or repeated options are the client's mistake."""
+    options = {o.id: o for o in service.options}
+    requested = list(option_ids)
+    unknown = [o for o in requested if o not in options]
+    repeated = sorted({o for o in requested if requested.count(o) > 1})
+    if unknown or repeated:
+        raise ValidationFailed("Some options are not valid for this service.",
+                               {"unknownOptions": unknown, "repeatedOptions": repeated,
+                                "validOptions": sorted(options)})
+    currency = service.base_price.currency
+    lines = []
+    for option_id in requested:
+        option = options[option_id]
+        if option.price.currency != currency:  # catalog data error, not the client's
+            raise ValueError(f"option {option_id} is priced in {option.price.currency}, service in {currency}")
+        lines.append(QuoteLine(OPTION, option.id, option.name, option.price.amount))
+    return lines
+
+
+def _surcharge_lines(local: datetime, service_amount: int, emergency: bool,
+                     policy: PricingPolicy) -> list[QuoteLine]:
+    """Weekend, after-hours (judged on the team's local wall time) and emergency surcharges."""
+    surcharges = []
+    if local.weekday() in policy.weekend_days:
+        surcharges.append((WEEKEND, "Weekend", policy.weekend_bps))
+    if local.time() < policy.business_start or local.time() >= policy.business_end:
+        surcharges.append((AFTER_HOURS, "Outside business hours", policy.after_hours_bps))
+    if emergency:
+        surcharges.append((EMERGENCY, "Emergency", policy.emergency_bps))
+    return [QuoteLine(SURCHARGE, code, f"{label} surcharge ({_percent(bps)})", round_half_up_bps(service_amount, bps))
+            for code, label, bps in surcharges]

@@ -202,34 +202,11 @@ def resolve_discounts(rules: Iterable[PromoRule], *, codes: Iterable[str], servi
     Raises PromoInvalid when a typed code is refused (details.codes = [{"code", "reason"}]) and PromoExhausted
     when a typed code's rule is in ``exhausted``.
     """
-    by_code: dict[str, PromoRule] = {}
-    automatic: list[PromoRule] = []
-    for rule in rules:
-        if rule.code is None:
-            automatic.append(rule)
-        else:
-            by_code[normalize_code(rule.code)] = rule
-
-    candidates: dict[str, PromoRule] = {}
-    refused: list[dict] = []
-    used_up: list[str] = []
-    for raw in dict.fromkeys(normalize_code(c) for c in codes if c and c.strip()):  # dedupe, keep order
-        rule = by_code.get(raw)
-        reason = UNKNOWN if rule is None else _ineligibility(rule, service_id, start, subtotal, currency)
-        if reason is not None:
-            refused.append({"code": raw, "reason": reason})
-        elif rule.id in exhausted:
-            used_up.append(raw)
-        else:
-            candidates[rule.id] = rule
-    if refused:
-        raise PromoInvalid(details={"codes": refused})
-    if used_up:
-        raise PromoExhausted(details={"codes": used_up})
-
+    rules = list(rules)
+    candidates = _typed_code_rules(rules, codes, service_id, start, subtotal, currency, exhausted)
     not_applied: list[dict] = []
-    for rule in automatic:
-        if _ineligibility(rule, service_id, start, subtotal, currency) is not None:
+    for rule in rules:
+        if rule.code is not None or _ineligibility(rule, service_id, start, subtotal, currency) is not None:
             continue
         if rule.id in exhausted:
             not_applied.append({"ruleId": rule.id, "code": None, "reason": EXHAUSTED})
@@ -254,6 +231,30 @@ def resolve_discounts(rules: Iterable[PromoRule], *, codes: Iterable[str], servi
     claims = tuple(UsageClaim(d.rule.id, d.rule.global_limit, d.rule.per_customer_limit)
                    for d in applied if d.rule.has_limits)
     return Resolution(applied=tuple(applied), not_applied=tuple(not_applied), usage_claims=claims)
+
+
+def _typed_code_rules(rules: list[PromoRule], codes: Iterable[str], service_id: str, start: datetime,
+                      subtotal: int, currency: str, exhausted: frozenset[str] | set[str]) -> dict[str, PromoRule]:
+    """The rules of the codes the customer typed (deduplicated, in order), by rule id. A code that is unknown or
+    not eligible raises PromoInvalid; one whose rule is used up raises PromoExhausted."""
+    by_code = {normalize_code(rule.code): rule for rule in rules if rule.code is not None}
+    candidates: dict[str, PromoRule] = {}
+    refused: list[dict] = []
+    used_up: list[str] = []
+    for raw in dict.fromkeys(normalize_code(c) for c in codes if c and c.strip()):  # dedupe, keep order
+        rule = by_code.get(raw)
+        reason = UNKNOWN if rule is None else _ineligibility(rule, service_id, start, subtotal, currency)
+        if reason is not None:
+            refused.append({"code": raw, "reason": reason})
+        elif rule.id in exhausted:
+            used_up.append(raw)
+        else:
+            candidates[rule.id] = rule
+    if refused:
+        raise PromoInvalid(details={"codes": refused})
+    if used_up:
+        raise PromoExhausted(details={"codes": used_up})
+    return candidates
 
 
 def _discount(rule: PromoRule, remaining: int) -> int:
