@@ -55,10 +55,37 @@ class JsonNotFoundGateway(LocalGateway):
         return event
 
 
+# Errors the HTTP server answers itself, before the app sees the request, by status.
+_SERVER_ERROR_CODES = {400: "VALIDATION_ERROR", 405: "METHOD_NOT_ALLOWED", 408: "REQUEST_TIMEOUT",
+                       413: "PAYLOAD_TOO_LARGE", 414: "URI_TOO_LONG", 431: "HEADERS_TOO_LARGE",
+                       501: "METHOD_NOT_ALLOWED", 505: "HTTP_VERSION_NOT_SUPPORTED"}
+
+
 class JsonNotFoundHandler(ChaliceRequestHandler):
     def __init__(self, request: bytes, client_address: Any, server: Any, app_object: Any, config: Any) -> None:
         self.local_gateway = JsonNotFoundGateway(app_object, config)
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)  # handles the request
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own answers (unknown method -> 501, oversized headers -> 431, malformed request line)
+        in the contract's JSON error body with a request id, instead of its HTML page. An unsupported method
+        answers 405 as API Gateway does."""
+        status = 405 if code == 501 else code
+        body = json.dumps({"error": {"code": _SERVER_ERROR_CODES.get(code, "BAD_REQUEST"),
+                                     "message": message or self.responses.get(code, ("Error",))[0],
+                                     "details": {}}}).encode()
+        self.close_connection = True
+        try:
+            self.send_response(status, message)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Request-Id", str(uuid.uuid4()))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and status >= 200 and status not in (204, 304):
+                self.wfile.write(body)
+        except OSError:  # the client went away; nothing to answer
+            pass
 
 
 def create_server(host: str = LOOPBACK, port: int = 8000, stage: str = "local") -> LocalDevServer:

@@ -1,6 +1,7 @@
 """The local stack over real HTTP: unknown routes, catalog, tokens, parallel serving, idempotent seeding."""
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 from urllib.parse import urlparse
@@ -66,3 +67,34 @@ def test_reseeding_a_running_stack_does_not_duplicate_items(stack):
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert catalog_keys() == before and len(before) >= 3 + 2 + 5
+
+
+def _raw_exchange(stack, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are (requests would refuse a TRACE body or oversized headers) and parse the answer."""
+    url = urlparse(stack.base_url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize("request_bytes,status,code", [
+    (b"TRACE /services HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405, "METHOD_NOT_ALLOWED"),
+    (b"GET /services HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\nConnection: close\r\n\r\n", 431,
+     "HEADERS_TOO_LARGE"),
+    (b"DELETE /services HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 405,
+     "METHOD_NOT_ALLOWED"),
+    (b"POST /pricing/quote HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml\r\nContent-Length: 3\r\n"
+     b"Connection: close\r\n\r\n<q>", 415, "UNSUPPORTED_MEDIA_TYPE"),
+])
+def test_errors_the_server_answers_itself_use_the_contract_format(stack, request_bytes, status, code):
+    answered, headers, body = _raw_exchange(stack, request_bytes)
+    assert answered == status
+    assert headers["content-type"].startswith("application/json")
+    assert json.loads(body)["error"]["code"] == code
+    assert headers.get("x-request-id")
