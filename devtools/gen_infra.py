@@ -102,16 +102,26 @@ def _error_template(code: str, message: str) -> str:
 def gateway_responses() -> dict:
     """API Gateway's own answers in the contract's error shape. Part of the API definition (not separate
     AWS::ApiGateway::GatewayResponse resources), so they are live with the API's first deployment."""
-    def response(status: str, code: str, message: str) -> dict:
-        return {"statusCode": status,
-                "responseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
-                "responseTemplates": {"application/json": _error_template(code, message)}}
+    def response(status: str | None, code: str, message: str) -> dict:
+        answer = {"responseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
+                  "responseTemplates": {"application/json": _error_template(code, message)}}
+        return {"statusCode": status, **answer} if status else answer  # None: keep the gateway's status
 
     return {
         # API Gateway answers an unknown path with 403 "Missing Authentication Token"; the contract says 404.
         "MISSING_AUTHENTICATION_TOKEN": response("404", "NOT_FOUND", "No route matches this path."),
         # Missing/invalid Cognito token on a protected route.
         "UNAUTHORIZED": response("401", "UNAUTHENTICATED", "A valid bearer token is required."),
+        "ACCESS_DENIED": response("403", "FORBIDDEN", "You are not allowed to do this."),
+        "REQUEST_TOO_LARGE": response("413", "PAYLOAD_TOO_LARGE", "The request body is too large."),
+        "UNSUPPORTED_MEDIA_TYPE": response("415", "UNSUPPORTED_MEDIA_TYPE",
+                                           "The request body must be JSON (Content-Type: application/json)."),
+        "THROTTLED": response("429", "THROTTLED", "Too many requests; retry later."),
+        "QUOTA_EXCEEDED": response("429", "THROTTLED", "Too many requests; retry later."),
+        "INTEGRATION_TIMEOUT": response("504", "TEMPORARILY_UNAVAILABLE", "The request timed out; retry later."),
+        # Anything else the gateway answers itself keeps its status and gets the contract's body.
+        "DEFAULT_4XX": response(None, "BAD_REQUEST", "The request could not be accepted."),
+        "DEFAULT_5XX": response(None, "INTERNAL_ERROR", "An internal error occurred."),
     }
 
 

@@ -68,6 +68,20 @@ def test_unknown_route_gateway_response_is_the_contract_404(template):
     assert json.loads(missing["responseTemplates"]["application/json"])["error"]["code"] == "NOT_FOUND"
 
 
+@pytest.mark.parametrize("gateway_response,status,code", [
+    ("UNAUTHORIZED", "401", "UNAUTHENTICATED"), ("ACCESS_DENIED", "403", "FORBIDDEN"),
+    ("REQUEST_TOO_LARGE", "413", "PAYLOAD_TOO_LARGE"), ("UNSUPPORTED_MEDIA_TYPE", "415", "UNSUPPORTED_MEDIA_TYPE"),
+    ("THROTTLED", "429", "THROTTLED"), ("DEFAULT_4XX", None, "BAD_REQUEST"), ("DEFAULT_5XX", None, "INTERNAL_ERROR"),
+])
+def test_the_gateways_own_answers_use_the_error_contract(template, gateway_response, status, code):
+    responses = template["Resources"][gen_infra.CHALICE_REST_API]["Properties"]["DefinitionBody"][
+        "x-amazon-apigateway-gateway-responses"]
+    answer = responses[gateway_response]
+    assert answer.get("statusCode") == status
+    body = json.loads(answer["responseTemplates"]["application/json"])
+    assert body == {"error": {"code": code, "message": body["error"]["message"], "details": {}}}
+
+
 def test_chalice_config_has_the_four_stages_with_dev_auth_only_locally():
     stages = chalice_config()["stages"]
     assert set(stages) >= {"local", "test", "dev", "prod"}
