@@ -93,3 +93,12 @@ def _serialise_in_process_moto() -> None:
 
 
 _serialise_in_process_moto()
+
+
+def _transactions_that_copy_only_touched_items() -> None:
+    """The same TransactWriteItems as the local stack's moto server (devtools/moto_transactions.py)."""
+    from devtools import moto_transactions
+    moto_transactions.install()
+
+
+_transactions_that_copy_only_touched_items()
