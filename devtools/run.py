@@ -3,9 +3,14 @@
 moto server (DynamoDB, SES, API Gateway management) -> tables from the models -> demo seed -> the local API,
 plus the optional components below whose modules exist (each gets a free port and exports its URL to the
 API's environment). Prints the URLs and demo tokens and writes `.local/demo-tokens.json`.
+
+A crashed API, Stripe stub or websocket gateway is restarted on its port with moto's data kept
+(devtools/supervisor.py); `kill -HUP <make run's pid>` restarts the API alone (e.g. after a code change).
+If moto itself dies, the stack stops and says so: its data cannot be rebuilt.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -19,6 +24,7 @@ from devtools.environment import local_stack_env
 from devtools.moto_server import start_moto
 from devtools.processes import (LOOPBACK, PROJECT_DIR, Child, free_port, python_module, spawn, stop, stop_all,
                                 wait_until_ready)
+from devtools.supervisor import StackStopped, Supervisor
 
 TOKENS_FILE = PROJECT_DIR / ".local" / "demo-tokens.json"
 LOG_DIR = PROJECT_DIR / ".local" / "logs"
@@ -126,8 +132,9 @@ def write_tokens(tokens: dict[str, str]) -> None:
 def main(on_ready: Callable[[], None] | None = None) -> int:
     from devtools.seed import demo_tokens
 
-    children: list[Child] = []
+    supervisor = Supervisor()
     stopping = False
+    restart_requested: list[str] = []
 
     def request_stop(signum: int, frame: Any) -> None:
         nonlocal stopping
@@ -137,43 +144,52 @@ def main(on_ready: Callable[[], None] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGHUP, lambda signum, frame: restart_requested.append("api"))
     try:
-        # moto logs every request; keep that out of the terminal.
-        moto = start_moto(port=int(os.environ.get("MOTO_PORT", "0")) or None, log_path=LOG_DIR / "moto.log")
-        children.append(moto)
+        # moto logs every request; keep that out of the terminal. It holds every table: not restartable.
+        moto = supervisor.add(start_moto(port=int(os.environ.get("MOTO_PORT", "0")) or None,
+                                         log_path=LOG_DIR / "moto.log"))
         env = local_stack_env(moto.url or "", stage=os.environ.get("CHALICE_STAGE", "local"))
         settings, counts = prepare_data(env)
         api_port = int(os.environ.get("PORT", "8000"))
         env["STUB_WEBHOOK_URL"] = webhook_url(api_port)
-        for component in OPTIONAL_COMPONENTS:
-            if not component.available():
-                continue
-            try:
-                child = start_component(component, env, port=component.preferred_port())
-            except RuntimeError as exc:  # a stand-in that fails must not take the whole stack down
-                print(f"warning: {component.name} not started ({exc}); continuing without it", file=sys.stderr)
-                continue
-            children.append(child)
-            env.update(child.env)
-        api = start_api(env, api_port)
-        children.append(api)
+        _start_components(supervisor, env)
+        supervisor.add(start_api(env, api_port), restart=functools.partial(start_api, dict(env), api_port))
         tokens = demo_tokens(settings)
         write_tokens(tokens)
-        _print_banner(children, counts, tokens)
+        _print_banner(supervisor.children, counts, tokens)
         if on_ready:
             on_ready()
-        while all(child.alive() for child in children):
+        while True:
+            while restart_requested:
+                supervisor.restart(restart_requested.pop(), "was asked to restart (SIGHUP)")
+            supervisor.check()
             time.sleep(0.5)
-        dead = [child.name for child in children if not child.alive()]
-        print(f"stopping: {', '.join(dead)} exited", file=sys.stderr)
+    except StackStopped as exc:
+        print(f"stopping: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nstopping the local stack...", file=sys.stderr)
         return 0
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
-        stop_all(children)
+        stop_all(supervisor.children)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _start_components(supervisor: Supervisor, env: dict[str, str]) -> None:
+    """Start the optional stand-ins that exist; each restarts on its own port with the environment it had."""
+    for component in OPTIONAL_COMPONENTS:
+        if not component.available():
+            continue
+        port = component.preferred_port() or free_port()
+        try:
+            child = start_component(component, env, port=port)
+        except RuntimeError as exc:  # a stand-in that fails must not take the whole stack down
+            print(f"warning: {component.name} not started ({exc}); continuing without it", file=sys.stderr)
+            continue
+        supervisor.add(child, restart=functools.partial(start_component, component, dict(env), port=port))
+        env.update(child.env)
 
 
 def _print_banner(children: list[Child], counts: dict[str, int], tokens: dict[str, str]) -> None:
@@ -191,7 +207,8 @@ def _print_banner(children: list[Child], counts: dict[str, int], tokens: dict[st
     lines.append(f"  tokens       {TOKENS_FILE.relative_to(PROJECT_DIR)} (Authorization: Bearer <token>)")
     for key, token in tokens.items():
         lines.append(f"    {key:<6} {token}")
-    lines.append("Ctrl-C stops everything.")
+    lines.append(f"A crashed process is restarted with moto's data kept; `kill -HUP {os.getpid()}` restarts the API "
+                 "alone. Ctrl-C stops everything.")
     print("\n".join(lines), flush=True)
 
 
