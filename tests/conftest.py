@@ -102,3 +102,27 @@ def _transactions_that_copy_only_touched_items() -> None:
 
 
 _transactions_that_copy_only_touched_items()
+
+
+def _sleep_that_survives_a_shifted_wall_clock() -> None:
+    """Under Debian's libfaketime with only the wall clock shifted (FAKETIME_DONT_FAKE_MONOTONIC=1, which Python's
+    timed lock waits need), `time.sleep` fails with EINVAL: libfaketime shifts its absolute CLOCK_MONOTONIC
+    deadline as if it were a wall-clock time. Timed waits on an Event are unaffected, so sleep on one there.
+    Outside faketime nothing changes."""
+    import time
+
+    if "faketime" not in os.environ.get("LD_PRELOAD", ""):
+        return
+    import threading
+
+    never_set = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        never_set.wait(seconds)
+
+    time.sleep = sleep
+
+
+_sleep_that_survives_a_shifted_wall_clock()

@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
+from chalicelib.clock import system_clock
 from chalicelib.domain.catalog import Money, Service, Team, TeamMember, TimeWindow
 from devtools.processes import PROJECT_DIR
 from devtools.stripe_stub import sign_payload, start_in_thread
@@ -18,8 +19,12 @@ MEMBERS = 10
 
 
 def booking_day() -> datetime:
-    """A date a week ahead (the gateway checks expiry against the real clock, so tests use real time)."""
-    return (datetime.now(timezone.utc) + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    """Midnight UTC of the first weekday at least a week ahead of the machine's clock (the Stripe stub judges
+    session expiry by that clock). A weekday, so no weekend surcharge moves the amounts the tests expect."""
+    day = (system_clock() + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
 
 
 @pytest.fixture

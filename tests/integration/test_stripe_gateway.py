@@ -83,11 +83,22 @@ def gateway(stub_url) -> StripeGateway:
     return make_gateway(stub_url)
 
 
+_test_started = {"at": 0}
+
+
+@pytest.fixture(autouse=True)
+def _hold_base():
+    """Holds are counted from the test's start, not from each call: two calls of one attempt must send the same
+    parameters (Stripe refuses a reused Idempotency-Key with others), even across a second boundary."""
+    _test_started["at"] = int(time.time())
+
+
 def create(gateway: StripeGateway, request_id: str = "sr-1", amount: int = 12500, attempt: int = 1,
            hold_minutes: int = 30) -> dict:
     return gateway.create_checkout_session(request_id=request_id, amount=amount, currency="USD",
                                            description="Deep clean, 3 rooms", customer_email="ana@example.com",
-                                           expires_at=int(time.time()) + hold_minutes * 60 + 60, attempt=attempt)
+                                           expires_at=_test_started["at"] + hold_minutes * 60 + 120,
+                                           attempt=attempt)
 
 
 def get(url: str) -> tuple[int, str]:
