@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAGE_REGION := us-east-1
 
-.PHONY: run test test-unit test-integration test-e2e test-shifted-clock bench lint-infra package clean
+.PHONY: run test test-unit test-integration test-e2e test-shifted-clock fuzz bench lint-infra package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test-shifted-clock: $(STAMP)
 		echo "== unit + integration with the clock at $$shift"; \
 		FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$$(echo $$shift | tr T ' ')" $(BIN)/python -m pytest -p no:cacheprovider tests/unit tests/integration || exit 1; \
 	done
+
+# schemathesis (examples, coverage, fuzzing, stateful) against the whole local stack as a user and as an admin:
+# no server error, no answer outside /openapi.json. FUZZ_SECONDS bounds it (default 300).
+fuzz: $(STAMP)
+	$(BIN)/python -m devtools.fuzz
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
