@@ -1181,6 +1181,3 @@ def main(argv: list[str] | None = None) -> int:
         server.server_close()
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
