@@ -29,10 +29,8 @@ import os
 import queue
 import random
 import re
-import secrets
 import signal
 import socket
-import string
 import sys
 import threading
 import time
@@ -42,6 +40,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl, urlsplit
+
+from devtools.stripe_stub.errors import ApiError, missing
+from devtools.stripe_stub.ids import new_id
+from devtools.stripe_stub.params import (created_filter, currency_param, decode_params, int_param, metadata_param,
+                                         paginate, str_param)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 12111
@@ -55,135 +58,11 @@ DEFAULT_EXPIRY_SECONDS = 24 * 3600
 IDEMPOTENCY_KEY_TTL = 24 * 3600  # Stripe prunes keys after 24 hours
 PAY_OUTCOMES = ("paid", "async_succeeded", "async_failed", "async_pending", "cancel")
 
-_ALNUM = string.ascii_letters + string.digits
-
-
-def new_id(prefix: str, length: int = 24) -> str:
-    return prefix + "".join(secrets.choice(_ALNUM) for _ in range(length))
-
 
 def sign_payload(payload: str, secret: str, timestamp: int) -> str:
     """The Stripe-Signature header value: `t=<ts>,v1=<hex HMAC-SHA256(secret, "<ts>.<payload>")>`."""
     mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.{payload}".encode("utf-8"), hashlib.sha256)
     return f"t={timestamp},v1={mac.hexdigest()}"
-
-
-class ApiError(Exception):
-    """Rendered as Stripe's error envelope `{"error": {"type", "message", "code", "param"}}`."""
-
-    def __init__(self, status: int, message: str, type_: str = "invalid_request_error",
-                 code: str | None = None, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.type, self.code, self.param = status, message, type_, code, param
-
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"type": self.type, "message": self.message, "code": self.code}
-        if self.param:
-            error["param"] = self.param
-        return {"error": error}
-
-
-def missing(kind: str, ident: str, param: str | None = None) -> ApiError:
-    return ApiError(404, f"No such {kind}: '{ident}'", code="resource_missing", param=param)
-
-
-# --- form decoding (the SDK's encoding: a[b][0][c]=v, booleans as "true"/"false") ----------------------------
-
-_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
-_PART = re.compile(r"\[([^\[\]]*)\]")
-
-
-def decode_params(raw: str) -> dict[str, Any]:
-    """Form/query string -> nested dicts; dicts whose keys are all indexes become lists."""
-    root: dict[str, Any] = {}
-    for key, value in parse_qsl(raw, keep_blank_values=True):
-        match = _KEY.match(key)
-        if not match:
-            raise ApiError(400, f"Invalid parameter name: {key}", code="parameter_unknown", param=key)
-        parts = [match.group(1), *_PART.findall(match.group(2))]
-        node = root
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ApiError(400, f"Invalid parameter: {key}", param=key)
-            node = child
-        last = parts[-1] if parts[-1] != "" else str(len(node))  # `x[]=a&x[]=b` appends
-        node[last] = value
-    return _listify(root)
-
-
-def _listify(node: Any) -> Any:
-    if not isinstance(node, dict):
-        return node
-    converted = {key: _listify(value) for key, value in node.items()}
-    if converted and all(key.isdigit() for key in converted):
-        return [converted[key] for key in sorted(converted, key=int)]
-    return converted
-
-
-def _int(params: dict, name: str, *, minimum: int | None = None, maximum: int | None = None,
-         default: int | None = None, label: str | None = None) -> int | None:
-    raw = params.get(name)
-    label = label or name
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ApiError(400, f"Invalid integer: {raw}", code="parameter_invalid_integer", param=label)
-    if minimum is not None and value < minimum:
-        raise ApiError(400, f"This value must be greater than or equal to {minimum}.",
-                       code="parameter_invalid_integer", param=label)
-    if maximum is not None and value > maximum:
-        raise ApiError(400, f"This value must be less than or equal to {maximum}.",
-                       code="parameter_invalid_integer", param=label)
-    return value
-
-
-def _str(params: dict, name: str, *, required: bool = False, max_length: int = 5000,
-         label: str | None = None) -> str | None:
-    raw = params.get(name)
-    label = label or name
-    if raw is None:
-        if required:
-            raise ApiError(400, f"Missing required param: {label}.", code="parameter_missing", param=label)
-        return None
-    if not isinstance(raw, str):
-        raise ApiError(400, f"Invalid string: {label}", code="parameter_invalid_string", param=label)
-    if len(raw) > max_length:
-        raise ApiError(400, f"{label} must be at most {max_length} characters.", code="parameter_invalid_string",
-                       param=label)
-    return raw
-
-
-def _metadata(params: dict, name: str) -> dict[str, str]:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return {}
-    if not isinstance(raw, dict):
-        raise ApiError(400, "Invalid object", param=name)
-    if len(raw) > 50:
-        raise ApiError(400, "Metadata can have at most 50 keys.", param=name)
-    for key, value in raw.items():
-        if len(key) > 40 or not isinstance(value, str) or len(value) > 500:
-            raise ApiError(400, "Metadata keys are at most 40 and values at most 500 characters.",
-                           param=f"{name}[{key}]")
-    return dict(raw)
-
-
-def _created_filter(params: dict) -> Callable[[int], bool]:
-    raw = params.get("created")
-    if raw is None:
-        return lambda created: True
-    if isinstance(raw, str):
-        exact = _int(params, "created")
-        return lambda created: created == exact
-    if not isinstance(raw, dict) or not set(raw) <= {"gt", "gte", "lt", "lte"}:
-        raise ApiError(400, "created accepts gt, gte, lt and lte.", param="created")
-    bounds = {op: _int(raw, op, label=f"created[{op}]") for op in raw}
-    checks = {"gt": lambda c, v: c > v, "gte": lambda c, v: c >= v,
-              "lt": lambda c, v: c < v, "lte": lambda c, v: c <= v}
-    return lambda created: all(checks[op](created, value) for op, value in bounds.items())
 
 
 # --- faults ---------------------------------------------------------------------------------------------------
@@ -333,7 +212,7 @@ class StripeStub:
         if unknown:
             raise ApiError(400, f"Received unknown parameter: {unknown[0]}", code="parameter_unknown",
                            param=unknown[0])
-        mode = _str(params, "mode", required=True)
+        mode = str_param(params, "mode", required=True)
         if mode != "payment":
             raise ApiError(400, "This stub supports only mode=payment.", code="parameter_invalid_string",
                            param="mode")
@@ -353,8 +232,8 @@ class StripeStub:
             if not isinstance(price_data, dict):
                 raise ApiError(400, "You must specify either `price` or `price_data`.", code="parameter_missing",
                                param=f"{label}[price_data]")
-            item_currency = _currency(price_data.get("currency"), f"{label}[price_data][currency]")
-            unit_amount = _int(price_data, "unit_amount", minimum=0, maximum=99_999_999,
+            item_currency = currency_param(price_data.get("currency"), f"{label}[price_data][currency]")
+            unit_amount = int_param(price_data, "unit_amount", minimum=0, maximum=99_999_999,
                                label=f"{label}[price_data][unit_amount]")
             if unit_amount is None:
                 raise ApiError(400, "Missing required param: unit_amount.", code="parameter_missing",
@@ -364,7 +243,7 @@ class StripeStub:
             if not name:
                 raise ApiError(400, "Missing required param: product_data[name].", code="parameter_missing",
                                param=f"{label}[price_data][product_data][name]")
-            quantity = _int(item, "quantity", minimum=1, maximum=999_999, label=f"{label}[quantity]")
+            quantity = int_param(item, "quantity", minimum=1, maximum=999_999, label=f"{label}[quantity]")
             if quantity is None:
                 raise ApiError(400, "Missing required param: quantity.", code="parameter_missing",
                                param=f"{label}[quantity]")
@@ -378,9 +257,9 @@ class StripeStub:
                                  "description": name, "quantity": quantity,
                                  "price": {"id": new_id("price_"), "object": "price", "currency": item_currency,
                                            "unit_amount": unit_amount, "type": "one_time", "active": False}})
-        if "currency" in params and _currency(params["currency"], "currency") != currency:
+        if "currency" in params and currency_param(params["currency"], "currency") != currency:
             raise ApiError(400, "currency must match the line items' currency.", param="currency")
-        expires_at = _int(params, "expires_at", default=now + DEFAULT_EXPIRY_SECONDS)
+        expires_at = int_param(params, "expires_at", default=now + DEFAULT_EXPIRY_SECONDS)
         if expires_at < now + MIN_EXPIRY_SECONDS or expires_at > now + MAX_EXPIRY_SECONDS:
             raise ApiError(400, "The `expires_at` timestamp must be between 30 minutes and 24 hours after "
                                 "Checkout Session creation.", code="parameter_invalid_integer", param="expires_at")
@@ -393,22 +272,22 @@ class StripeStub:
             "allow_promotion_codes": None, "amount_subtotal": total, "amount_total": total,
             "automatic_tax": {"enabled": False, "liability": None, "status": None},
             "billing_address_collection": None,
-            "cancel_url": _str(params, "cancel_url", max_length=5000),
-            "client_reference_id": _str(params, "client_reference_id", max_length=200),
+            "cancel_url": str_param(params, "cancel_url", max_length=5000),
+            "client_reference_id": str_param(params, "client_reference_id", max_length=200),
             "client_secret": None, "consent": None, "consent_collection": None, "created": now,
             "currency": currency, "custom_fields": [], "custom_text": {}, "customer": None,
             "customer_creation": "if_required", "customer_details": None,
-            "customer_email": _str(params, "customer_email", max_length=800), "expires_at": expires_at,
+            "customer_email": str_param(params, "customer_email", max_length=800), "expires_at": expires_at,
             "invoice": None, "livemode": False, "locale": params.get("locale"),
-            "metadata": _metadata(params, "metadata"), "mode": "payment", "payment_intent": None,
+            "metadata": metadata_param(params, "metadata"), "mode": "payment", "payment_intent": None,
             "payment_link": None, "payment_method_collection": "if_required",
             "payment_method_types": ["card"], "payment_status": "unpaid", "recovered_from": None,
             "status": "open", "submit_type": None, "subscription": None,
-            "success_url": _str(params, "success_url", max_length=5000),
+            "success_url": str_param(params, "success_url", max_length=5000),
             "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
             "ui_mode": "hosted", "url": f"{self.public_base_url}/pay/{session_id}",
         }
-        pi_metadata = _metadata(pi_data, "metadata")
+        pi_metadata = metadata_param(pi_data, "metadata")
         with self.lock:
             self.sessions[session_id] = session
             self.session_order.append(session_id)
@@ -434,7 +313,7 @@ class StripeStub:
         status = params.get("status")
         if status is not None and status not in ("open", "complete", "expired"):
             raise ApiError(400, "status must be one of open, complete, expired.", param="status")
-        created = _created_filter(params)
+        created = created_filter(params)
         pi = params.get("payment_intent")
         with self.lock:
             items = [self.sessions[sid] for sid in reversed(self.session_order)
@@ -545,13 +424,13 @@ class StripeStub:
             if remaining <= 0:
                 raise ApiError(400, f"Charge {charge['id']} has already been refunded.",
                                code="charge_already_refunded")
-            amount = _int(params, "amount", minimum=1, default=remaining)
+            amount = int_param(params, "amount", minimum=1, default=remaining)
             if amount > remaining:
                 raise ApiError(400, f"Refund amount ({amount}) is greater than unrefunded amount on charge "
                                     f"({remaining})", code="amount_too_large", param="amount")
             refund_id = new_id("re_")
             refund = {"id": refund_id, "object": "refund", "amount": amount, "charge": charge["id"],
-                      "created": self.now(), "currency": charge["currency"], "metadata": _metadata(params, "metadata"),
+                      "created": self.now(), "currency": charge["currency"], "metadata": metadata_param(params, "metadata"),
                       "payment_intent": charge["payment_intent"], "reason": params.get("reason"),
                       "status": "succeeded"}
             self.refunds[refund_id] = refund
@@ -612,7 +491,7 @@ class StripeStub:
         return event_id
 
     def list_events(self, params: dict) -> dict:
-        created = _created_filter(params)
+        created = created_filter(params)
         delivery = params.get("delivery_success")
         if delivery not in (None, "true", "false"):
             raise ApiError(400, "Invalid boolean: delivery_success", param="delivery_success")
@@ -721,38 +600,10 @@ class StripeStub:
         return [self.deliver(eid) for eid in targets]
 
 
-def _currency(raw: Any, param: str) -> str:
-    if not isinstance(raw, str) or not re.fullmatch(r"[A-Za-z]{3}", raw):
-        raise ApiError(400, f"Invalid currency: {raw}", code="parameter_invalid_string", param=param)
-    return raw.lower()  # Stripe stores and returns lowercase ISO codes
-
-
 def _type_matches(pattern: str, event_type: str) -> bool:
     if pattern.endswith("*"):
         return event_type.startswith(pattern[:-1])
     return pattern == event_type
-
-
-def paginate(items: list[dict], params: dict, url: str, kind: str) -> dict:
-    """Stripe's cursor pagination over items already in list order (newest first)."""
-    limit = _int(params, "limit", minimum=1, maximum=100, default=10)
-    after, before = params.get("starting_after"), params.get("ending_before")
-    if after and before:
-        raise ApiError(400, "You may only specify one of these parameters: ending_before, starting_after.")
-    ids = [item["id"] for item in items]
-    if after:
-        if after not in ids:
-            raise missing(kind, after, param="starting_after")
-        rest = items[ids.index(after) + 1:]
-        page, has_more = rest[:limit], len(rest) > limit
-    elif before:
-        if before not in ids:
-            raise missing(kind, before, param="ending_before")
-        head = items[:ids.index(before)]
-        page, has_more = head[-limit:], len(head) > limit
-    else:
-        page, has_more = items[:limit], len(items) > limit
-    return {"object": "list", "data": copy.deepcopy(page), "has_more": has_more, "url": url}
 
 
 # --- HTTP -----------------------------------------------------------------------------------------------------
