@@ -21,30 +21,27 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
-import hmac
-import html
 import json
 import os
 import queue
-import random
 import re
 import signal
 import socket
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from devtools.stripe_stub.client import StubClient
 from devtools.stripe_stub.errors import ApiError, missing
+from devtools.stripe_stub.faults import Faults
 from devtools.stripe_stub.ids import new_id
+from devtools.stripe_stub.pages import checkout_page, not_found_page, result_page, unavailable_page
 from devtools.stripe_stub.params import (created_filter, currency_param, decode_params, int_param, metadata_param,
                                          paginate, str_param)
+from devtools.stripe_stub.webhooks import WebhookDelivery, sign_payload
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 12111
@@ -59,45 +56,9 @@ IDEMPOTENCY_KEY_TTL = 24 * 3600  # Stripe prunes keys after 24 hours
 PAY_OUTCOMES = ("paid", "async_succeeded", "async_failed", "async_pending", "cancel")
 
 
-def sign_payload(payload: str, secret: str, timestamp: int) -> str:
-    """The Stripe-Signature header value: `t=<ts>,v1=<hex HMAC-SHA256(secret, "<ts>.<payload>")>`."""
-    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.{payload}".encode("utf-8"), hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
-
-
-# --- faults ---------------------------------------------------------------------------------------------------
-
-@dataclass
-class Faults:
-    """Fault injection for /v1 requests (and webhook deliveries). Reset with POST /_stub/faults {}."""
-    fail_next: int = 0  # the next N requests fail with fail_status
-    fail_probability: float = 0.0  # each request fails with this probability (seeded RNG)
-    fail_status: int = 500
-    # "before": the request is not executed (a front-end failure); "after": it IS executed, then the response
-    # is lost (what makes client retries with the same Idempotency-Key necessary).
-    fail_mode: str = "before"
-    delay_seconds: float = 0.0  # sleep before handling, to provoke client read timeouts
-    delay_next: int = 0  # how many requests get the delay; -1 = all
-    path_prefix: str = "/v1/"  # only requests whose path starts with this are affected
-    webhook_drop_next: int = 0  # the next N deliveries are recorded as failed without being sent
-    seed: int | None = None
-    rng: random.Random = field(default_factory=random.Random, repr=False)
-
-    def public(self) -> dict[str, Any]:
-        return {"fail_next": self.fail_next, "fail_probability": self.fail_probability,
-                "fail_status": self.fail_status, "fail_mode": self.fail_mode, "delay_seconds": self.delay_seconds,
-                "delay_next": self.delay_next, "path_prefix": self.path_prefix,
-                "webhook_drop_next": self.webhook_drop_next, "seed": self.seed}
-
-
-FAULT_FIELDS = {"fail_next": int, "fail_probability": float, "fail_status": int, "fail_mode": str,
-                "delay_seconds": float, "delay_next": int, "path_prefix": str, "webhook_drop_next": int,
-                "seed": int}
-
-
 # --- the emulated account ---------------------------------------------------------------------------------------
 
-class StripeStub:
+class StripeStub(WebhookDelivery):
     """All state of the emulated Stripe account. Thread-safe; webhook delivery happens outside the lock."""
 
     def __init__(self, webhook_url: str | None = DEFAULT_WEBHOOK_URL,
@@ -139,14 +100,7 @@ class StripeStub:
 
     # -- faults --------------------------------------------------------------------------------------------
     def set_faults(self, spec: dict[str, Any]) -> dict[str, Any]:
-        faults = Faults()
-        for name, value in spec.items():
-            if name not in FAULT_FIELDS:
-                raise ApiError(400, f"Unknown fault setting: {name}", param=name)
-            setattr(faults, name, FAULT_FIELDS[name](value))
-        if faults.fail_mode not in ("before", "after"):
-            raise ApiError(400, "fail_mode is 'before' or 'after'", param="fail_mode")
-        faults.rng = random.Random(faults.seed)
+        faults = Faults.from_spec(spec)
         with self.lock:
             self.faults = faults
             return faults.public()
@@ -154,21 +108,7 @@ class StripeStub:
     def take_faults(self, path: str) -> tuple[float, int | None]:
         """(delay seconds, failure status or None) for one API request; consumes the counters."""
         with self.lock:
-            f = self.faults
-            if not path.startswith(f.path_prefix):
-                return 0.0, None
-            delay = 0.0
-            if f.delay_seconds and f.delay_next:
-                delay = f.delay_seconds
-                if f.delay_next > 0:
-                    f.delay_next -= 1
-            status = None
-            if f.fail_next > 0:
-                f.fail_next -= 1
-                status = f.fail_status
-            elif f.fail_probability and f.rng.random() < f.fail_probability:
-                status = f.fail_status
-            return delay, status
+            return self.faults.take(path)
 
     def count(self, route: str) -> None:
         with self.lock:
@@ -518,88 +458,6 @@ class StripeStub:
     def get_event(self, event_id: str) -> dict:
         return self.get_object("events", "event", event_id)
 
-    # -- webhook delivery ----------------------------------------------------------------------------------
-    def dispatch(self, event_ids: Iterable[str], wait: bool) -> list[dict]:
-        """Deliver now (the hosted page: the app has the event when the page returns) or in the background."""
-        event_ids = list(event_ids)
-        if wait:
-            return [self.deliver(event_id) for event_id in event_ids]
-        self._ensure_worker()
-        for event_id in event_ids:
-            self._outbox.put(event_id)
-        return []
-
-    def flush(self) -> None:
-        """Block until background deliveries are done."""
-        if self._worker is not None:
-            self._outbox.join()
-
-    def _ensure_worker(self) -> None:
-        with self.lock:
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._work, name="stripe-stub-webhooks", daemon=True)
-                self._worker.start()
-
-    def _work(self) -> None:
-        while True:
-            event_id = self._outbox.get()
-            try:
-                self.deliver(event_id)
-            except Exception:  # noqa: BLE001 - the worker must outlive a bad delivery
-                pass
-            finally:
-                self._outbox.task_done()
-
-    def deliver(self, event_id: str) -> dict:
-        """POST one event, signed, to the webhook URL; records the attempt. Never raises for HTTP failures."""
-        with self.lock:
-            event = self.events.get(event_id)
-            if event is None:
-                raise missing("event", event_id)
-            url, secret = self.webhook_url, self.webhook_secret
-            attempt = 1 + sum(1 for d in self.deliveries if d["event_id"] == event_id)
-            dropped = self.faults.webhook_drop_next > 0
-            if dropped:
-                self.faults.webhook_drop_next -= 1
-            # Stripe's snapshot payload reflects the event as it is when sent (pending_webhooks included).
-            payload = json.dumps(event, indent=2)
-        record = {"id": new_id("whdel_"), "event_id": event_id, "type": event["type"], "url": url,
-                  "attempt": attempt, "attempted_at": int(time.time()), "status": None, "ok": False, "error": None}
-        if url is None:
-            record["error"] = "no webhook URL configured"
-        elif dropped:
-            record["error"] = "dropped by fault injection"
-        else:
-            # Signed with the real clock: a shifted emulated clock must not make signatures look stale.
-            header = sign_payload(payload, secret, int(time.time()))
-            request = urllib.request.Request(url, data=payload.encode("utf-8"), method="POST", headers={
-                "Content-Type": "application/json; charset=utf-8", "Stripe-Signature": header,
-                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)"})
-            try:
-                with urllib.request.urlopen(request, timeout=self.delivery_timeout) as response:
-                    record["status"] = response.status
-            except urllib.error.HTTPError as exc:
-                record["status"] = exc.code
-                record["error"] = exc.read(500).decode("utf-8", "replace")
-            except (urllib.error.URLError, OSError) as exc:
-                record["error"] = f"{type(exc).__name__}: {exc}"
-            record["ok"] = record["status"] is not None and 200 <= record["status"] < 300
-        with self.lock:
-            self.deliveries.append(record)
-            if record["ok"]:
-                self.events[event_id]["pending_webhooks"] = 0
-        return record
-
-    def redeliver(self, event_id: str | None = None) -> list[dict]:
-        """Resend one event, or every event whose delivery has not succeeded yet (oldest first)."""
-        with self.lock:
-            if event_id is not None:
-                targets = [event_id]
-            else:
-                targets = [eid for eid in self.event_order if self.events[eid]["pending_webhooks"] > 0]
-        return [self.deliver(eid) for eid in targets]
-
-
 def _type_matches(pattern: str, event_type: str) -> bool:
     if pattern.endswith("*"):
         return event_type.startswith(pattern[:-1])
@@ -761,15 +619,15 @@ class Handler(BaseHTTPRequestHandler):
         try:
             session = stub.get_session(session_id)
         except ApiError:
-            self._html(404, _page("Checkout not found", "<p>No such Checkout Session.</p>"))
+            self._html(404, not_found_page())
             return
         if outcome is None:
-            self._html(200, _checkout_page(session))
+            self._html(200, checkout_page(session))
             return
         try:
             session, events = stub.pay(session_id, outcome)
         except ApiError as exc:
-            self._html(exc.status, _page("Checkout unavailable", f"<p>{html.escape(exc.message)}</p>"))
+            self._html(exc.status, unavailable_page(exc.message))
             return
         deliveries = stub.dispatch(events, wait=True)
         target = session["cancel_url"] if outcome == "cancel" else session["success_url"]
@@ -782,7 +640,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
         else:
-            self._html(200, _result_page(session, outcome, deliveries, target))
+            self._html(200, result_page(session, outcome, deliveries, target))
 
     # -- /_stub controls -------------------------------------------------------------------------------------
     def _control(self, method: str, path: str, query: str, body: str) -> Any:
@@ -870,103 +728,6 @@ def _injected(status: int) -> ApiError:
 def _route_name(path: str) -> str:
     """Path with object ids replaced, for request statistics."""
     return re.sub(r"/(cs|evt|re|pi|ch)_[A-Za-z0-9_]+", r"/{\1}", path)
-
-
-# --- pages ----------------------------------------------------------------------------------------------------
-
-def _money(amount: int | None, currency: str | None) -> str:
-    return f"{(amount or 0) / 100:.2f} {(currency or '').upper()}"
-
-
-def _page(title: str, body: str) -> str:
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            "<style>body{font-family:sans-serif;max-width:34em;margin:3em auto}button{margin:.3em;padding:.5em 1em}"
-            "</style></head>"
-            f"<body><h1>{html.escape(title)}</h1>{body}<p><small>Local Stripe stub - no real money moves."
-            "</small></p></body></html>")
-
-
-def _checkout_page(session: dict) -> str:
-    if session["status"] != "open":
-        return _page("Checkout unavailable", f"<p>This Checkout Session is {html.escape(session['status'])}.</p>")
-    buttons = "".join(f"<button name='outcome' value='{value}'>{label}</button>" for value, label in (
-        ("paid", "Pay"), ("async_succeeded", "Pay later (succeeds)"), ("async_failed", "Pay later (fails)"),
-        ("async_pending", "Pay later (pending)"), ("cancel", "Cancel")))
-    return _page("Checkout", (
-        f"<p>Amount: <strong>{_money(session['amount_total'], session['currency'])}</strong></p>"
-        f"<p>Reference: {html.escape(session['client_reference_id'] or '-')}</p>"
-        f"<p>Expires at: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(session['expires_at']))}</p>"
-        f"<form method='get'>{buttons}</form>"))
-
-
-def _result_page(session: dict, outcome: str, deliveries: list[dict], target: str) -> str:
-    if outcome == "cancel":
-        summary = "Checkout cancelled; the session stays open until it expires."
-    else:
-        summary = f"Payment status: {session['payment_status']} (session {session['status']})."
-    rows = "".join(f"<li>{html.escape(d['type'])}: {'delivered' if d['ok'] else 'NOT delivered'}"
-                   f" ({html.escape(str(d['status'] or d['error']))})</li>" for d in deliveries)
-    link = f"<p><a href='{html.escape(target)}'>Continue</a></p>" if target else ""
-    return _page("Checkout " + ("cancelled" if outcome == "cancel" else "done"),
-                 f"<p>{html.escape(summary)}</p><ul>{rows}</ul>{link}")
-
-
-# --- controlling a running stub over HTTP (tests, e2e, bench) ---------------------------------------------------
-
-class StubClient:
-    """Calls the /_stub controls and the hosted page of a stub at base_url (stdlib only)."""
-
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-
-    def _call(self, method: str, path: str, payload: dict | None = None) -> Any:
-        data = json.dumps(payload).encode("utf-8") if payload is not None else None
-        request = urllib.request.Request(self.base_url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            return json.loads(response.read() or b"null")
-
-    def reset(self, **config: Any) -> None:
-        self._call("POST", "/_stub/reset", config)
-
-    def configure(self, **config: Any) -> dict:
-        return self._call("POST", "/_stub/config", config)
-
-    def faults(self, **spec: Any) -> dict:
-        """Replace the fault settings (no arguments: clear them). See Faults for the fields."""
-        return self._call("POST", "/_stub/faults", spec)
-
-    def clock(self, offset_seconds: int | None = None, advance_seconds: int = 0) -> dict:
-        body: dict[str, Any] = {"advance_seconds": advance_seconds}
-        if offset_seconds is not None:
-            body["offset_seconds"] = offset_seconds
-        return self._call("POST", "/_stub/clock", body)
-
-    def expire(self, session_id: str | None = None, deliver: bool = True) -> dict:
-        return self._call("POST", "/_stub/expire", {"session_id": session_id, "deliver": deliver})
-
-    def pay(self, session_id: str, outcome: str = "paid", deliver: bool = True) -> dict:
-        return self._call("POST", f"/_stub/sessions/{session_id}/pay", {"outcome": outcome, "deliver": deliver})
-
-    def settle(self, session_id: str, result: str = "succeeded", deliver: bool = True) -> dict:
-        return self._call("POST", f"/_stub/sessions/{session_id}/settle", {"result": result, "deliver": deliver})
-
-    def refund(self, session_id: str, amount: int | None = None, deliver: bool = True) -> dict:
-        return self._call("POST", f"/_stub/sessions/{session_id}/refund", {"amount": amount, "deliver": deliver})
-
-    def deliveries(self, event_id: str | None = None) -> list[dict]:
-        query = f"?event_id={event_id}" if event_id else ""
-        return self._call("GET", "/_stub/deliveries" + query)["data"]
-
-    def redeliver(self, event_id: str | None = None) -> list[dict]:
-        return self._call("POST", "/_stub/redeliver", {"event_id": event_id} if event_id else {})["deliveries"]
-
-    def flush(self) -> None:
-        self._call("POST", "/_stub/flush", {})
-
-    def stats(self) -> dict:
-        return self._call("GET", "/_stub/stats")
 
 
 # --- running ----------------------------------------------------------------------------------------------------
