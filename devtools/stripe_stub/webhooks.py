@@ -81,6 +81,11 @@ class WebhookDelivery:
                 self.events[event_id]["pending_webhooks"] = 0
         return record
 
+    def delivery_log(self, event_id: str | None = None) -> list[dict]:
+        """Every delivery attempt so far, oldest first (of one event if given)."""
+        with self.lock:
+            return [d for d in self.deliveries if event_id in (None, d["event_id"])]
+
     def redeliver(self, event_id: str | None = None) -> list[dict]:
         """Resend one event, or every event whose delivery has not succeeded yet (oldest first)."""
         with self.lock:

@@ -1,0 +1,93 @@
+"""What paying creates: PaymentIntents, charges and refunds (`POST /v1/refunds` emits charge.refunded)."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from devtools.stripe_stub.errors import ApiError, missing
+from devtools.stripe_stub.ids import new_id
+from devtools.stripe_stub.params import int_param, metadata_param
+
+
+class Payments:
+    """Part of StripeStub (account.py), which owns the lock, the clock and the stores (`payment_intents`,
+    `charges`, `refunds`, and `pi_metadata` by session)."""
+
+    def _open_payment_intent_locked(self, session: dict) -> str:
+        """A processing PaymentIntent for the session's amount, carrying payment_intent_data.metadata."""
+        pi_id = new_id("pi_")
+        self.payment_intents[pi_id] = {
+            "id": pi_id, "object": "payment_intent", "amount": session["amount_total"],
+            "amount_received": 0, "created": self.now(), "currency": session["currency"],
+            "latest_charge": None, "livemode": False, "metadata": dict(self.pi_metadata.get(session["id"], {})),
+            "payment_method_types": ["card"], "status": "processing",
+        }
+        return pi_id
+
+    def _capture_locked(self, session: dict) -> None:
+        """The session's PaymentIntent succeeds with one charge; the session becomes paid."""
+        pi = self.payment_intents[session["payment_intent"]]
+        charge_id = new_id("ch_")
+        self.charges[charge_id] = {
+            "id": charge_id, "object": "charge", "amount": pi["amount"], "amount_captured": pi["amount"],
+            "amount_refunded": 0, "captured": True, "created": self.now(), "currency": pi["currency"],
+            "livemode": False, "metadata": dict(pi["metadata"]), "paid": True, "payment_intent": pi["id"],
+            "refunded": False, "status": "succeeded",
+        }
+        pi.update(status="succeeded", amount_received=pi["amount"], latest_charge=charge_id)
+        session["payment_status"] = "paid"
+
+    def _fail_payment_locked(self, session: dict) -> None:
+        self.payment_intents[session["payment_intent"]]["status"] = "requires_payment_method"
+
+    # -- refunds -------------------------------------------------------------------------------------------
+    def create_refund(self, params: dict) -> tuple[dict, list[str]]:
+        with self.lock:
+            charge = self._charge_for_refund(params)
+            remaining = charge["amount"] - charge["amount_refunded"]
+            if remaining <= 0:
+                raise ApiError(400, f"Charge {charge['id']} has already been refunded.",
+                               code="charge_already_refunded")
+            amount = int_param(params, "amount", minimum=1, default=remaining)
+            if amount > remaining:
+                raise ApiError(400, f"Refund amount ({amount}) is greater than unrefunded amount on charge "
+                                    f"({remaining})", code="amount_too_large", param="amount")
+            refund_id = new_id("re_")
+            refund = {"id": refund_id, "object": "refund", "amount": amount, "charge": charge["id"],
+                      "created": self.now(), "currency": charge["currency"],
+                      "metadata": metadata_param(params, "metadata"), "payment_intent": charge["payment_intent"],
+                      "reason": params.get("reason"), "status": "succeeded"}
+            self.refunds[refund_id] = refund
+            previous = {"amount_refunded": charge["amount_refunded"], "refunded": charge["refunded"]}
+            charge["amount_refunded"] += amount
+            charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+            event = self._emit_locked("charge.refunded", charge, previous_attributes=previous)
+            return copy.deepcopy(refund), [event]
+
+    def _charge_for_refund(self, params: dict) -> dict:
+        charge_id, pi_id = params.get("charge"), params.get("payment_intent")
+        if charge_id:
+            if charge_id not in self.charges:
+                raise missing("charge", charge_id, param="charge")
+            return self.charges[charge_id]
+        if pi_id:
+            pi = self.payment_intents.get(pi_id)
+            if pi is None:
+                raise missing("payment_intent", pi_id, param="payment_intent")
+            if not pi["latest_charge"]:
+                raise ApiError(400, f"PaymentIntent {pi_id} does not have a successful charge to refund.",
+                               code="charge_not_refundable", param="payment_intent")
+            return self.charges[pi["latest_charge"]]
+        raise ApiError(400, "One of the following params should be provided for this request: payment_intent or "
+                            "charge.", code="parameter_missing")
+
+    def refund_session(self, session_id: str, amount: int | None = None) -> tuple[dict, list[str]]:
+        """Refund a checkout's payment (all of it, or amount) as if through POST /v1/refunds."""
+        with self.lock:
+            session = self._session_locked(session_id)
+            if not session["payment_intent"]:
+                raise ApiError(400, "This session has no payment to refund.", code="charge_not_refundable")
+            params: dict[str, Any] = {"payment_intent": session["payment_intent"]}
+            if amount is not None:
+                params["amount"] = str(amount)
+            return self.create_refund(params)
