@@ -18,9 +18,7 @@ docs/stripe-stub.md for what is and is not emulated.
 Run: `python -m devtools.stripe_stub [--port 12111]`; in tests: `start_in_thread(...)`, and `StubClient(url)` for
 the controls.
 
-Modules: account (StripeStub: the state, combining checkout, payments, events, idempotency and webhooks),
-params (request decoding and validation), errors, ids, faults, handler (HTTP routing and wire format), controls
-(/_stub), pages (the hosted page's HTML), client (StubClient), server (make_server, start_in_thread, main).
+Which module does what: docs/stripe-stub.md.
 """
 from __future__ import annotations
 

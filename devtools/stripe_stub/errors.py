@@ -1,4 +1,4 @@
-"""Stripe's API errors, rendered by the handler as `{"error": {"type", "message", "code", "param"?}}`."""
+"""API errors as Stripe reports them, and the two every part of the API raises (missing object, missing param)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""Fault injection for /v1 requests and webhook deliveries (set with POST /_stub/faults, cleared with {})."""
+"""Failures and delays that tests switch on, to exercise the app's retries, timeouts and reconciliation."""
 from __future__ import annotations
 
 import random
