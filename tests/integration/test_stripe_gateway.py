@@ -1,4 +1,4 @@
-"""StripeGateway against the local Stripe stub over real HTTP (stripe SDK -> devtools/stripe_stub.py), plus the
+"""StripeGateway against the local Stripe stub over real HTTP (stripe SDK -> devtools/stripe_stub/), plus the
 stub's hosted page delivering signed webhooks to a tiny local receiver."""
 from __future__ import annotations
 
