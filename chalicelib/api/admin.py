@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.api import schemas
 from chalicelib.api.routing import Ctx, endpoint
+from chalicelib.api.schemas.admin import (AdminListQuery, AdminServiceRequestListOut, AdminServiceRequestOut,
+                                          AuditListOut, AuditQuery, CapacityOverrideIn, CapacityOverrideOut,
+                                          TeamAvailabilityIn, TeamAvailabilityOut, TeamCapacityIn, TeamCapacityOut)
 from chalicelib.bootstrap import container
 from chalicelib.services import admin
 
@@ -12,14 +14,14 @@ bp = Blueprint(__name__)
 
 
 @endpoint(bp, "/admin/teams/{team_id}/availability", auth="admin", summary="A team's weekly hours and blackouts",
-          response=schemas.TeamAvailabilityOut, errors=("NOT_FOUND",), tags=("admin",))
+          response=TeamAvailabilityOut, errors=("NOT_FOUND",), tags=("admin",))
 def get_team_availability(ctx: Ctx, team_id: str) -> dict:
     return admin.get_team_availability(container(), team_id)
 
 
 @endpoint(bp, "/admin/teams/{team_id}/availability", "PUT", auth="admin",
           summary="Replace hours and blackouts (a blackout over booked work needs force + reason)",
-          body=schemas.TeamAvailabilityIn, response=schemas.TeamAvailabilityOut,
+          body=TeamAvailabilityIn, response=TeamAvailabilityOut,
           errors=("NOT_FOUND", "BOOKED_WORK_CONFLICT", "CONCURRENT_UPDATE"), tags=("admin",))
 def put_team_availability(ctx: Ctx, team_id: str) -> dict:
     b = ctx.body
@@ -29,7 +31,7 @@ def put_team_availability(ctx: Ctx, team_id: str) -> dict:
 
 
 @endpoint(bp, "/admin/teams/{team_id}/capacity", "PUT", auth="admin", summary="A team's daily limit and crews",
-          body=schemas.TeamCapacityIn, response=schemas.TeamCapacityOut,
+          body=TeamCapacityIn, response=TeamCapacityOut,
           errors=("NOT_FOUND", "CONCURRENT_UPDATE"), tags=("admin",))
 def put_team_capacity(ctx: Ctx, team_id: str) -> dict:
     b = ctx.body
@@ -37,7 +39,7 @@ def put_team_capacity(ctx: Ctx, team_id: str) -> dict:
 
 
 @endpoint(bp, "/admin/capacity-overrides", "POST", auth="admin", summary="Change one team-day's limit (audited)",
-          body=schemas.CapacityOverrideIn, response=schemas.CapacityOverrideOut, status=201,
+          body=CapacityOverrideIn, response=CapacityOverrideOut, status=201,
           errors=("NOT_FOUND",), tags=("admin",))
 def capacity_override(ctx: Ctx) -> dict:
     b = ctx.body
@@ -45,20 +47,20 @@ def capacity_override(ctx: Ctx) -> dict:
 
 
 @endpoint(bp, "/admin/service-requests", auth="admin", summary="Service requests by filters (GSI-backed, cursor)",
-          query=schemas.AdminListQuery, response=schemas.AdminServiceRequestListOut, tags=("admin",))
+          query=AdminListQuery, response=AdminServiceRequestListOut, tags=("admin",))
 def list_service_requests(ctx: Ctx) -> dict:
     return admin.list_requests(container(), ctx.query)
 
 
 @endpoint(bp, "/admin/service-requests/{request_id}", auth="admin",
           summary="One service request with payment fields and audit history",
-          response=schemas.AdminServiceRequestOut, errors=("NOT_FOUND",), tags=("admin",))
+          response=AdminServiceRequestOut, errors=("NOT_FOUND",), tags=("admin",))
 def get_service_request(ctx: Ctx, request_id: str) -> dict:
     return admin.get_request(container(), request_id)
 
 
 @endpoint(bp, "/admin/audit", auth="admin", summary="Audit entries of one UTC day, newest first",
-          query=schemas.AuditQuery, response=schemas.AuditListOut, tags=("admin",))
+          query=AuditQuery, response=AuditListOut, tags=("admin",))
 def audit(ctx: Ctx) -> dict:
     q = ctx.query
     return admin.list_audit(container(), q.day, q.cursor, q.limit)

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib.api import schemas
 from chalicelib.api.errors import status_for_code
 from chalicelib.api.routing import Ctx, endpoint, outcome_response
+from chalicelib.api.schemas.bookings import (AvailabilityOut, AvailabilityQuery, BookingCreatedOut, CancelIn,
+                                             CreateServiceRequestIn, RescheduleIn, SeriesCancelOut,
+                                             ServiceRequestListOut, ServiceRequestOut, SubmissionOut)
+from chalicelib.api.schemas.common import PageQuery
 from chalicelib.bootstrap import container
 from chalicelib.domain import codec
 from chalicelib.domain.booking import PaymentMethod, ServiceRequest
@@ -14,7 +17,7 @@ from chalicelib.services import booking, series
 
 bp = Blueprint(__name__)
 
-PORTAL_FIELDS = set(schemas.ServiceRequestOut.model_fields)
+PORTAL_FIELDS = set(ServiceRequestOut.model_fields)
 MAX_KEY_LENGTH = 255
 
 
@@ -34,7 +37,7 @@ def idempotency_key(ctx: Ctx) -> str:
     return key
 
 
-def draft_from(body: schemas.CreateServiceRequestIn) -> booking.BookingDraft:
+def draft_from(body: CreateServiceRequestIn) -> booking.BookingDraft:
     return booking.BookingDraft(service_id=body.serviceId, start=body.start,
                                 payment_method=PaymentMethod(body.paymentMethod), member_id=body.teamMemberId,
                                 team_id=body.teamId, address=body.address, notes=body.notes,
@@ -42,7 +45,7 @@ def draft_from(body: schemas.CreateServiceRequestIn) -> booking.BookingDraft:
                                 customer_email=body.customerEmail)
 
 
-def series_draft_from(body: schemas.CreateServiceRequestIn) -> series.SeriesDraft:
+def series_draft_from(body: CreateServiceRequestIn) -> series.SeriesDraft:
     return series.SeriesDraft(booking=draft_from(body), rrule=body.recurrence.rrule, tz=body.recurrence.tz,
                               skip_conflicts=body.skipConflicts)
 
@@ -53,7 +56,7 @@ def series_view(result: series.SeriesResult) -> dict:
 
 
 @endpoint(bp, "/services/{service_id}/availability", summary="Bookable slots with remaining counts",
-          query=schemas.AvailabilityQuery, response=schemas.AvailabilityOut,
+          query=AvailabilityQuery, response=AvailabilityOut,
           errors=("NOT_FOUND", "RANGE_TOO_LARGE"), tags=("availability",))
 def availability(ctx: Ctx, service_id: str) -> dict:
     q = ctx.query
@@ -61,7 +64,7 @@ def availability(ctx: Ctx, service_id: str) -> dict:
 
 
 @endpoint(bp, "/portal/service-requests", "POST", auth="user", summary="Book a service (idempotent)",
-          body=schemas.CreateServiceRequestIn, response=schemas.BookingCreatedOut, status=201,
+          body=CreateServiceRequestIn, response=BookingCreatedOut, status=201,
           headers=("Idempotency-Key",),
           errors=("IDEMPOTENCY_KEY_REQUIRED", "NOT_FOUND", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE",
                   "IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED", "PROMO_INVALID", "PROMO_EXHAUSTED",
@@ -78,21 +81,21 @@ def create_service_request(ctx: Ctx) -> Response:
 
 
 @endpoint(bp, "/portal/service-requests", auth="user", summary="My service requests (newest first)",
-          query=schemas.PageQuery, response=schemas.ServiceRequestListOut, tags=("portal",))
+          query=PageQuery, response=ServiceRequestListOut, tags=("portal",))
 def list_service_requests(ctx: Ctx) -> dict:
     items, cursor = booking.list_own(container(), ctx.principal, ctx.query.cursor, ctx.query.limit)
     return {"items": [portal_view(r) for r in items], "nextCursor": cursor}
 
 
 @endpoint(bp, "/portal/service-requests/{request_id}", auth="user", summary="One of my service requests",
-          response=schemas.ServiceRequestOut, errors=("NOT_FOUND",), tags=("portal",))
+          response=ServiceRequestOut, errors=("NOT_FOUND",), tags=("portal",))
 def get_service_request(ctx: Ctx, request_id: str) -> dict:
     return portal_view(booking.get_own(container(), ctx.principal, request_id))
 
 
 @endpoint(bp, "/portal/service-requests/{request_id}/reschedule", "POST", auth="user",
-          summary="Move a booking (atomic; on conflict the old booking stays)", body=schemas.RescheduleIn,
-          response=schemas.ServiceRequestOut,
+          summary="Move a booking (atomic; on conflict the old booking stays)", body=RescheduleIn,
+          response=ServiceRequestOut,
           errors=("NOT_FOUND", "INVALID_STATE", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE"), tags=("portal",))
 def reschedule(ctx: Ctx, request_id: str) -> dict:
     moved = booking.reschedule(container(), ctx.principal, request_id, ctx.body.start, ctx.body.teamMemberId)
@@ -100,15 +103,15 @@ def reschedule(ctx: Ctx, request_id: str) -> dict:
 
 
 @endpoint(bp, "/portal/service-requests/{request_id}/cancel", "POST", auth="user",
-          summary="Cancel a booking (gives its capacity back)", body=schemas.CancelIn,
-          response=schemas.ServiceRequestOut, errors=("NOT_FOUND", "INVALID_STATE"), tags=("portal",))
+          summary="Cancel a booking (gives its capacity back)", body=CancelIn,
+          response=ServiceRequestOut, errors=("NOT_FOUND", "INVALID_STATE"), tags=("portal",))
 def cancel(ctx: Ctx, request_id: str) -> dict:
     return portal_view(booking.cancel(container(), ctx.principal, request_id, ctx.body.reason))
 
 
 @endpoint(bp, "/portal/series/{series_id}/cancel", "POST", auth="user",
-          summary="Cancel every upcoming occurrence of a recurring series", body=schemas.CancelIn,
-          response=schemas.SeriesCancelOut, errors=("NOT_FOUND",), tags=("portal",))
+          summary="Cancel every upcoming occurrence of a recurring series", body=CancelIn,
+          response=SeriesCancelOut, errors=("NOT_FOUND",), tags=("portal",))
 def cancel_series(ctx: Ctx, series_id: str) -> dict:
     result = series.cancel_series(container(), ctx.principal, series_id, ctx.body.reason)
     return {"seriesId": result["seriesId"], "cancelled": [portal_view(r) for r in result["cancelled"]],
@@ -116,7 +119,7 @@ def cancel_series(ctx: Ctx, series_id: str) -> dict:
 
 
 @endpoint(bp, "/portal/submissions/{idempotency_key}", auth="user",
-          summary="Was a queued submission received? (offline queue inspector)", response=schemas.SubmissionOut,
+          summary="Was a queued submission received? (offline queue inspector)", response=SubmissionOut,
           errors=("NOT_FOUND", "THROTTLED", "TEMPORARILY_UNAVAILABLE"), tags=("portal",))
 def submission(ctx: Ctx, idempotency_key: str) -> dict:
     found = booking.get_submission(container(), ctx.principal, idempotency_key)

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib.api import schemas
 from chalicelib.api.bookings import portal_view
 from chalicelib.api.routing import Ctx, endpoint
+from chalicelib.api.schemas.bookings import CancelIn, ServiceRequestOut
+from chalicelib.api.schemas.calendar import CalendarQuery
 from chalicelib.bootstrap import container
 from chalicelib.services import calendar, reminders
 
@@ -21,19 +22,19 @@ def ics_response(ics: calendar.Ics) -> Response:
 
 @endpoint(bp, "/portal/service-requests/{request_id}/calendar.ics", auth="user",
           summary="Calendar invite for one of my bookings (REQUEST, or CANCEL once cancelled)",
-          query=schemas.CalendarQuery, errors=("NOT_FOUND",), content_type="text/calendar", tags=("portal",))
+          query=CalendarQuery, errors=("NOT_FOUND",), content_type="text/calendar", tags=("portal",))
 def own_calendar(ctx: Ctx, request_id: str) -> Response:
     return ics_response(calendar.own_calendar(container(), ctx.principal, request_id, ctx.query.tz))
 
 
 @endpoint(bp, "/links/{token}/calendar.ics", auth="link", summary="Calendar invite from a signed e-mail link",
-          query=schemas.CalendarQuery, errors=("NOT_FOUND",), content_type="text/calendar", tags=("links",))
+          query=CalendarQuery, errors=("NOT_FOUND",), content_type="text/calendar", tags=("links",))
 def link_calendar(ctx: Ctx, token: str) -> Response:
     return ics_response(calendar.link_calendar(container(), token, ctx.query.tz))
 
 
 @endpoint(bp, "/links/{token}/cancel", "POST", auth="link", summary="Cancel a booking from a signed e-mail link",
-          body=schemas.CancelIn, response=schemas.ServiceRequestOut, errors=("NOT_FOUND", "INVALID_STATE"),
+          body=CancelIn, response=ServiceRequestOut, errors=("NOT_FOUND", "INVALID_STATE"),
           tags=("links",))
 def link_cancel(ctx: Ctx, token: str) -> dict:
     return portal_view(calendar.cancel_by_link(container(), token, ctx.body.reason))

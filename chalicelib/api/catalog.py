@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib.api import schemas
 from chalicelib.api.routing import Ctx, endpoint, json_response
+from chalicelib.api.schemas.catalog import ServiceListOut, ServiceOut, TeamMemberListOut
 from chalicelib.bootstrap import container
 from chalicelib.services import catalog as catalog_service
 
@@ -22,20 +22,20 @@ def cached_json(ctx: Ctx, document: dict) -> Response:
     return json_response(document, headers=headers)
 
 
-@endpoint(bp, "/services", summary="List bookable services", response=schemas.ServiceListOut,
+@endpoint(bp, "/services", summary="List bookable services", response=ServiceListOut,
           tags=("catalog",))
 def list_services(ctx: Ctx) -> Response:
     return cached_json(ctx, {"items": catalog_service.list_services(container().catalog.get())})
 
 
 @endpoint(bp, "/services/{service_id}", summary="One service (ETag, 304 on If-None-Match)",
-          response=schemas.ServiceOut, errors=("NOT_FOUND",), tags=("catalog",))
+          response=ServiceOut, errors=("NOT_FOUND",), tags=("catalog",))
 def get_service(ctx: Ctx, service_id: str) -> Response:
     return cached_json(ctx, catalog_service.get_service(container().catalog.get(), service_id))
 
 
 @endpoint(bp, "/portal/services/{service_id}/team-members", auth="user",
           summary="Team members who perform a service (portal-safe fields)",
-          response=schemas.TeamMemberListOut, errors=("NOT_FOUND",), tags=("portal",))
+          response=TeamMemberListOut, errors=("NOT_FOUND",), tags=("portal",))
 def team_members(ctx: Ctx, service_id: str) -> dict:
     return {"items": catalog_service.team_members_for_service(container().catalog.get(), service_id)}

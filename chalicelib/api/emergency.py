@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib.api import schemas
 from chalicelib.api.bookings import idempotency_key, portal_view
 from chalicelib.api.routing import Ctx, endpoint, outcome_response
+from chalicelib.api.schemas.bookings import ServiceRequestOut
+from chalicelib.api.schemas.emergency import EmergencyRequestIn
 from chalicelib.bootstrap import container
 from chalicelib.domain.booking import PaymentMethod
 from chalicelib.services import emergency
@@ -15,7 +16,7 @@ bp = Blueprint(__name__)
 
 @endpoint(bp, "/portal/emergency-requests", "POST", auth="user",
           summary="Book the earliest on-call slot inside the emergency window (idempotent)",
-          body=schemas.EmergencyRequestIn, response=schemas.ServiceRequestOut, status=201,
+          body=EmergencyRequestIn, response=ServiceRequestOut, status=201,
           headers=("Idempotency-Key",),
           errors=("IDEMPOTENCY_KEY_REQUIRED", "NOT_FOUND", "SLOT_UNAVAILABLE", "IDEMPOTENCY_IN_PROGRESS",
                   "IDEMPOTENCY_KEY_REUSED", "THROTTLED", "TEMPORARILY_UNAVAILABLE"), tags=("portal",))

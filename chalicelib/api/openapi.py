@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chalicelib.api import schemas
 from chalicelib.api.errors import STATUS_BY_ERROR
 from chalicelib.api.routing import REGISTRY, EndpointSpec
+from chalicelib.api.schemas.common import ErrorResponse
 
 REF = "#/components/schemas/{model}"
 STATUS_BY_CODE = {cls.code: status for cls, status in STATUS_BY_ERROR.items()}
@@ -74,7 +74,7 @@ def _operation_id(spec: EndpointSpec) -> str:
 
 def build_document(version: str = "1.0.0") -> dict:
     components: dict[str, Any] = {}
-    _schema(schemas.ErrorResponse, components)
+    _schema(ErrorResponse, components)
     paths: dict[str, dict] = {}
     for spec in sorted(REGISTRY, key=lambda s: (s.path, s.method)):
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, components)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.api import schemas
 from chalicelib.api.routing import Ctx, endpoint
+from chalicelib.api.schemas.pricing import QuoteIn, QuoteOut, RecurringPreviewIn, RecurringPreviewOut
 from chalicelib.bootstrap import container
 from chalicelib.services import pricing, recurrence
 
@@ -12,7 +12,7 @@ bp = Blueprint(__name__)
 
 
 @endpoint(bp, "/pricing/quote", "POST", summary="Price a visit or a recurring series, line by line",
-          body=schemas.QuoteIn, response=schemas.QuoteOut, errors=("NOT_FOUND", "PROMO_INVALID", "PROMO_EXHAUSTED"),
+          body=QuoteIn, response=QuoteOut, errors=("NOT_FOUND", "PROMO_INVALID", "PROMO_EXHAUSTED"),
           tags=("pricing",))
 def quote(ctx: Ctx) -> dict:
     b, c = ctx.body, container()
@@ -24,7 +24,7 @@ def quote(ctx: Ctx) -> dict:
 
 @endpoint(bp, "/portal/recurring/preview", "POST", auth="user",
           summary="Occurrences of a recurring series with availability and price (nothing is booked)",
-          body=schemas.RecurringPreviewIn, response=schemas.RecurringPreviewOut, errors=("NOT_FOUND",),
+          body=RecurringPreviewIn, response=RecurringPreviewOut, errors=("NOT_FOUND",),
           tags=("portal", "pricing"))
 def recurring_preview(ctx: Ctx) -> dict:
     b, c = ctx.body, container()

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.api import schemas
 from chalicelib.api.routing import Ctx, endpoint
+from chalicelib.api.schemas.promotions import (DeactivateQuery, PromoRuleIn, PromoRuleListOut, PromoRuleOut,
+                                               PromoRuleUpdateIn)
 from chalicelib.bootstrap import container
 from chalicelib.services import promotions
 
@@ -13,13 +14,13 @@ TAGS = ("admin", "promotions")
 
 
 @endpoint(bp, "/admin/promo-rules", "GET", auth="admin", summary="List promotion rules (priority, id order)",
-          response=schemas.PromoRuleListOut, tags=TAGS)
+          response=PromoRuleListOut, tags=TAGS)
 def list_rules(ctx: Ctx) -> dict:
     return {"items": promotions.list_rules(container().promotions)}
 
 
 @endpoint(bp, "/admin/promo-rules", "POST", auth="admin", summary="Create a promotion rule (audited)",
-          body=schemas.PromoRuleIn, response=schemas.PromoRuleOut, status=201, errors=("ALREADY_EXISTS",),
+          body=PromoRuleIn, response=PromoRuleOut, status=201, errors=("ALREADY_EXISTS",),
           tags=TAGS)
 def create_rule(ctx: Ctx) -> dict:
     c = container()
@@ -27,14 +28,14 @@ def create_rule(ctx: Ctx) -> dict:
 
 
 @endpoint(bp, "/admin/promo-rules/{rule_id}", "GET", auth="admin", summary="One promotion rule",
-          response=schemas.PromoRuleOut, errors=("NOT_FOUND",), tags=TAGS)
+          response=PromoRuleOut, errors=("NOT_FOUND",), tags=TAGS)
 def get_rule(ctx: Ctx, rule_id: str) -> dict:
     return promotions.get_rule(container().promotions, rule_id)
 
 
 @endpoint(bp, "/admin/promo-rules/{rule_id}", "PUT", auth="admin",
           summary="Replace a promotion rule (audited; conditional on the stored version)",
-          body=schemas.PromoRuleUpdateIn, response=schemas.PromoRuleOut,
+          body=PromoRuleUpdateIn, response=PromoRuleOut,
           errors=("NOT_FOUND", "ALREADY_EXISTS", "CONCURRENT_UPDATE"), tags=TAGS)
 def update_rule(ctx: Ctx, rule_id: str) -> dict:
     c = container()
@@ -44,7 +45,7 @@ def update_rule(ctx: Ctx, rule_id: str) -> dict:
 
 @endpoint(bp, "/admin/promo-rules/{rule_id}", "DELETE", auth="admin",
           summary="Deactivate a promotion rule (kept for history; its code stays reserved; audited)",
-          query=schemas.DeactivateQuery, response=schemas.PromoRuleOut, errors=("NOT_FOUND", "CONCURRENT_UPDATE"),
+          query=DeactivateQuery, response=PromoRuleOut, errors=("NOT_FOUND", "CONCURRENT_UPDATE"),
           tags=TAGS)
 def deactivate_rule(ctx: Ctx, rule_id: str) -> dict:
     c = container()

@@ -14,9 +14,10 @@ from typing import Any, Mapping
 from chalice import Blueprint, Response
 from pydantic import ValidationError
 
-from chalicelib.api import schemas
 from chalicelib.api.errors import error_body, status_for
 from chalicelib.api.routing import Ctx, endpoint, json_response, validation_details
+from chalicelib.api.schemas.realtime import (AvailabilityChangesOut, AvailabilityChangesQuery, SubscribeMessage,
+                                             UnsubscribeMessage)
 from chalicelib.bootstrap import container
 from chalicelib.domain.errors import DomainError, ValidationFailed
 from chalicelib.observability import logger
@@ -28,10 +29,10 @@ MAX_FRAME_BYTES = 4096  # subscribe/unsubscribe frames are tiny; anything bigger
 
 
 # --- polling fallback -----------------------------------------------------------------------------------
-@endpoint(bp, "/services/{service_id}/availability/changes", query=schemas.AvailabilityChangesQuery,
+@endpoint(bp, "/services/{service_id}/availability/changes", query=AvailabilityChangesQuery,
           summary="Availability changes after a cursor (polling fallback for websockets; 304 when nothing "
                   "changed, ETag/If-None-Match)",
-          response=schemas.AvailabilityChangesOut, errors=("NOT_FOUND", "VALIDATION_ERROR"),
+          response=AvailabilityChangesOut, errors=("NOT_FOUND", "VALIDATION_ERROR"),
           headers=("If-None-Match",), tags=("availability",))
 def availability_changes(ctx: Ctx, service_id: str) -> Response:
     feed = realtime_service.changes_since(container().realtime_store, container().catalog.get(), service_id,
@@ -92,7 +93,7 @@ def on_connect(event: Any) -> Response | None:
     return None  # 200: accepted
 
 
-def _parse_message(body: Any) -> schemas.SubscribeMessage | schemas.UnsubscribeMessage:
+def _parse_message(body: Any) -> SubscribeMessage | UnsubscribeMessage:
     if body is None or len(str(body).encode()) > MAX_FRAME_BYTES:
         raise ValidationFailed("Frames must be JSON objects of at most %d bytes." % MAX_FRAME_BYTES)
     try:
@@ -100,7 +101,7 @@ def _parse_message(body: Any) -> schemas.SubscribeMessage | schemas.UnsubscribeM
     except ValueError as exc:
         raise ValidationFailed("The frame is not valid JSON.") from exc
     action = data.get("action") if isinstance(data, dict) else None
-    model = {"subscribe": schemas.SubscribeMessage, "unsubscribe": schemas.UnsubscribeMessage}.get(action)
+    model = {"subscribe": SubscribeMessage, "unsubscribe": UnsubscribeMessage}.get(action)
     if model is None:
         raise ValidationFailed("Unknown action; expected subscribe or unsubscribe.",
                                {"fields": [{"field": "action", "message": "unknown"}]})
@@ -121,7 +122,7 @@ def on_message(event: Any) -> None:
     try:
         message = _parse_message(raw.get("body"))
         now = deps.clock()
-        if isinstance(message, schemas.SubscribeMessage):
+        if isinstance(message, SubscribeMessage):
             reply = realtime_service.subscribe(store, deps.catalog.get(), connection_id, message.serviceId,
                                                message.from_, message.to, now)
         else:

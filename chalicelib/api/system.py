@@ -5,14 +5,14 @@ from functools import lru_cache
 
 from chalice import Blueprint
 
-from chalicelib.api import schemas
 from chalicelib.api.routing import Ctx, endpoint
+from chalicelib.api.schemas.system import HealthOut
 from chalicelib.bootstrap import container
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/health", summary="Liveness (no dependencies touched)", response=schemas.HealthOut,
+@endpoint(bp, "/health", summary="Liveness (no dependencies touched)", response=HealthOut,
           tags=("system",))
 def health(ctx: Ctx) -> dict:
     return {"status": "ok", "stage": container().settings.stage}

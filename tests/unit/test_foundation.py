@@ -15,7 +15,7 @@ from chalicelib.adapters import dev_tokens
 from chalicelib.api import errors as api_errors
 from chalicelib.api import routing
 from chalicelib.api.auth import authenticate, principal_from_claims
-from chalicelib.api.schemas import Strict
+from chalicelib.api.schemas.common import Strict
 from chalicelib.domain import errors as e
 from chalicelib.settings import settings_from_env
 from devtools.processes import PROJECT_DIR

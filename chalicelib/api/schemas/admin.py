@@ -1,0 +1,117 @@
+"""Models of the admin routes (api.admin): team hours and capacity, day overrides, service requests, audit."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal
+
+from pydantic import AwareDatetime, Field, field_validator
+
+from chalicelib.api.schemas.bookings import ServiceRequestOut
+from chalicelib.api.schemas.common import Identifier, Schema, Strict
+
+HHMM = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class BlackoutIn(Strict):
+    id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(default="", max_length=500)
+
+
+class TeamAvailabilityIn(Strict):
+    weeklyHours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                      list[tuple[str, str]]] = Field(max_length=7)
+    blackouts: list[BlackoutIn] = Field(default_factory=list, max_length=200)
+    force: bool = False
+    reason: str | None = Field(default=None, max_length=500)
+
+    @field_validator("weeklyHours")
+    @classmethod
+    def _windows(cls, value: dict) -> dict:
+        for day, windows in value.items():
+            if len(windows) > 6:
+                raise ValueError(f"{day}: at most 6 windows")
+            for start, end in windows:
+                if not (re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", start)
+                        and re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", end)):
+                    raise ValueError(f"{day}: times are HH:MM")
+                if start >= end:
+                    raise ValueError(f"{day}: window start must be before its end")
+        return value
+
+
+class TeamAvailabilityOut(Schema):
+    teamId: str
+    timezone: str
+    weeklyHours: dict
+    blackouts: list[dict]
+    version: int
+
+
+class TeamCapacityIn(Strict):
+    dailyLimit: int = Field(ge=0, le=1000)
+    slotCapacity: int | None = Field(default=None, ge=0, le=1000)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class TeamCapacityOut(Schema):
+    teamId: str
+    dailyLimit: int
+    slotCapacity: int
+    version: int
+
+
+class CapacityOverrideIn(Strict):
+    teamId: str = Identifier
+    date: dt.date
+    limit: int = Field(ge=0, le=1000)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CapacityOverrideOut(Schema):
+    teamId: str
+    date: str
+    limit: int
+    reason: str
+
+
+class AdminListQuery(Strict):
+    status: Literal["PENDING_PAYMENT", "CONFIRMED", "COMPLETED", "CANCELLED", "EXPIRED"] | None = None
+    paymentStatus: Literal["UNPAID", "PENDING", "PAID", "FAILED", "EXPIRED", "REFUNDED", "COD_DUE",
+                           "COD_COLLECTED"] | None = None
+    teamId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    from_: AwareDatetime | None = Field(default=None, alias="from")
+    to: AwareDatetime | None = None
+    cursor: str | None = Field(default=None, max_length=2048)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class AdminServiceRequestOut(ServiceRequestOut):
+    userId: str
+    customerEmail: str | None = None
+    paymentSessionId: str | None = None
+    paymentAmount: int | None = None
+    currency: str | None = None
+    paidAt: str | None = None
+    lastEventId: str | None = None
+    reconciliationNotes: list | None = None
+    payment: dict = Field(default_factory=dict)
+    audit: list[dict] | None = None
+
+
+class AdminServiceRequestListOut(Schema):
+    items: list[AdminServiceRequestOut]
+    nextCursor: str | None = None
+
+
+class AuditQuery(Strict):
+    day: dt.date | None = None
+    cursor: str | None = Field(default=None, max_length=2048)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class AuditListOut(Schema):
+    items: list[dict]
+    nextCursor: str | None = None

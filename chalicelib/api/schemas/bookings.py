@@ -1,0 +1,136 @@
+"""Models of the booking routes (api.bookings): availability, service requests, recurring series, submissions."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import AwareDatetime, ConfigDict, Field, RootModel, field_validator
+
+from chalicelib.api.schemas.common import Identifier, Schema, Strict, check_zone
+
+
+class AvailabilityQuery(Strict):
+    from_: date = Field(alias="from", description="First day (in tz), YYYY-MM-DD")
+    to: date = Field(description="Last day (in tz), inclusive; at most 31 days after from")
+    tz: str = Field(default="UTC", max_length=64, description="IANA zone the days and times are shown in")
+    teamMemberId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+    _zone = field_validator("tz")(classmethod(lambda cls, v: check_zone(v)))
+
+
+class SlotOut(Schema):
+    start: str
+    end: str
+    remaining: int
+
+
+class DayOut(Schema):
+    date: str
+    slots: list[SlotOut]
+
+
+class AvailabilityOut(Schema):
+    serviceId: str
+    tz: str
+    from_: str = Field(alias="from")
+    to: str
+    days: list[DayOut]
+
+
+class RecurrenceIn(Strict):
+    rrule: str = Field(min_length=1, max_length=256,
+                       description="RRULE: FREQ=WEEKLY|MONTHLY, INTERVAL, COUNT<=52 or UNTIL<=1 year, BYDAY.")
+    tz: str | None = Field(default=None, max_length=64,
+                           description="IANA zone whose wall time every occurrence keeps (default: the team's).")
+
+    _zone = field_validator("tz")(classmethod(lambda cls, v: v if v is None else check_zone(v)))
+
+
+class CreateServiceRequestIn(Strict):
+    serviceId: str = Identifier
+    start: AwareDatetime
+    paymentMethod: Literal["CARD", "COD"]
+    teamMemberId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    teamId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    address: str = Field(default="", max_length=500)
+    notes: str = Field(default="", max_length=2000)
+    options: list[str] = Field(default_factory=list, max_length=20)
+    promoCodes: list[str] = Field(default_factory=list, max_length=5)
+    customerEmail: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    recurrence: RecurrenceIn | None = Field(default=None, description="Book a whole series, all or nothing: "
+                                            "201 returns a SeriesBookingOut; 409 names the conflicting occurrence.")
+    skipConflicts: bool = Field(default=False, strict=True,
+                                description="With recurrence: book the free occurrences and list the others.")
+
+
+class ServiceRequestOut(Schema):
+    id: str
+    serviceId: str
+    teamId: str
+    memberId: str
+    start: str
+    end: str
+    timezone: str
+    status: str
+    paymentStatus: str
+    paymentMethod: str
+    price: dict
+    address: str
+    notes: str
+    sequence: int
+    seriesId: str | None = None
+    priority: str
+    options: list[str]
+    promoCodes: list[str]
+    holdExpiresAt: str | None = None
+    checkoutUrl: str | None = None
+    paymentError: dict | None = None  # why checkoutUrl is null (Stripe unavailable): retry with POST .../checkout
+    createdAt: str
+    updatedAt: str
+
+
+class SkippedOccurrenceOut(Schema):
+    index: int
+    start: str
+    code: str
+
+
+class SeriesBookingOut(Schema):
+    seriesId: str
+    rrule: str
+    tz: str
+    items: list[ServiceRequestOut]
+    skipped: list[SkippedOccurrenceOut]
+
+
+class BookingCreatedOut(RootModel[ServiceRequestOut | SeriesBookingOut]):
+    """One booking, or a whole series when the request carried `recurrence`."""
+    model_config = ConfigDict(defer_build=True)
+
+
+class ServiceRequestListOut(Schema):
+    items: list[ServiceRequestOut]
+    nextCursor: str | None = None
+
+
+class RescheduleIn(Strict):
+    start: AwareDatetime
+    teamMemberId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class CancelIn(Strict):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class SeriesCancelOut(Schema):
+    seriesId: str
+    cancelled: list[ServiceRequestOut]
+    unchanged: list[ServiceRequestOut] = Field(description="Already closed or already started: left as they are.")
+
+
+class SubmissionOut(Schema):
+    idempotencyKey: str
+    status: Literal["COMPLETED", "IN_PROGRESS"]
+    httpStatus: int | None = None
+    serviceRequestId: str | None = None
+    error: dict | None = None

@@ -1,0 +1,44 @@
+"""Models of the catalog routes (api.catalog): services and portal-safe team members."""
+from __future__ import annotations
+
+from pydantic import ConfigDict
+
+from chalicelib.api.schemas.common import MoneyOut, Schema
+
+
+class ServiceOptionOut(Schema):
+    id: str
+    name: str
+    price: MoneyOut
+
+
+class ServiceOut(Schema):
+    id: str
+    name: str
+    category: str
+    description: str
+    durationMinutes: int
+    bufferMinutes: int
+    slotStepMinutes: int
+    leadTimeMinutes: int
+    basePrice: MoneyOut
+    teamIds: list[str]
+    options: list[ServiceOptionOut]
+
+
+class ServiceListOut(Schema):
+    items: list[ServiceOut]
+
+
+class TeamMemberOut(Schema):
+    """Portal-safe: no e-mail, phone or internal notes."""
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    teamId: str
+    displayName: str
+    bio: str
+    rating: float | None = None
+
+
+class TeamMemberListOut(Schema):
+    items: list[TeamMemberOut]

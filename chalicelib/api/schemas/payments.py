@@ -1,0 +1,37 @@
+"""Models of the payment routes (api.payments): checkout, COD, the Stripe webhook, reconciliation."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from chalicelib.api.schemas.common import Schema, Strict
+
+
+class CodCollectedIn(Strict):
+    note: str | None = Field(default=None, max_length=500)
+
+
+class WebhookAckOut(Schema):
+    received: bool
+    eventId: str | None = None
+    outcome: str
+
+
+class ReconcileIn(Strict):
+    maxSeconds: int = Field(default=25, ge=1, le=900)
+
+
+class ReconcileSummaryOut(Schema):
+    complete: bool
+    changed: int
+    open: int
+    eventsReplayed: int
+    fixedPaid: int
+    fixedPending: int
+    fixedFailed: int
+    fixedExpired: int
+    expiredStale: int
+    flaggedPaidNotInStripe: int
+    mismatches: int
+    refunded: int
+    errors: int
+    stripeCalls: int

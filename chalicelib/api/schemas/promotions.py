@@ -1,0 +1,63 @@
+"""Models of the promotion-rule admin routes (api.promotions)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, Field, StrictBool, StrictInt
+
+from chalicelib.api.schemas.common import Schema, Strict
+
+
+class PromoRuleIn(Strict):
+    """A promotion rule. Amounts are minor units of `currency`; percent values are basis points."""
+    id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+                           description="Optional on create (generated when absent); must match the path on PUT.")
+    code: str | None = Field(default=None, min_length=2, max_length=32, pattern=r"^\s*[A-Za-z0-9][A-Za-z0-9_-]+\s*$",
+                             description="Code customers type (case-insensitive, unique); null = automatic rule.")
+    kind: Literal["percent", "fixed"]
+    value: StrictInt = Field(gt=0, description="percent: basis points (1000 = 10 %, at most 10000); fixed: minor "
+                                               "units.")
+    description: str = Field(default="", max_length=200)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    validFrom: AwareDatetime | None = Field(default=None, description="Inclusive; judged at the appointment start.")
+    validTo: AwareDatetime | None = Field(default=None, description="Exclusive; judged at the appointment start.")
+    serviceIds: list[str] = Field(default_factory=list, max_length=100, description="Empty: every service.")
+    minSubtotal: StrictInt = Field(default=0, ge=0, description="Minimum pre-discount subtotal.")
+    priority: StrictInt = Field(default=100, ge=0, le=1_000_000, description="Lower applies first; ties by id.")
+    stackable: StrictBool = Field(default=True, description="false: exclusive, combined with no other rule.")
+    maxDiscount: StrictInt | None = Field(default=None, gt=0, description="Cap for this rule's discount.")
+    globalLimit: StrictInt | None = Field(default=None, ge=1)
+    perCustomerLimit: StrictInt | None = Field(default=None, ge=1)
+    active: StrictBool = True
+
+
+class PromoRuleUpdateIn(PromoRuleIn):
+    reason: str | None = Field(default=None, max_length=500, description="Recorded in the audit entry.")
+
+
+class PromoRuleOut(Schema):
+    id: str
+    code: str | None
+    kind: str
+    value: int
+    description: str
+    currency: str
+    validFrom: str | None
+    validTo: str | None
+    serviceIds: list[str]
+    minSubtotal: int
+    priority: int
+    stackable: bool
+    maxDiscount: int | None
+    globalLimit: int | None
+    perCustomerLimit: int | None
+    active: bool
+    version: int
+
+
+class PromoRuleListOut(Schema):
+    items: list[PromoRuleOut]
+
+
+class DeactivateQuery(Strict):
+    reason: str | None = Field(default=None, max_length=500, description="Recorded in the audit entry.")

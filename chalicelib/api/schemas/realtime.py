@@ -1,0 +1,55 @@
+"""Models of the realtime edge (api.realtime): websocket frames and the polling change feed."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from chalicelib.api.schemas.common import Schema, Strict
+
+
+class SubscribeMessage(Strict):
+    """Websocket frame: start receiving `availability.changed` for a service's team-local days [from, to]."""
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    action: Literal["subscribe"]
+    serviceId: str = Field(min_length=1, max_length=128)
+    from_: date = Field(alias="from")
+    to: date
+
+
+class UnsubscribeMessage(Strict):
+    """Websocket frame: stop receiving a service's days [from, to], or all of its days when no range is given."""
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    action: Literal["unsubscribe"]
+    serviceId: str = Field(min_length=1, max_length=128)
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+
+class AvailabilityChangesQuery(Strict):
+    since: str | None = Field(default=None, max_length=64, pattern=r"^\d{8}T\d{6}\.\d{6}Z-([0-9a-f]{8}|~)$",
+                              description="Cursor from the previous response; omit to get a starting cursor.")
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class SlotRemainingOut(Schema):
+    start: str
+    remaining: int
+
+
+class AvailabilityChangeOut(Schema):
+    cursor: str
+    serviceId: str
+    teamId: str
+    date: str = Field(description="Team-local date (yyyy-mm-dd) whose slots changed.")
+    slots: list[SlotRemainingOut]
+    at: str
+
+
+class AvailabilityChangesOut(Schema):
+    serviceId: str
+    changes: list[AvailabilityChangeOut]
+    cursor: str = Field(description="Pass as `since` on the next poll.")
+    hasMore: bool
+    reset: bool = Field(description="The cursor was older than the change log keeps: reload availability.")
