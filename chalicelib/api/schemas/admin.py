@@ -8,16 +8,16 @@ from typing import Literal
 from pydantic import AwareDatetime, Field, field_validator
 
 from chalicelib.api.schemas.bookings import ServiceRequestOut
-from chalicelib.api.schemas.common import Identifier, Schema, Strict
+from chalicelib.api.schemas.common import Cursor, Identifier, OptionalId, Reason, Schema, Strict
 
 HHMM = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 class BlackoutIn(Strict):
-    id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    id: OptionalId = None
     start: AwareDatetime
     end: AwareDatetime
-    reason: str = Field(default="", max_length=500)
+    reason: Reason = ""
 
 
 class TeamAvailabilityIn(Strict):
@@ -25,7 +25,7 @@ class TeamAvailabilityIn(Strict):
                       list[tuple[str, str]]] = Field(max_length=7)
     blackouts: list[BlackoutIn] = Field(default_factory=list, max_length=200)
     force: bool = False
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Reason | None = None
 
     @field_validator("weeklyHours")
     @classmethod
@@ -53,7 +53,7 @@ class TeamAvailabilityOut(Schema):
 class TeamCapacityIn(Strict):
     dailyLimit: int = Field(ge=0, le=1000)
     slotCapacity: int | None = Field(default=None, ge=0, le=1000)
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Reason | None = None
 
 
 class TeamCapacityOut(Schema):
@@ -64,10 +64,10 @@ class TeamCapacityOut(Schema):
 
 
 class CapacityOverrideIn(Strict):
-    teamId: str = Identifier
+    teamId: Identifier
     date: dt.date
     limit: int = Field(ge=0, le=1000)
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Reason = Field(min_length=1)
 
 
 class CapacityOverrideOut(Schema):
@@ -81,10 +81,10 @@ class AdminListQuery(Strict):
     status: Literal["PENDING_PAYMENT", "CONFIRMED", "COMPLETED", "CANCELLED", "EXPIRED"] | None = None
     paymentStatus: Literal["UNPAID", "PENDING", "PAID", "FAILED", "EXPIRED", "REFUNDED", "COD_DUE",
                            "COD_COLLECTED"] | None = None
-    teamId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    teamId: OptionalId = None
     from_: AwareDatetime | None = Field(default=None, alias="from")
     to: AwareDatetime | None = None
-    cursor: str | None = Field(default=None, max_length=2048)
+    cursor: Cursor | None = None
     limit: int = Field(default=50, ge=1, le=200)
 
 
@@ -108,7 +108,7 @@ class AdminServiceRequestListOut(Schema):
 
 class AuditQuery(Strict):
     day: dt.date | None = None
-    cursor: str | None = Field(default=None, max_length=2048)
+    cursor: Cursor | None = None
     limit: int = Field(default=50, ge=1, le=200)
 
 

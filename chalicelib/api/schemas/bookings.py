@@ -4,18 +4,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, RootModel, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, RootModel
 
-from chalicelib.api.schemas.common import Identifier, Schema, Strict, check_zone
+from chalicelib.api.schemas.common import (RRULE_HELP, Address, IanaZone, Identifier, Notes, OptionalId, OptionIds,
+                                           PaymentMethodCode, PromoCodes, Reason, RRule, Schema, Strict)
 
 
 class AvailabilityQuery(Strict):
     from_: date = Field(alias="from", description="First day (in tz), YYYY-MM-DD")
     to: date = Field(description="Last day (in tz), inclusive; at most 31 days after from")
-    tz: str = Field(default="UTC", max_length=64, description="IANA zone the days and times are shown in")
-    teamMemberId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-
-    _zone = field_validator("tz")(classmethod(lambda cls, v: check_zone(v)))
+    tz: IanaZone = Field(default="UTC", description="IANA zone the days and times are shown in")
+    teamMemberId: OptionalId = None
 
 
 class SlotOut(Schema):
@@ -38,24 +37,21 @@ class AvailabilityOut(Schema):
 
 
 class RecurrenceIn(Strict):
-    rrule: str = Field(min_length=1, max_length=256,
-                       description="RRULE: FREQ=WEEKLY|MONTHLY, INTERVAL, COUNT<=52 or UNTIL<=1 year, BYDAY.")
-    tz: str | None = Field(default=None, max_length=64,
-                           description="IANA zone whose wall time every occurrence keeps (default: the team's).")
-
-    _zone = field_validator("tz")(classmethod(lambda cls, v: v if v is None else check_zone(v)))
+    rrule: RRule = Field(description=RRULE_HELP)
+    tz: IanaZone | None = Field(default=None,
+                                description="IANA zone whose wall time every occurrence keeps (default: the team's).")
 
 
 class CreateServiceRequestIn(Strict):
-    serviceId: str = Identifier
+    serviceId: Identifier
     start: AwareDatetime
-    paymentMethod: Literal["CARD", "COD"]
-    teamMemberId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-    teamId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-    address: str = Field(default="", max_length=500)
-    notes: str = Field(default="", max_length=2000)
-    options: list[str] = Field(default_factory=list, max_length=20)
-    promoCodes: list[str] = Field(default_factory=list, max_length=5)
+    paymentMethod: PaymentMethodCode
+    teamMemberId: OptionalId = None
+    teamId: OptionalId = None
+    address: Address = ""
+    notes: Notes = ""
+    options: OptionIds = Field(default_factory=list)
+    promoCodes: PromoCodes = Field(default_factory=list)
     customerEmail: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     recurrence: RecurrenceIn | None = Field(default=None, description="Book a whole series, all or nothing: "
                                             "201 returns a SeriesBookingOut; 409 names the conflicting occurrence.")
@@ -115,11 +111,11 @@ class ServiceRequestListOut(Schema):
 
 class RescheduleIn(Strict):
     start: AwareDatetime
-    teamMemberId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    teamMemberId: OptionalId = None
 
 
 class CancelIn(Strict):
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Reason | None = None
 
 
 class SeriesCancelOut(Schema):

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from chalicelib.api.schemas.common import Schema, Strict
+from chalicelib.api.schemas.common import Reason, Schema, Strict
 
 
 class CodCollectedIn(Strict):
-    note: str | None = Field(default=None, max_length=500)
+    note: Reason | None = None
 
 
 class WebhookAckOut(Schema):

@@ -5,21 +5,20 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, StrictBool
 
-from chalicelib.api.schemas.common import Identifier, Schema, Strict
+from chalicelib.api.schemas.common import (RRULE_HELP, Identifier, OptionalId, OptionIds, PromoCodes, RRule, Schema,
+                                           Strict, ZoneName)
 
 
 class QuoteIn(Strict):
-    serviceId: str = Identifier
+    serviceId: Identifier
     start: AwareDatetime
-    tz: str = Field(max_length=64, description="Customer's IANA zone: local times shown and recurrence wall time.")
-    teamId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+    tz: ZoneName = Field(description="Customer's IANA zone: local times shown and recurrence wall time.")
+    teamId: OptionalId = Field(default=None,
                                description="Team whose local time judges surcharges (default: the first team).")
-    options: list[str] = Field(default_factory=list, max_length=20)
-    promoCodes: list[str] = Field(default_factory=list, max_length=5)
+    options: OptionIds = Field(default_factory=list)
+    promoCodes: PromoCodes = Field(default_factory=list)
     emergency: StrictBool = False
-    recurrence: str | None = Field(default=None, min_length=1, max_length=256,
-                                   description="RRULE: FREQ=WEEKLY|MONTHLY, INTERVAL, COUNT<=52 or UNTIL<=1 year, "
-                                               "BYDAY.")
+    recurrence: RRule | None = Field(default=None, description=RRULE_HELP)
 
 
 class QuoteLineOut(Schema):
@@ -78,11 +77,11 @@ class QuoteOut(Schema):
 
 
 class RecurringPreviewIn(Strict):
-    serviceId: str = Identifier
+    serviceId: Identifier
     start: AwareDatetime
-    tz: str = Field(max_length=64)
-    rrule: str = Field(min_length=1, max_length=256)
-    teamId: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    tz: ZoneName
+    rrule: RRule
+    teamId: OptionalId = None
 
 
 class RecurringPreviewOut(Schema):

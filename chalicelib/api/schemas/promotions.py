@@ -1,11 +1,13 @@
 """Models of the promotion-rule admin routes (api.promotions)."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StrictBool, StrictInt
 
-from chalicelib.api.schemas.common import Schema, Strict
+from chalicelib.api.schemas.common import Reason, Schema, Strict
+
+AuditReason = Annotated[Reason | None, Field(description="Recorded in the audit entry.")]
 
 
 class PromoRuleIn(Strict):
@@ -32,7 +34,7 @@ class PromoRuleIn(Strict):
 
 
 class PromoRuleUpdateIn(PromoRuleIn):
-    reason: str | None = Field(default=None, max_length=500, description="Recorded in the audit entry.")
+    reason: AuditReason = None
 
 
 class PromoRuleOut(Schema):
@@ -60,4 +62,4 @@ class PromoRuleListOut(Schema):
 
 
 class DeactivateQuery(Strict):
-    reason: str | None = Field(default=None, max_length=500, description="Recorded in the audit entry.")
+    reason: AuditReason = None

@@ -2,27 +2,32 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
 from chalicelib.api.schemas.common import Schema, Strict
 
+FrameServiceId = Annotated[str, Field(min_length=1, max_length=128)]
 
-class SubscribeMessage(Strict):
+
+class Frame(Strict):
+    """A websocket frame; `from` may also be sent as `from_`."""
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class SubscribeMessage(Frame):
     """Websocket frame: start receiving `availability.changed` for a service's team-local days [from, to]."""
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     action: Literal["subscribe"]
-    serviceId: str = Field(min_length=1, max_length=128)
+    serviceId: FrameServiceId
     from_: date = Field(alias="from")
     to: date
 
 
-class UnsubscribeMessage(Strict):
+class UnsubscribeMessage(Frame):
     """Websocket frame: stop receiving a service's days [from, to], or all of its days when no range is given."""
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     action: Literal["unsubscribe"]
-    serviceId: str = Field(min_length=1, max_length=128)
+    serviceId: FrameServiceId
     from_: date | None = Field(default=None, alias="from")
     to: date | None = None
 
