@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, Field, field_validator
 from chalicelib.api.schemas.bookings import ServiceRequestOut
 from chalicelib.api.schemas.common import Cursor, Identifier, OptionalId, Reason, Schema, Strict
 
-HHMM = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+HH_MM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
 
 class BlackoutIn(Strict):
@@ -34,8 +34,7 @@ class TeamAvailabilityIn(Strict):
             if len(windows) > 6:
                 raise ValueError(f"{day}: at most 6 windows")
             for start, end in windows:
-                if not (re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", start)
-                        and re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", end)):
+                if not (HH_MM.fullmatch(start) and HH_MM.fullmatch(end)):
                     raise ValueError(f"{day}: times are HH:MM")
                 if start >= end:
                     raise ValueError(f"{day}: window start must be before its end")
