@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from chalicelib.domain.zones import load_zone
 
 
 class Schema(BaseModel):
@@ -19,7 +20,7 @@ class Strict(Schema):
 
 def _known_zone(value: str) -> str:
     try:
-        ZoneInfo(value)
+        load_zone(value)
     except Exception as exc:  # noqa: BLE001 - any failure means "not an IANA zone we know"
         raise ValueError("must be an IANA time zone such as America/New_York") from exc
     return value
