@@ -4,6 +4,7 @@ and query with pydantic, and turns every failure into the contract's error body.
 """
 from __future__ import annotations
 
+import codecs
 import functools
 import json
 from dataclasses import dataclass, field
@@ -96,6 +97,8 @@ def parse_json(raw: bytes | str | None) -> Any:
         raise ValidationFailed("A JSON request body is required.", {"fields": [{"field": "body",
                                                                             "message": "required"}]})
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    if data.startswith(codecs.BOM_UTF8):  # JSON text must not start with a BOM (RFC 8259 section 8.1)
+        raise ValidationFailed("The request body starts with a byte order mark.", {"reason": "utf-8 BOM"})
     if len(data) > MAX_BODY_BYTES:
         raise PayloadTooLarge(details={"maxBytes": MAX_BODY_BYTES, "bytes": len(data)})
     depth = json_nesting_depth(data)

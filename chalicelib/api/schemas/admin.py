@@ -1,22 +1,21 @@
 """Models of the admin routes (api.admin): team hours and capacity, day overrides, service requests, audit."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field, StrictInt, field_validator
 
 from chalicelib.api.schemas.bookings import ServiceRequestOut
-from chalicelib.api.schemas.common import Cursor, Identifier, OptionalId, Reason, Schema, Strict
+from chalicelib.api.schemas.common import Count, Cursor, Day, Identifier, Instant, OptionalId, Reason, Schema, Strict
 
 HH_MM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
 
 class BlackoutIn(Strict):
     id: OptionalId = None
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     reason: Reason = ""
 
 
@@ -50,8 +49,8 @@ class TeamAvailabilityOut(Schema):
 
 
 class TeamCapacityIn(Strict):
-    dailyLimit: int = Field(ge=0, le=1000)
-    slotCapacity: int | None = Field(default=None, ge=0, le=1000)
+    dailyLimit: Count = Field(le=1000)
+    slotCapacity: StrictInt | None = Field(default=None, ge=0, le=1000)
     reason: Reason | None = None
 
 
@@ -64,8 +63,8 @@ class TeamCapacityOut(Schema):
 
 class CapacityOverrideIn(Strict):
     teamId: Identifier
-    date: dt.date
-    limit: int = Field(ge=0, le=1000)
+    date: Day
+    limit: Count = Field(le=1000)
     reason: Reason = Field(min_length=1)
 
 
@@ -81,8 +80,8 @@ class AdminListQuery(Strict):
     paymentStatus: Literal["UNPAID", "PENDING", "PAID", "FAILED", "EXPIRED", "REFUNDED", "COD_DUE",
                            "COD_COLLECTED"] | None = None
     teamId: OptionalId = None
-    from_: AwareDatetime | None = Field(default=None, alias="from")
-    to: AwareDatetime | None = None
+    from_: Instant | None = Field(default=None, alias="from")
+    to: Instant | None = None
     cursor: Cursor | None = None
     limit: int = Field(default=50, ge=1, le=200)
 
@@ -106,7 +105,7 @@ class AdminServiceRequestListOut(Schema):
 
 
 class AuditQuery(Strict):
-    day: dt.date | None = None
+    day: Day | None = None
     cursor: Cursor | None = None
     limit: int = Field(default=50, ge=1, le=200)
 

@@ -1,18 +1,17 @@
 """Models of the booking routes (api.bookings): availability, service requests, recurring series, submissions."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, RootModel
+from pydantic import ConfigDict, Field, RootModel
 
-from chalicelib.api.schemas.common import (RRULE_HELP, Address, IanaZone, Identifier, Notes, OptionalId, OptionIds,
-                                           PaymentMethodCode, PromoCodes, Reason, RRule, Schema, Strict)
+from chalicelib.api.schemas.common import (RRULE_HELP, Address, Day, IanaZone, Identifier, Instant, Notes, OptionalId,
+                                           OptionIds, PaymentMethodCode, PromoCodes, Reason, RRule, Schema, Strict)
 
 
 class AvailabilityQuery(Strict):
-    from_: date = Field(alias="from", description="First day (in tz), YYYY-MM-DD")
-    to: date = Field(description="Last day (in tz), inclusive; at most 31 days after from")
+    from_: Day = Field(alias="from", description="First day (in tz), YYYY-MM-DD")
+    to: Day = Field(description="Last day (in tz), inclusive; at most 31 days after from")
     tz: IanaZone = Field(default="UTC", description="IANA zone the days and times are shown in")
     teamMemberId: OptionalId = None
 
@@ -44,7 +43,7 @@ class RecurrenceIn(Strict):
 
 class CreateServiceRequestIn(Strict):
     serviceId: Identifier
-    start: AwareDatetime
+    start: Instant
     paymentMethod: PaymentMethodCode
     teamMemberId: OptionalId = None
     teamId: OptionalId = None
@@ -110,7 +109,7 @@ class ServiceRequestListOut(Schema):
 
 
 class RescheduleIn(Strict):
-    start: AwareDatetime
+    start: Instant
     teamMemberId: OptionalId = None
 
 

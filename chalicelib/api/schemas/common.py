@@ -1,9 +1,10 @@
 """Bases, the error body, paging and the field types that more than one area uses."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from chalicelib.domain.zones import load_zone
 
@@ -26,7 +27,31 @@ def _known_zone(value: str) -> str:
     return value
 
 
+# The calendar the API accepts. Dates outside it are refused at parse time: near year 1 or 9999 converting
+# between zones overflows, and nothing this business books lies outside it. Use cases apply their own, narrower
+# windows (booking horizon, lead time) on top.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+
+
+def _iso_text(value: Any) -> Any:
+    """Dates and instants arrive as ISO 8601 text; a number (epoch) or a bool is refused, not interpreted."""
+    if isinstance(value, (date, datetime)) or (isinstance(value, str) and len(value) <= 40):
+        return value
+    raise ValueError("must be an ISO 8601 string")
+
+
+def _in_calendar(value: date | datetime) -> date | datetime:
+    day = value.date() if isinstance(value, datetime) else value
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}")
+    return value
+
+
 # --- field types -----------------------------------------------------------------------------------------
+Day = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_in_calendar)]
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_calendar)]
+Count = Annotated[StrictInt, Field(ge=0)]  # a JSON integer: "5", 5.0 and true are refused
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 OptionalId = Identifier | None
 ZoneName = Annotated[str, Field(max_length=64)]  # checked by the use case that loads the zone
@@ -36,8 +61,8 @@ Reason = Annotated[str, Field(max_length=500)]  # free text kept with the change
 Address = Annotated[str, Field(max_length=500)]
 Notes = Annotated[str, Field(max_length=2000)]
 PaymentMethodCode = Literal["CARD", "COD"]
-OptionIds = Annotated[list[str], Field(max_length=20)]
-PromoCodes = Annotated[list[str], Field(max_length=5)]
+OptionIds = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)]
+PromoCodes = Annotated[list[Annotated[str, Field(max_length=32)]], Field(max_length=5)]
 RRule = Annotated[str, Field(min_length=1, max_length=256)]
 RRULE_HELP = "RRULE: FREQ=WEEKLY|MONTHLY, INTERVAL, COUNT<=52 or UNTIL<=1 year, BYDAY."
 

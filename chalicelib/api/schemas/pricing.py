@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, StrictBool
+from pydantic import Field, StrictBool
 
-from chalicelib.api.schemas.common import (RRULE_HELP, Identifier, OptionalId, OptionIds, PromoCodes, RRule, Schema,
-                                           Strict, ZoneName)
+from chalicelib.api.schemas.common import (RRULE_HELP, Identifier, Instant, OptionalId, OptionIds, PromoCodes, RRule,
+                                           Schema, Strict, ZoneName)
 
 
 class QuoteIn(Strict):
     serviceId: Identifier
-    start: AwareDatetime
+    start: Instant
     tz: ZoneName = Field(description="Customer's IANA zone: local times shown and recurrence wall time.")
     teamId: OptionalId = Field(default=None,
                                description="Team whose local time judges surcharges (default: the first team).")
@@ -78,7 +78,7 @@ class QuoteOut(Schema):
 
 class RecurringPreviewIn(Strict):
     serviceId: Identifier
-    start: AwareDatetime
+    start: Instant
     tz: ZoneName
     rrule: RRule
     teamId: OptionalId = None

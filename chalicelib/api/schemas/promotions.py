@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
-from chalicelib.api.schemas.common import Reason, Schema, Strict
+from chalicelib.api.schemas.common import Identifier, Instant, Reason, Schema, Strict
 
 AuditReason = Annotated[Reason | None, Field(description="Recorded in the audit entry.")]
 
@@ -21,9 +21,9 @@ class PromoRuleIn(Strict):
                                                "units.")
     description: str = Field(default="", max_length=200)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
-    validFrom: AwareDatetime | None = Field(default=None, description="Inclusive; judged at the appointment start.")
-    validTo: AwareDatetime | None = Field(default=None, description="Exclusive; judged at the appointment start.")
-    serviceIds: list[str] = Field(default_factory=list, max_length=100, description="Empty: every service.")
+    validFrom: Instant | None = Field(default=None, description="Inclusive; judged at the appointment start.")
+    validTo: Instant | None = Field(default=None, description="Exclusive; judged at the appointment start.")
+    serviceIds: list[Identifier] = Field(default_factory=list, max_length=100, description="Empty: every service.")
     minSubtotal: StrictInt = Field(default=0, ge=0, description="Minimum pre-discount subtotal.")
     priority: StrictInt = Field(default=100, ge=0, le=1_000_000, description="Lower applies first; ties by id.")
     stackable: StrictBool = Field(default=True, description="false: exclusive, combined with no other rule.")

@@ -1,12 +1,11 @@
 """Models of the realtime edge (api.realtime): websocket frames and the polling change feed."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.api.schemas.common import Schema, Strict
+from chalicelib.api.schemas.common import Day, Schema, Strict
 
 FrameServiceId = Annotated[str, Field(min_length=1, max_length=128)]
 
@@ -20,16 +19,16 @@ class SubscribeMessage(Frame):
     """Websocket frame: start receiving `availability.changed` for a service's team-local days [from, to]."""
     action: Literal["subscribe"]
     serviceId: FrameServiceId
-    from_: date = Field(alias="from")
-    to: date
+    from_: Day = Field(alias="from")
+    to: Day
 
 
 class UnsubscribeMessage(Frame):
     """Websocket frame: stop receiving a service's days [from, to], or all of its days when no range is given."""
     action: Literal["unsubscribe"]
     serviceId: FrameServiceId
-    from_: date | None = Field(default=None, alias="from")
-    to: date | None = None
+    from_: Day | None = Field(default=None, alias="from")
+    to: Day | None = None
 
 
 class AvailabilityChangesQuery(Strict):
