@@ -56,7 +56,6 @@ PAYMENT_ALLOWED_FROM: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     P.COD_COLLECTED: frozenset({P.COD_DUE}),
 }
 
-FINAL_PAYMENT = frozenset({P.PAID, P.FAILED, P.EXPIRED, P.REFUNDED, P.COD_COLLECTED})
 OPEN_PAYMENT = frozenset({P.UNPAID, P.PENDING})
 ACTIVE_STATUSES = frozenset({S.PENDING_PAYMENT, S.CONFIRMED})  # those holding capacity
 
@@ -64,11 +63,6 @@ ACTIVE_STATUSES = frozenset({S.PENDING_PAYMENT, S.CONFIRMED})  # those holding c
 def check_status_transition(current: Status, target: Status) -> None:
     if current not in STATUS_ALLOWED_FROM.get(target, frozenset()):
         raise InvalidState(details={"status": current.value, "target": target.value})
-
-
-def check_payment_transition(current: PaymentStatus, target: PaymentStatus) -> None:
-    if current not in PAYMENT_ALLOWED_FROM.get(target, frozenset()):
-        raise InvalidState(details={"paymentStatus": current.value, "target": target.value})
 
 
 @dataclass(frozen=True)
