@@ -17,6 +17,7 @@ READ_OPERATIONS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems
 
 def _request(index: int, now: datetime, pending: bool):
     from chalicelib.domain.booking import PaymentMethod, PaymentStatus, Placement, ServiceRequest, Status
+    from chalicelib.domain.payment import Payment
     start = now + timedelta(days=3, hours=index % 48) if pending else now - timedelta(days=30, hours=index % 500)
     card = pending or index % 2 == 0
     status = Status.PENDING_PAYMENT if pending else Status.COMPLETED if start < now else Status.CONFIRMED
@@ -32,7 +33,7 @@ def _request(index: int, now: datetime, pending: bool):
         created_at=now - timedelta(minutes=10) if pending else start - timedelta(days=5),
         updated_at=now - timedelta(minutes=10) if pending else start,
         hold_expires_at=now + timedelta(minutes=40) if pending else None,
-        payment={"amount": 10000, "currency": "USD", "attempt": 1} if card else {})
+        payment=Payment(amount=10000, currency="USD", attempt=1) if card else Payment())
 
 
 def figures() -> dict:
@@ -68,10 +69,11 @@ def figures() -> dict:
                             "expires_at": str(int(request.hold_expires_at.timestamp())),
                             "line_items": [{"quantity": "1", "price_data": {
                                 "currency": "usd", "unit_amount": "10000", "product_data": {"name": "svc"}}}]})
-                        request = request.with_changes(payment={**request.payment, "sessionId": session["id"],
-                                                                "checkoutUrl": session["url"]})
+                        request = request.with_changes(payment=request.payment.with_changes(
+                            session_id=session["id"], checkout_url=session["url"]))
                     elif request.payment_method.value == "CARD":
-                        request = request.with_changes(payment={**request.payment, "sessionId": f"cs_old_{index}"})
+                        request = request.with_changes(
+                            payment=request.payment.with_changes(session_id=f"cs_old_{index}"))
                     batch.save(to_item(request, 1))
             gateway = StripeGateway(settings.stripe_api_key, settings.stripe_webhook_secret, api_base=base,
                                     max_network_retries=0)

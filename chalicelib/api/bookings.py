@@ -23,8 +23,8 @@ MAX_KEY_LENGTH = 255
 
 def portal_view(request: ServiceRequest) -> dict:
     doc = codec.request_to_doc(request)
-    doc["checkoutUrl"] = (request.payment or {}).get("checkoutUrl")
-    doc["paymentError"] = (request.payment or {}).get("error") if not doc["checkoutUrl"] else None
+    doc["checkoutUrl"] = doc["payment"].get("checkoutUrl")
+    doc["paymentError"] = doc["payment"].get("error") if not doc["checkoutUrl"] else None
     return {k: v for k, v in doc.items() if k in PORTAL_FIELDS}
 
 

@@ -8,8 +8,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import InvalidState
+
+if TYPE_CHECKING:
+    from chalicelib.domain.payment import Payment
 
 
 class Status(str, Enum):
@@ -77,6 +81,12 @@ class Placement:
     cells: tuple[str, ...] = ()  # UTC instants (ISO) of the slot cells occupied incl. buffer
 
 
+def _no_payment() -> Payment:
+    # Imported on use: domain/payment.py decides on ServiceRequests, so it imports this module.
+    from chalicelib.domain.payment import Payment
+    return Payment()
+
+
 @dataclass(frozen=True)
 class ServiceRequest:
     id: str
@@ -99,7 +109,7 @@ class ServiceRequest:
     options: tuple[str, ...] = ()
     promo_codes: tuple[str, ...] = ()
     hold_expires_at: datetime | None = None
-    payment: dict = field(default_factory=dict)  # sessionId, checkoutUrl, amount, currency, paidAt, lastEventId...
+    payment: Payment = field(default_factory=_no_payment)  # session, Stripe's reports, cash (domain/payment.py)
     reminders_sent: tuple[str, ...] = ()  # "24h", "2h"
     revision: int = 0  # storage revision this copy was read at (writes are conditional on it)
 

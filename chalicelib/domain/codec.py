@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.domain.catalog import (Blackout, Catalog, Money, Service, ServiceOption, Team, TeamMember,
                                        TimeWindow)
+from chalicelib.domain.payment import CheckoutError, Payment, ReconciliationNote
 
 if TYPE_CHECKING:
     from chalicelib.domain.booking import ServiceRequest
@@ -114,7 +115,7 @@ def request_to_doc(r: "ServiceRequest") -> dict:
             "idempotencyKey": r.idempotency_key, "seriesId": r.series_id, "priority": r.priority,
             "options": list(r.options), "promoCodes": list(r.promo_codes),
             "holdExpiresAt": iso_utc(r.hold_expires_at) if r.hold_expires_at else None,
-            "payment": r.payment, "remindersSent": list(r.reminders_sent),
+            "payment": payment_to_doc(r.payment), "remindersSent": list(r.reminders_sent),
             "createdAt": iso_utc(r.created_at), "updatedAt": iso_utc(r.updated_at)}
 
 
@@ -133,6 +134,69 @@ def request_from_doc(d: dict) -> "ServiceRequest":
         idempotency_key=d.get("idempotencyKey"), series_id=d.get("seriesId"), priority=d.get("priority", "NORMAL"),
         options=tuple(d.get("options", ())), promo_codes=tuple(d.get("promoCodes", ())),
         hold_expires_at=parse_iso(d["holdExpiresAt"]) if d.get("holdExpiresAt") else None,
-        payment=d.get("payment") or {}, reminders_sent=tuple(d.get("remindersSent", ())),
+        payment=payment_from_doc(d.get("payment")), reminders_sent=tuple(d.get("remindersSent", ())),
         revision=int(d.get("revision", 0)),
     )
+
+
+# --- a request's payment ---------------------------------------------------------------------------------
+# Keys of unset (None) fields are left out, so a stored null and a missing key both read as "not set"; keys this
+# code does not know are kept as they are.
+PAYMENT_KEYS = ("sessionId", "checkoutUrl", "amount", "currency", "attempt", "sessionCreatedAt", "awaitingSettlement",
+                "paidAt", "paidSessionId", "paymentIntentId", "lastEventId", "amountRefunded", "refundedAt",
+                "collectedAt", "collectedBy", "error", "reconciliationNotes")
+NOTE_KEYS = ("kind", "sessionId", "at")  # every note has these; the rest of a note is its kind's details
+
+
+def payment_to_doc(p: Payment) -> dict:
+    doc = {"sessionId": p.session_id, "checkoutUrl": p.checkout_url, "amount": p.amount, "currency": p.currency,
+           "attempt": p.attempt, "sessionCreatedAt": _iso_or_none(p.session_created_at),
+           "awaitingSettlement": p.awaiting_settlement, "paidAt": _iso_or_none(p.paid_at),
+           "paidSessionId": p.paid_session_id, "paymentIntentId": p.payment_intent_id,
+           "lastEventId": p.last_event_id, "amountRefunded": p.amount_refunded,
+           "refundedAt": _iso_or_none(p.refunded_at), "collectedAt": _iso_or_none(p.collected_at),
+           "collectedBy": p.collected_by, "error": _checkout_error_to_doc(p.error) if p.error else None,
+           "reconciliationNotes": [_note_to_doc(n) for n in p.reconciliation_notes] or None}
+    return {**{k: v for k, v in doc.items() if v is not None}, **p.extra}
+
+
+def payment_from_doc(d: dict | None) -> Payment:
+    """Reads every stored shape: missing keys are unset, unknown keys go to `extra`."""
+    d = d or {}
+    return Payment(
+        session_id=d.get("sessionId"), checkout_url=d.get("checkoutUrl"), amount=d.get("amount"),
+        currency=d.get("currency"), attempt=d.get("attempt"),
+        session_created_at=_time_or_none(d.get("sessionCreatedAt")), awaiting_settlement=d.get("awaitingSettlement"),
+        paid_at=_time_or_none(d.get("paidAt")), paid_session_id=d.get("paidSessionId"),
+        payment_intent_id=d.get("paymentIntentId"), last_event_id=d.get("lastEventId"),
+        amount_refunded=d.get("amountRefunded"), refunded_at=_time_or_none(d.get("refundedAt")),
+        collected_at=_time_or_none(d.get("collectedAt")), collected_by=d.get("collectedBy"),
+        error=_checkout_error_from_doc(d["error"]) if d.get("error") else None,
+        reconciliation_notes=tuple(_note_from_doc(n) for n in d.get("reconciliationNotes") or ()),
+        extra={k: v for k, v in d.items() if k not in PAYMENT_KEYS})
+
+
+def _iso_or_none(dt: datetime | None) -> str | None:
+    return iso_utc(dt) if dt is not None else None
+
+
+def _time_or_none(value: str | None) -> datetime | None:
+    return parse_iso(value) if value else None
+
+
+def _checkout_error_to_doc(e: CheckoutError) -> dict:
+    return {"code": e.code, "message": e.message, "at": _iso_or_none(e.at), "attempt": e.attempt}
+
+
+def _checkout_error_from_doc(d: dict) -> CheckoutError:
+    return CheckoutError(code=d.get("code", ""), message=d.get("message", ""), at=_time_or_none(d.get("at")),
+                         attempt=d.get("attempt"))
+
+
+def _note_to_doc(n: ReconciliationNote) -> dict:
+    return {"kind": n.kind, "sessionId": n.session_id, "at": _iso_or_none(n.at), **n.details}
+
+
+def _note_from_doc(d: dict) -> ReconciliationNote:
+    return ReconciliationNote(kind=d.get("kind", ""), session_id=d.get("sessionId"), at=_time_or_none(d.get("at")),
+                              details={k: v for k, v in d.items() if k not in NOTE_KEYS})

@@ -122,7 +122,7 @@ def override_day(deps: Any, principal: Principal, team_id: str, day: date, limit
 
 def admin_view(request: ServiceRequest, audit: list[dict] | None = None) -> dict:
     doc = codec.request_to_doc(request)
-    payment = request.payment or {}
+    payment = doc["payment"]
     doc.update({"checkoutUrl": payment.get("checkoutUrl"), "paymentSessionId": payment.get("sessionId"),
                 "paymentAmount": payment.get("amount"), "currency": payment.get("currency"),
                 "paidAt": payment.get("paidAt"), "lastEventId": payment.get("lastEventId"),

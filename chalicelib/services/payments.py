@@ -18,15 +18,17 @@ Decisions made here (documented in the README of the area via these docstrings):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from chalicelib.clock import monotonic
 from chalicelib.domain import codec
-from chalicelib.domain.booking import (OPEN_PAYMENT, PAYMENT_ALLOWED_FROM, STATUS_ALLOWED_FROM, PaymentMethod,
-                                       PaymentStatus, ServiceRequest, Status)
+from chalicelib.domain.booking import OPEN_PAYMENT, PaymentMethod, PaymentStatus, ServiceRequest, Status
 from chalicelib.domain.errors import ConcurrentUpdate, DomainError, InvalidState, NotFound
+from chalicelib.domain.payment import (CheckoutError, Decide, amount_due, decide_awaiting_settlement,
+                                       decide_checkout_opened, decide_cod_collected, decide_ended,
+                                       decide_paid, decide_paid_not_in_stripe, decide_refund, decide_session,
+                                       session_is_paid)
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count, logger
 from chalicelib.services import booking
@@ -45,16 +47,6 @@ EXPIRY_ACTOR = "system:expire-holds"
 RECONCILE_JOB = "reconcile_payments"
 SUMMARY_KEYS = ("open", "eventsReplayed", "fixedPaid", "fixedPending", "fixedFailed", "fixedExpired",
                 "expiredStale", "flaggedPaidNotInStripe", "mismatches", "refunded", "errors")
-
-
-@dataclass(frozen=True)
-class Change:
-    new: ServiceRequest
-    action: str
-    reason: str | None = None
-
-
-Decide = Callable[[ServiceRequest], "Change | None"]
 
 
 # --- writes ----------------------------------------------------------------------------------------------
@@ -88,137 +80,6 @@ def _apply(deps: Any, request_id: str, decide: Decide, actor: str) -> tuple[str,
     raise ConcurrentUpdate(details={"serviceRequestId": request_id})
 
 
-def _with_note(payment: dict, note: dict) -> dict | None:
-    """payment with the note appended, or None if an equal note (kind + sessionId) is already there."""
-    notes = list(payment.get("reconciliationNotes") or [])
-    if any(n.get("kind") == note["kind"] and n.get("sessionId") == note.get("sessionId") for n in notes):
-        return None
-    return {**payment, "reconciliationNotes": notes + [note]}
-
-
-def amount_due(request: ServiceRequest) -> tuple[int, str]:
-    """(minor units, upper-case currency) the customer owes, from the stored quote."""
-    price = request.price or {}
-    total = price.get("total")
-    if isinstance(total, dict):
-        return int(total["amount"]), str(total["currency"]).upper()
-    return int(total or 0), str(price.get("currency") or "USD").upper()
-
-
-# --- decisions from a Stripe Checkout Session ------------------------------------------------------------
-def decide_paid(session: dict, event_id: str | None, now: datetime) -> Decide:
-    """The session is paid: PAID (+ CONFIRMED if still pending), unless amount/currency differ from what we
-    asked for, in which case the request is flagged for an admin and stays unpaid."""
-    def decide(current: ServiceRequest) -> Change | None:
-        if current.payment_status not in PAYMENT_ALLOWED_FROM[P.PAID]:
-            return None  # already PAID/REFUNDED (or not a card payment)
-        payment = dict(current.payment or {})
-        expected_amount = payment.get("amount")
-        expected_currency = payment.get("currency")
-        if expected_amount is None:
-            expected_amount, expected_currency = amount_due(current)
-        got_amount, got_currency = session.get("amount_total"), str(session.get("currency") or "").upper()
-        if got_amount != expected_amount or got_currency != str(expected_currency).upper():
-            note = {"kind": "amount_mismatch", "sessionId": session.get("id"), "at": codec.iso_utc(now),
-                    "expected": {"amount": expected_amount, "currency": expected_currency},
-                    "received": {"amount": got_amount, "currency": got_currency}, "eventId": event_id}
-            flagged = _with_note(payment, note)
-            if flagged is None:
-                return None
-            return Change(current.with_changes(payment=flagged), "payment.mismatch_flagged",
-                          "Stripe reported a different amount or currency; not marked paid")
-        payment.update(paidAt=codec.iso_utc(now), paidSessionId=session.get("id"),
-                       paymentIntentId=session.get("payment_intent"), awaitingSettlement=False)
-        if event_id:
-            payment["lastEventId"] = event_id
-        status = current.status
-        if current.status in STATUS_ALLOWED_FROM[S.CONFIRMED]:
-            status = S.CONFIRMED
-        elif not current.holds_capacity:
-            # Money arrived after the hold was released: keep the money state right and tell an admin.
-            payment = _with_note(payment, {"kind": "paid_after_release", "sessionId": session.get("id"),
-                                           "at": codec.iso_utc(now), "status": current.status.value}) or payment
-        return Change(current.with_changes(payment_status=P.PAID, status=status, payment=payment), "payment.paid")
-    return decide
-
-
-def decide_awaiting_settlement(session: dict, event_id: str | None) -> Decide:
-    """Completed but unpaid (delayed payment methods): PENDING, and the hold is kept until it settles."""
-    def decide(current: ServiceRequest) -> Change | None:
-        payment = dict(current.payment or {})
-        if current.payment_status not in OPEN_PAYMENT or payment.get("awaitingSettlement"):
-            return None
-        if payment.get("sessionId") not in (None, session.get("id")):
-            return None  # an older attempt's session
-        payment.update(awaitingSettlement=True, sessionId=session.get("id"),
-                       paymentIntentId=session.get("payment_intent"))
-        if event_id:
-            payment["lastEventId"] = event_id
-        return Change(current.with_changes(payment_status=P.PENDING, payment=payment), "payment.awaiting_settlement")
-    return decide
-
-
-def decide_ended(target: PaymentStatus, session_id: str | None, event_id: str | None, action: str,
-                 reason: str) -> Decide:
-    """Payment FAILED or EXPIRED: the hold is released (status EXPIRED) if the request still holds it.
-    Events about an older attempt's session are ignored (a fresh session may be open)."""
-    def decide(current: ServiceRequest) -> Change | None:
-        payment = dict(current.payment or {})
-        if current.payment_status not in PAYMENT_ALLOWED_FROM[target]:
-            return None
-        if session_id is not None and payment.get("sessionId") not in (None, session_id):
-            return None
-        if target is P.EXPIRED and payment.get("awaitingSettlement"):
-            return None  # a completed session does not expire; settlement decides
-        if event_id:
-            payment["lastEventId"] = event_id
-        status = S.EXPIRED if current.status in STATUS_ALLOWED_FROM[S.EXPIRED] else current.status
-        return Change(current.with_changes(payment_status=target, status=status, payment=payment), action, reason)
-    return decide
-
-
-def decide_refund(charge: dict, event_id: str | None, now: datetime) -> Decide:
-    """charge.refunded: fully refunded -> REFUNDED (a refund proves the payment, so an open payment becomes
-    PAID then REFUNDED in one write: events may arrive before checkout.session.completed). Partial refunds are
-    recorded on the payment."""
-    def decide(current: ServiceRequest) -> Change | None:
-        payment = dict(current.payment or {})
-        refunded_amount = int(charge.get("amount_refunded") or 0)
-        full = bool(charge.get("refunded"))
-        if current.payment_status is P.REFUNDED:
-            return None
-        if not full:
-            if payment.get("amountRefunded") == refunded_amount:
-                return None
-            payment.update(amountRefunded=refunded_amount, lastEventId=event_id or payment.get("lastEventId"))
-            return Change(current.with_changes(payment=payment), "payment.partially_refunded")
-        status = current.status
-        if current.payment_status in PAYMENT_ALLOWED_FROM[P.PAID]:
-            payment.setdefault("paidAt", codec.iso_utc(now))
-            if current.status in STATUS_ALLOWED_FROM[S.CONFIRMED]:
-                status = S.CONFIRMED
-        elif current.payment_status is not P.PAID:
-            return None
-        payment.update(amountRefunded=refunded_amount, refundedAt=codec.iso_utc(now),
-                       paymentIntentId=payment.get("paymentIntentId") or charge.get("payment_intent"))
-        if event_id:
-            payment["lastEventId"] = event_id
-        return Change(current.with_changes(payment_status=P.REFUNDED, status=status, payment=payment),
-                      "payment.refunded")
-    return decide
-
-
-def decide_session(session: dict, event_id: str | None, now: datetime) -> Decide | None:
-    """What a session's own state says about the request (reconciliation, resume, hold expiry)."""
-    if session.get("payment_status") in ("paid", "no_payment_required"):
-        return decide_paid(session, event_id, now)
-    if session.get("status") == "complete":
-        return decide_awaiting_settlement(session, event_id)
-    if session.get("status") == "expired":
-        return decide_ended(P.EXPIRED, session.get("id"), event_id, "payment.expired", "Checkout Session expired")
-    return None
-
-
 # --- CARD checkout ---------------------------------------------------------------------------------------
 def checkout_after_booking(deps: Any, request: ServiceRequest) -> ServiceRequest:
     """Hook run by booking.create: opens the Checkout Session of a new CARD request. Never raises for a Stripe
@@ -236,11 +97,10 @@ def resume_checkout(deps: Any, principal: Principal, request_id: str) -> Service
     if (current.payment_method is not PaymentMethod.CARD or current.status is not S.PENDING_PAYMENT
             or current.payment_status not in OPEN_PAYMENT):
         raise InvalidState(details={"status": current.status.value, "paymentStatus": current.payment_status.value})
-    payment = current.payment or {}
-    if payment.get("awaitingSettlement"):
+    if current.payment.awaiting_settlement:
         return current  # paid with a delayed method; nothing to pay until it settles
     now = deps.clock()
-    session_id = payment.get("sessionId")
+    session_id = current.payment.session_id
     if session_id:
         try:
             session = deps.stripe.retrieve_session(session_id)
@@ -255,7 +115,7 @@ def resume_checkout(deps: Any, principal: Principal, request_id: str) -> Service
         if session.get("status") != "expired" and decide is not None:
             _, updated = _apply(deps, request_id, decide, principal.actor)
             return updated or current
-    return _open_session(deps, current, attempt=int(payment.get("attempt") or 0) + 1, raise_on_error=True)
+    return _open_session(deps, current, attempt=(current.payment.attempt or 0) + 1, raise_on_error=True)
 
 
 def _open_session(deps: Any, current: ServiceRequest, attempt: int, raise_on_error: bool) -> ServiceRequest:
@@ -273,26 +133,15 @@ def _open_session(deps: Any, current: ServiceRequest, attempt: int, raise_on_err
             raise
         return _record_checkout_error(deps, current, attempt, exc)
     hold = datetime.fromtimestamp(int(session["expires_at"]), UTC)
-
-    def decide(latest: ServiceRequest) -> Change | None:
-        if latest.status is not S.PENDING_PAYMENT or latest.payment_status not in OPEN_PAYMENT:
-            return None
-        if (latest.payment or {}).get("sessionId") == session["id"]:
-            return None
-        payment = {k: v for k, v in (latest.payment or {}).items() if k != "error"}
-        payment.update(sessionId=session["id"], checkoutUrl=session.get("url"), amount=amount, currency=currency,
-                       attempt=attempt, sessionCreatedAt=codec.iso_utc(now), awaitingSettlement=False)
-        return Change(latest.with_changes(payment_status=P.PENDING, payment=payment, hold_expires_at=hold),
-                      "payment.checkout_opened", f"attempt {attempt}")
-
+    decide = decide_checkout_opened(session, amount, currency, attempt, now, hold_until=hold)
     outcome, saved = _apply(deps, current.id, decide, "system:checkout")
     count("CheckoutSessionCreated")
     return saved or current
 
 
 def _record_checkout_error(deps: Any, current: ServiceRequest, attempt: int, exc: DomainError) -> ServiceRequest:
-    error = {"code": exc.code, "message": exc.message, "at": codec.iso_utc(deps.clock()), "attempt": attempt}
-    failed = current.with_changes(payment={**(current.payment or {}), "attempt": attempt, "error": error})
+    error = CheckoutError(exc.code, exc.message, at=deps.clock(), attempt=attempt)
+    failed = current.with_changes(payment=current.payment.with_changes(attempt=attempt, error=error))
     try:
         return deps.requests.save(current, failed)
     except (StaleRevision, DomainError):
@@ -304,15 +153,7 @@ def _record_checkout_error(deps: Any, current: ServiceRequest, attempt: int, exc
 def cod_collected(deps: Any, principal: Principal, request_id: str, note: str | None = None) -> ServiceRequest:
     """COD_DUE -> COD_COLLECTED (audited). Repeating it returns the request unchanged.
     Raises NotFound, InvalidState (not a COD request due)."""
-    def decide(current: ServiceRequest) -> Change | None:
-        if current.payment_status is P.COD_COLLECTED:
-            return None
-        if current.payment_status not in PAYMENT_ALLOWED_FROM[P.COD_COLLECTED]:
-            raise InvalidState(details={"paymentStatus": current.payment_status.value, "target": "COD_COLLECTED"})
-        payment = {**(current.payment or {}), "collectedAt": codec.iso_utc(deps.clock()),
-                   "collectedBy": principal.actor}
-        return Change(current.with_changes(payment_status=P.COD_COLLECTED, payment=payment), "payment.cod_collected",
-                      note)
+    decide = decide_cod_collected(principal.actor, deps.clock(), note)
     outcome, saved = _apply(deps, request_id, decide, principal.actor)
     if saved is None:
         raise NotFound(details={"serviceRequestId": request_id})
@@ -418,10 +259,10 @@ def expire_holds(deps: Any, deadline: float | None = None) -> dict:
     now = deps.clock()
     summary = {"due": 0, "expired": 0, "paid": 0, "awaitingSettlement": 0, "errors": 0, "deferred": 0}
     for request in deps.payment_store.open_payments():
-        if (request.payment or {}).get("awaitingSettlement"):
+        if request.payment.awaiting_settlement:
             continue
         # Cancelled while unpaid: its session must not stay payable. Otherwise: only holds that ran out.
-        cancelled_unpaid = request.status is not S.PENDING_PAYMENT and bool((request.payment or {}).get("sessionId"))
+        cancelled_unpaid = request.status is not S.PENDING_PAYMENT and bool(request.payment.session_id)
         if not cancelled_unpaid and (request.status is not S.PENDING_PAYMENT or request.hold_expires_at is None
                                      or request.hold_expires_at > now):
             continue
@@ -446,14 +287,14 @@ def expire_holds(deps: Any, deadline: float | None = None) -> dict:
 
 def _end_request(deps: Any, request: ServiceRequest, now: datetime, actor: str, reason: str) -> str | None:
     """Expire the session at Stripe (if any), then apply what Stripe says. Returns the summary key changed."""
-    session_id = (request.payment or {}).get("sessionId")
+    session_id = request.payment.session_id
     session = {"id": session_id, "status": "expired", "payment_status": "unpaid"}
     if session_id:
         try:
             session = deps.stripe.expire_session(session_id)
         except NotFound:
             pass
-    if session.get("payment_status") in ("paid", "no_payment_required"):
+    if session_is_paid(session):
         decide, key = decide_paid(session, None, now), "paid"
     elif session.get("status") == "complete":
         decide, key = decide_awaiting_settlement(session, None), "awaitingSettlement"
@@ -567,7 +408,7 @@ def _sessions_by_request(deps: Any, since: datetime, summary: dict) -> dict[str,
 
 def _known_sessions(deps: Any, request: ServiceRequest, listed: list[dict]) -> list[dict]:
     out = list(listed)
-    session_id = (request.payment or {}).get("sessionId")
+    session_id = request.payment.session_id
     if session_id and all(s.get("id") != session_id for s in out):
         try:
             out.append(deps.stripe.retrieve_session(session_id))
@@ -577,15 +418,14 @@ def _known_sessions(deps: Any, request: ServiceRequest, listed: list[dict]) -> l
 
 
 def _reconcile_open(deps: Any, request: ServiceRequest, listed: list[dict], now: datetime, summary: dict) -> None:
-    payment = request.payment or {}
     sessions = _known_sessions(deps, request, listed)
-    paid = next((s for s in sessions if s.get("payment_status") in ("paid", "no_payment_required")), None)
+    paid = next((s for s in sessions if session_is_paid(s)), None)
     if paid is not None:
         outcome, saved = _apply(deps, request.id, decide_paid(paid, None, now), RECONCILE_ACTOR)
         if outcome == "changed":
             summary["fixedPaid" if saved.payment_status is P.PAID else "mismatches"] += 1
         return
-    current = next((s for s in sessions if s.get("id") == payment.get("sessionId")), None)
+    current = next((s for s in sessions if s.get("id") == request.payment.session_id), None)
     hold_passed = request.hold_expires_at is not None and request.hold_expires_at <= now
     if current is None:
         if hold_passed or request.status is not S.PENDING_PAYMENT:
@@ -614,29 +454,19 @@ def _reconcile_open(deps: Any, request: ServiceRequest, listed: list[dict], now:
 
 
 def _check_paid(deps: Any, request: ServiceRequest, listed: list[dict], now: datetime, summary: dict) -> None:
-    payment = request.payment or {}
     if request.payment_method is not PaymentMethod.CARD:
         return
-    session_id = payment.get("paidSessionId") or payment.get("sessionId")
+    session_id = request.payment.paid_session_id or request.payment.session_id
     sessions = [s for s in listed if s.get("id") == session_id]
     if not sessions and session_id:
         try:
             sessions = [deps.stripe.retrieve_session(session_id)]
         except NotFound:
             sessions = []
-    if any(s.get("payment_status") in ("paid", "no_payment_required") for s in sessions):
+    if any(session_is_paid(s) for s in sessions):
         return
-    note = {"kind": "paid_not_in_stripe", "sessionId": session_id, "at": codec.iso_utc(now),
-            "stripeStatus": sessions[0].get("payment_status") if sessions else "missing"}
-
-    def decide(current: ServiceRequest) -> Change | None:
-        if current.payment_status is not P.PAID:
-            return None
-        flagged = _with_note(dict(current.payment or {}), note)
-        if flagged is None:
-            return None
-        return Change(current.with_changes(payment=flagged), "payment.flagged_paid_not_in_stripe",
-                      "PAID here but Stripe has no paid session")
+    stripe_status = sessions[0].get("payment_status") if sessions else "missing"
+    decide = decide_paid_not_in_stripe(session_id, stripe_status, now)
     if _apply(deps, request.id, decide, RECONCILE_ACTOR)[0] == "changed":
         summary["flaggedPaidNotInStripe"] += 1
         count("PaymentMismatch", kind="paid_not_in_stripe")

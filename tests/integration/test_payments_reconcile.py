@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -70,7 +70,7 @@ def _book_many(api, token, prefix: str, count: int, day) -> list[str]:
             CapacityCounter(*keys.cell_key("t1", cell, "UTC")).update(actions=add)
             CapacityCounter(*keys.member_cell_key("t1", plan.member_id, cell, "UTC"), holder=request.id).save()
         opened = payments.checkout_after_booking(deps, request.with_changes(revision=1))
-        assert opened.payment.get("sessionId"), opened.payment
+        assert opened.payment.session_id, opened.payment
         ids.append(request.id)
     return ids
 
@@ -85,7 +85,7 @@ def test_expire_holds_releases_capacity_and_expires_the_session(pay_api, users, 
     past = stored(due).created_at - timedelta(minutes=1)
     for request_id in (due, paid_meanwhile):
         _force(request_id, hold_expires_at=past)
-    stub.pay(stored(paid_meanwhile).payment["sessionId"], "paid")  # its webhook is still on the way
+    stub.pay(stored(paid_meanwhile).payment.session_id, "paid")  # its webhook is still on the way
     assert day_count(day) == 4
     # The schedule's own entry point, invoked the way Lambda does.
     summary = pay_api.lambda_.invoke("expire_holds", pay_api.events.generate_cw_event(
@@ -93,7 +93,7 @@ def test_expire_holds_releases_capacity_and_expires_the_session(pay_api, users, 
     assert summary["due"] == 2 and summary["expired"] == 1 and summary["paid"] == 1 and summary["errors"] == 0
     expired = stored(due)
     assert (expired.status, expired.payment_status) == (Status.EXPIRED, PaymentStatus.EXPIRED)
-    assert stub.get_session(expired.payment["sessionId"])["status"] == "expired"
+    assert stub.get_session(expired.payment.session_id)["status"] == "expired"
     assert stored(paid_meanwhile).payment_status is PaymentStatus.PAID
     assert stored(fresh).status is Status.PENDING_PAYMENT
     assert stored(cash).status is Status.CONFIRMED
@@ -127,7 +127,7 @@ def test_a_booking_cancelled_while_unpaid_gets_its_session_closed(pay_api, users
     assert payments.expire_holds(app_container)["expired"] == 1
     request = stored(request_id)
     assert (request.status, request.payment_status) == (Status.CANCELLED, PaymentStatus.EXPIRED)
-    assert stub.get_session(request.payment["sessionId"])["status"] == "expired"
+    assert stub.get_session(request.payment.session_id)["status"] == "expired"
     assert day_count(day) == 0  # released once, by the cancel
 
 
@@ -138,21 +138,21 @@ def _seed_mismatches(api, token, stub, n: int):
     stub.webhook_url = None  # Stripe believes these were delivered; we never processed them
     kinds["paid_in_stripe"] = _book_many(api, token, "ps", n, day)
     for rid in kinds["paid_in_stripe"]:
-        stub.pay(stored(rid).payment["sessionId"], "paid")
+        stub.pay(stored(rid).payment.session_id, "paid")
     kinds["expired_in_stripe"] = _book_many(api, token, "es", n, day + timedelta(days=1))
     for rid in kinds["expired_in_stripe"]:
-        stub.expire_session(stored(rid).payment["sessionId"])
+        stub.expire_session(stored(rid).payment.session_id)
     kinds["paid_not_in_stripe"] = _book_many(api, token, "pn", n, day + timedelta(days=2))
     for rid in kinds["paid_not_in_stripe"]:
         _force(rid, payment_status=PaymentStatus.PAID, status=Status.CONFIRMED,
-               payment={**stored(rid).payment, "paidAt": "2026-01-01T00:00:00Z"})
+               payment=stored(rid).payment.with_changes(paid_at=datetime(2026, 1, 1, tzinfo=timezone.utc)))
     kinds["stale_open"] = _book_many(api, token, "so", n, day + timedelta(days=3))
     for rid in kinds["stale_open"]:
         _force(rid, hold_expires_at=stored(rid).created_at - timedelta(minutes=1))
     stub.webhook_url = DEAD_WEBHOOK  # events now count as undelivered (delivery_success=false)
     kinds["undelivered_event"] = _book_many(api, token, "ue", n, day + timedelta(days=4))
     for rid in kinds["undelivered_event"]:
-        stub.pay(stored(rid).payment["sessionId"], "async_failed")
+        stub.pay(stored(rid).payment.session_id, "async_failed")
     return kinds
 
 
@@ -165,8 +165,8 @@ def _settled(kinds) -> dict[str, int]:
         if kind in ("expired_in_stripe", "stale_open"):
             return (r.payment_status, r.status) == (PaymentStatus.EXPIRED, Status.EXPIRED)
         if kind == "paid_not_in_stripe":
-            return r.payment_status is PaymentStatus.PAID and [n["kind"] for n in r.payment.get(
-                "reconciliationNotes", [])] == ["paid_not_in_stripe"]
+            return r.payment_status is PaymentStatus.PAID and [
+                n.kind for n in r.payment.reconciliation_notes] == ["paid_not_in_stripe"]
         return (r.payment_status, r.status) == (PaymentStatus.FAILED, Status.EXPIRED)
     return {kind: sum(ok(kind, rid) for rid in ids) for kind, ids in kinds.items()}
 
@@ -210,7 +210,7 @@ def test_reconciliation_resumes_from_its_checkpoint(pay_api, users, stub, app_co
     day = booking_day()
     ids = _book_many(pay_api, users["a"], "cp", 6, day)
     for rid in ids:
-        stub.pay(stored(rid).payment["sessionId"], "paid")
+        stub.pay(stored(rid).payment.session_id, "paid")
     cut = payments.reconcile_payments(app_container, deadline=time.monotonic() - 1)
     assert cut["complete"] is False and cut["changed"] == 0
     assert app_container.payment_store.load_checkpoint(payments.RECONCILE_JOB)["phase"] == "open"

@@ -19,7 +19,7 @@ def test_card_booking_opens_a_checkout_session_bound_to_the_request(pay_api, use
     assert created["status"] == "PENDING_PAYMENT" and created["paymentStatus"] == "PENDING"
     assert created["checkoutUrl"].startswith(stub.public_base_url + "/pay/cs_test_")
     request = stored(created["id"])
-    session = stub.get_session(request.payment["sessionId"])
+    session = stub.get_session(request.payment.session_id)
     assert session["client_reference_id"] == created["id"]
     assert session["metadata"] == {"serviceRequestId": created["id"]}
     assert session["amount_total"] == 10000 and session["currency"] == "usd"
@@ -41,12 +41,12 @@ def test_stripe_down_at_booking_gives_201_without_url_then_checkout_resumes(pay_
     assert created["paymentError"]["code"] == "PAYMENT_PROVIDER_UNAVAILABLE"
     request = stored(created["id"])
     assert (request.status, request.payment_status) == (Status.PENDING_PAYMENT, PaymentStatus.UNPAID)
-    assert request.hold_expires_at is not None and request.payment["attempt"] == 1
+    assert request.hold_expires_at is not None and request.payment.attempt == 1
     resumed = pay_api.http.post(f"/portal/service-requests/{created['id']}/checkout", headers=auth(users["a"]))
     assert resumed.status_code == 200, resumed.body
     body = body_of(resumed)
     assert body["checkoutUrl"] and body["paymentStatus"] == "PENDING" and body["paymentError"] is None
-    assert stored(created["id"]).payment["attempt"] == 2
+    assert stored(created["id"]).payment.attempt == 2
     # Resuming again while the session is open reuses it.
     again = body_of(pay_api.http.post(f"/portal/service-requests/{created['id']}/checkout", headers=auth(users["a"])))
     assert again["checkoutUrl"] == body["checkoutUrl"]
@@ -57,13 +57,13 @@ def test_stripe_down_at_booking_gives_201_without_url_then_checkout_resumes(pay_
 
 def test_checkout_resume_after_expiry_opens_a_fresh_session(pay_api, users, stub):
     created = body_of(book(pay_api, users["a"], "c3", 11))
-    old = stored(created["id"]).payment["sessionId"]
+    old = stored(created["id"]).payment.session_id
     stub.expire_session(old)  # expired at Stripe; its webhook has not arrived yet
     resumed = body_of(pay_api.http.post(f"/portal/service-requests/{created['id']}/checkout",
                                         headers=auth(users["a"])))
     request = stored(created["id"])
-    assert request.payment["sessionId"] != old and request.payment["attempt"] == 2
-    assert resumed["checkoutUrl"].endswith(request.payment["sessionId"])
+    assert request.payment.session_id != old and request.payment.attempt == 2
+    assert resumed["checkoutUrl"].endswith(request.payment.session_id)
     # The old session's late expiry event does not expire the request holding a fresh session.
     event = stub.events[stub.event_order[-1]]
     assert event["type"] == "checkout.session.expired"
@@ -99,7 +99,7 @@ def _ops_items() -> list:
 
 def test_bad_signatures_are_rejected_with_400_and_nothing_is_written(pay_api, users, stub):
     created = body_of(book(pay_api, users["a"], "s1", 14))
-    session_id = stored(created["id"]).payment["sessionId"]
+    session_id = stored(created["id"]).payment.session_id
     _, events = stub.pay(session_id, "paid")
     event = stub.events[events[0]]
     payload = json.dumps(event)
@@ -162,7 +162,7 @@ def test_webhook_chaos_every_event_three_times_shuffled_converges(pay_api, users
         request_id = body_of(response)["id"]
         scenario = names[i % len(names)]
         plan[request_id] = scenario
-        session_id = stored(request_id).payment["sessionId"]
+        session_id = stored(request_id).payment.session_id
         if scenario == "expired":
             _, ids = stub.expire_session(session_id)
         elif scenario == "refunded":
@@ -184,10 +184,10 @@ def test_webhook_chaos_every_event_three_times_shuffled_converges(pay_api, users
         request = stored(request_id)
         assert (request.payment_status.value, request.status.value) == SCENARIOS[scenario], (scenario, request_id)
         if scenario == "amount_mismatch":
-            notes = request.payment["reconciliationNotes"]
-            assert [n["kind"] for n in notes] == ["amount_mismatch"]
+            notes = request.payment.reconciliation_notes
+            assert [n.kind for n in notes] == ["amount_mismatch"]
         if scenario == "async_pending":
-            assert request.payment["awaitingSettlement"] is True
+            assert request.payment.awaiting_settlement is True
     released = sum(1 for s in plan.values() if SCENARIOS[s][1] == "EXPIRED")
     assert day_count(day) == 50 - released  # capacity given back exactly once per expired/failed request
     # Every event was processed once: one audit entry per state change, duplicates wrote nothing.

@@ -12,6 +12,7 @@ import pytest
 from chalicelib.domain import codec
 from chalicelib.domain.booking import PaymentMethod, PaymentStatus, Placement, ServiceRequest, Status
 from chalicelib.domain.errors import InvalidState, PaymentProviderUnavailable, TemporarilyUnavailable
+from chalicelib.domain.payment import Payment
 from chalicelib.domain.principal import Principal
 from chalicelib.services import payments
 from chalicelib.services.ports import StaleRevision
@@ -117,7 +118,7 @@ def card_request(request_id: str = "sr_1", method: PaymentMethod = PaymentMethod
         status=S.CONFIRMED if cod else S.PENDING_PAYMENT, payment_status=P.COD_DUE if cod else P.PENDING,
         payment_method=method, price={"currency": "USD", "total": 5000}, created_at=NOW, updated_at=NOW,
         hold_expires_at=None if cod else NOW + timedelta(minutes=30),
-        payment={} if cod else {"sessionId": "cs_1", "amount": 5000, "currency": "USD", "attempt": 1})
+        payment=Payment() if cod else Payment(session_id="cs_1", amount=5000, currency="USD", attempt=1))
 
 
 def session(payment_status="paid", status="complete", amount=5000, currency="usd", session_id="cs_1") -> dict:
@@ -183,7 +184,7 @@ def test_amount_or_currency_mismatch_is_flagged_once_and_never_paid(monkeypatch)
             payments.process_event(deps, event(event_id, "checkout.session.completed", wrong), "test")
         result = deps.requests.get("sr_1")
         assert result.payment_status is P.PENDING and result.status is S.PENDING_PAYMENT
-        assert [n["kind"] for n in result.payment["reconciliationNotes"]] == ["amount_mismatch"]
+        assert [n.kind for n in result.payment.reconciliation_notes] == ["amount_mismatch"]
         assert [a["action"] for a in deps.audit.for_entity("SR#sr_1")] == ["payment.mismatch_flagged"]
     assert metrics.count(("PaymentMismatch", {"kind": "amount_mismatch"})) == 2
 
@@ -195,12 +196,12 @@ def test_money_arriving_after_the_hold_was_released_is_kept_and_flagged():
     payments.process_event(deps, ASYNC_OK, "test")
     result = deps.requests.get("sr_1")
     assert (result.payment_status, result.status) == (P.PAID, S.EXPIRED)
-    assert [n["kind"] for n in result.payment["reconciliationNotes"]] == ["paid_after_release"]
+    assert [n.kind for n in result.payment.reconciliation_notes] == ["paid_after_release"]
 
 
 def test_an_older_attempts_expiry_does_not_touch_the_current_session():
     deps = make_deps()
-    deps.requests.put(card_request().with_changes(payment={"sessionId": "cs_2", "amount": 5000, "currency": "USD"}))
+    deps.requests.put(card_request().with_changes(payment=Payment(session_id="cs_2", amount=5000, currency="USD")))
     assert payments.process_event(deps, EXPIRED, "test")["outcome"] == "unchanged"
     assert deps.requests.get("sr_1").status is S.PENDING_PAYMENT and deps.requests.releases == []
 
@@ -226,23 +227,23 @@ def test_unknown_event_types_are_acknowledged_without_a_claim():
 
 def test_checkout_failure_at_booking_leaves_unpaid_with_the_reason():
     deps = make_deps()
-    fresh = card_request().with_changes(payment_status=P.UNPAID, payment={}, revision=1)
+    fresh = card_request().with_changes(payment_status=P.UNPAID, payment=Payment(), revision=1)
     deps.requests.put(fresh)
     deps.stripe.fail_with = PaymentProviderUnavailable(retry_after=2)
     result = payments.checkout_after_booking(deps, fresh)
     stored = deps.requests.get("sr_1")
     assert (stored.status, stored.payment_status) == (S.PENDING_PAYMENT, P.UNPAID)
-    assert stored.payment["error"]["code"] == "PAYMENT_PROVIDER_UNAVAILABLE" and result.payment == stored.payment
+    assert stored.payment.error.code == "PAYMENT_PROVIDER_UNAVAILABLE" and result.payment == stored.payment
     assert stored.hold_expires_at == fresh.hold_expires_at  # the hold keeps expiring; expire_holds releases it
 
 
 def test_checkout_success_binds_session_and_hold_to_the_request():
     deps = make_deps()
-    fresh = card_request().with_changes(payment_status=P.UNPAID, payment={}, revision=1)
+    fresh = card_request().with_changes(payment_status=P.UNPAID, payment=Payment(), revision=1)
     deps.requests.put(fresh)
     result = payments.checkout_after_booking(deps, fresh)
-    assert result.payment_status is P.PENDING and result.payment["checkoutUrl"] == "https://pay/sr_1/1"
-    assert result.payment["amount"] == 5000 and result.payment["currency"] == "USD"
+    assert result.payment_status is P.PENDING and result.payment.checkout_url == "https://pay/sr_1/1"
+    assert result.payment.amount == 5000 and result.payment.currency == "USD"
     # Stripe needs >= 30 minutes; the hold is the session's expiry.
     assert result.hold_expires_at == NOW + payments.SESSION_MIN_LIFETIME
 
@@ -268,7 +269,7 @@ def test_resume_closes_a_session_about_to_expire_before_opening_the_next_attempt
                                     "expires_at": int(NOW.timestamp()) + 30}
     resumed = payments.resume_checkout(deps, Principal("user-a"), "sr_1")
     assert deps.stripe.sessions["cs_1"]["status"] == "expired"
-    assert resumed.payment["sessionId"] == "cs_sr_1_2" and resumed.payment["attempt"] == 2
+    assert resumed.payment.session_id == "cs_sr_1_2" and resumed.payment.attempt == 2
     assert resumed.hold_expires_at == NOW + payments.SESSION_MIN_LIFETIME
 
 
@@ -277,7 +278,7 @@ def test_resume_reuses_an_open_session_and_refuses_settled_requests():
     deps.requests.put(card_request())
     deps.stripe.sessions["cs_1"] = {"id": "cs_1", "status": "open", "payment_status": "unpaid",
                                     "expires_at": int(NOW.timestamp()) + 1200}
-    assert payments.resume_checkout(deps, Principal("user-a"), "sr_1").payment["sessionId"] == "cs_1"
+    assert payments.resume_checkout(deps, Principal("user-a"), "sr_1").payment.session_id == "cs_1"
     assert deps.stripe.created == []
     payments.process_event(deps, COMPLETED_PAID, "test")
     with pytest.raises(InvalidState):

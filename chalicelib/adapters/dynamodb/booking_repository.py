@@ -39,7 +39,7 @@ def to_item(request: ServiceRequest, rev: int) -> ServiceRequestItem:
         paymentStatus=request.payment_status.value,
         paymentOpen=request.payment_status.value if request.payment_status in OPEN_PAYMENT else None,
         updatedAt=doc["updatedAt"], reminderBucket=start[:13] if reminder_due else None,
-        seriesId=request.series_id, paymentRef=(request.payment or {}).get("sessionId"),
+        seriesId=request.series_id, paymentRef=request.payment.session_id,
         sequence=request.sequence, rev=rev, doc=doc)
 
 

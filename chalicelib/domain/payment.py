@@ -1,0 +1,262 @@
+"""A request's payment as a value, and the decisions that move it forward.
+
+`Payment` is what the request knows about its money: the current Checkout Session (id, url, attempt, what it
+asked for), what Stripe reported (paid, refunded, awaiting settlement), cash collection, the last checkout error
+and the notes left for an admin. It is stored as the request's `payment` map (`codec.payment_to_doc`); a field
+that is None was never set and is not stored.
+
+Each `decide_*` returns a `Decide`: given the request as just read, the `Change` to write, or None when nothing
+needs to change. The payment services run them under a conditional write and decide again after a lost race,
+so late, duplicated and reordered events converge on the same final state.
+
+Stripe objects (Checkout Sessions, charges) arrive as plain dicts in Stripe's shapes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from chalicelib.domain.booking import (OPEN_PAYMENT, PAYMENT_ALLOWED_FROM, STATUS_ALLOWED_FROM, PaymentStatus,
+                                       ServiceRequest, Status)
+from chalicelib.domain.errors import InvalidState
+
+P, S = PaymentStatus, Status
+
+# Checkout Session `payment_status` values meaning the customer owes nothing more.
+PAID_SESSION_STATES = frozenset({"paid", "no_payment_required"})
+
+
+def session_is_paid(session: Mapping[str, Any]) -> bool:
+    """Stripe says the money is in (the one test of a paid Checkout Session)."""
+    return session.get("payment_status") in PAID_SESSION_STATES
+
+
+@dataclass(frozen=True)
+class CheckoutError:
+    """Why the last Checkout Session could not be opened (shown to the client as `paymentError`)."""
+    code: str
+    message: str
+    at: datetime | None = None
+    attempt: int | None = None
+
+
+@dataclass(frozen=True)
+class ReconciliationNote:
+    """Something an admin must look at (amount_mismatch, paid_after_release, paid_not_in_stripe). `details`
+    holds what the kind records besides the session and time (expected/received amounts, Stripe's status...)."""
+    kind: str
+    session_id: str | None
+    at: datetime | None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Payment:
+    session_id: str | None = None  # the current attempt's Checkout Session
+    checkout_url: str | None = None
+    amount: int | None = None  # minor units asked for in the current session
+    currency: str | None = None
+    attempt: int | None = None  # Checkout Session attempts so far (part of Stripe's idempotency key)
+    session_created_at: datetime | None = None
+    awaiting_settlement: bool | None = None  # completed with a delayed method; the hold stays until it settles
+    paid_at: datetime | None = None
+    paid_session_id: str | None = None
+    payment_intent_id: str | None = None
+    last_event_id: str | None = None
+    amount_refunded: int | None = None
+    refunded_at: datetime | None = None
+    collected_at: datetime | None = None  # cash on delivery
+    collected_by: str | None = None
+    error: CheckoutError | None = None
+    reconciliation_notes: tuple[ReconciliationNote, ...] = ()
+    # Stored keys this code does not know, kept so that rewriting a request never drops them.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def with_changes(self, **changes: Any) -> Payment:
+        return replace(self, **changes)
+
+    def seen(self, event_id: str | None) -> Payment:
+        """Remember the Stripe event that moved the payment (none when reconciliation did)."""
+        return replace(self, last_event_id=event_id) if event_id else self
+
+    def with_note(self, note: ReconciliationNote) -> Payment | None:
+        """The payment with `note` added, or None if a note of that kind about that session is already there."""
+        if any(n.kind == note.kind and n.session_id == note.session_id for n in self.reconciliation_notes):
+            return None
+        return replace(self, reconciliation_notes=self.reconciliation_notes + (note,))
+
+    def bound_to_another_session(self, session_id: str | None) -> bool:
+        """A session of an older attempt: the request has moved on to `self.session_id`."""
+        return self.session_id is not None and self.session_id != session_id
+
+
+def amount_due(request: ServiceRequest) -> tuple[int, str]:
+    """(minor units, upper-case currency) the customer owes, from the stored quote."""
+    price = request.price or {}
+    total = price.get("total")
+    if isinstance(total, dict):
+        return int(total["amount"]), str(total["currency"]).upper()
+    return int(total or 0), str(price.get("currency") or "USD").upper()
+
+
+@dataclass(frozen=True)
+class Change:
+    new: ServiceRequest
+    action: str  # the audit action, e.g. "payment.paid"
+    reason: str | None = None
+
+
+Decide = Callable[[ServiceRequest], "Change | None"]
+
+
+# --- card checkout and cash ----------------------------------------------------------------------------------
+def decide_checkout_opened(session: Mapping[str, Any], amount: int, currency: str, attempt: int, now: datetime,
+                           hold_until: datetime) -> Decide:
+    """A new Checkout Session was created: bind it (and its expiry as the hold) to a still-unpaid request."""
+    def decide(current: ServiceRequest) -> Change | None:
+        if current.status is not S.PENDING_PAYMENT or current.payment_status not in OPEN_PAYMENT:
+            return None
+        if current.payment.session_id == session["id"]:
+            return None
+        payment = current.payment.with_changes(
+            session_id=session["id"], checkout_url=session.get("url"), amount=amount, currency=currency,
+            attempt=attempt, session_created_at=now, awaiting_settlement=False, error=None)
+        return Change(current.with_changes(payment_status=P.PENDING, payment=payment, hold_expires_at=hold_until),
+                      "payment.checkout_opened", f"attempt {attempt}")
+    return decide
+
+
+def decide_cod_collected(actor: str, now: datetime, note: str | None) -> Decide:
+    """COD_DUE -> COD_COLLECTED; already collected is no change. Raises InvalidState for any other payment."""
+    def decide(current: ServiceRequest) -> Change | None:
+        if current.payment_status is P.COD_COLLECTED:
+            return None
+        if current.payment_status not in PAYMENT_ALLOWED_FROM[P.COD_COLLECTED]:
+            raise InvalidState(details={"paymentStatus": current.payment_status.value, "target": "COD_COLLECTED"})
+        payment = current.payment.with_changes(collected_at=now, collected_by=actor)
+        return Change(current.with_changes(payment_status=P.COD_COLLECTED, payment=payment), "payment.cod_collected",
+                      note)
+    return decide
+
+
+# --- what Stripe reports ---------------------------------------------------------------------------------------
+def decide_paid(session: Mapping[str, Any], event_id: str | None, now: datetime) -> Decide:
+    """The session is paid: PAID (+ CONFIRMED if still pending), unless amount/currency differ from what we
+    asked for, in which case the request is flagged for an admin and stays unpaid."""
+    def decide(current: ServiceRequest) -> Change | None:
+        if current.payment_status not in PAYMENT_ALLOWED_FROM[P.PAID]:
+            return None  # already PAID/REFUNDED (or not a card payment)
+        payment = current.payment
+        if payment.amount is not None:
+            expected_amount, expected_currency = payment.amount, payment.currency
+        else:
+            expected_amount, expected_currency = amount_due(current)
+        got_amount, got_currency = session.get("amount_total"), str(session.get("currency") or "").upper()
+        if got_amount != expected_amount or got_currency != str(expected_currency).upper():
+            flagged = payment.with_note(ReconciliationNote("amount_mismatch", session.get("id"), now, {
+                "expected": {"amount": expected_amount, "currency": expected_currency},
+                "received": {"amount": got_amount, "currency": got_currency}, "eventId": event_id}))
+            if flagged is None:
+                return None
+            return Change(current.with_changes(payment=flagged), "payment.mismatch_flagged",
+                          "Stripe reported a different amount or currency; not marked paid")
+        payment = payment.with_changes(paid_at=now, paid_session_id=session.get("id"),
+                                       payment_intent_id=session.get("payment_intent"),
+                                       awaiting_settlement=False).seen(event_id)
+        status = current.status
+        if current.status in STATUS_ALLOWED_FROM[S.CONFIRMED]:
+            status = S.CONFIRMED
+        elif not current.holds_capacity:
+            # Money arrived after the hold was released: keep the money state right and tell an admin.
+            note = ReconciliationNote("paid_after_release", session.get("id"), now, {"status": current.status.value})
+            payment = payment.with_note(note) or payment
+        return Change(current.with_changes(payment_status=P.PAID, status=status, payment=payment), "payment.paid")
+    return decide
+
+
+def decide_awaiting_settlement(session: Mapping[str, Any], event_id: str | None) -> Decide:
+    """Completed but unpaid (delayed payment methods): PENDING, and the hold is kept until it settles."""
+    def decide(current: ServiceRequest) -> Change | None:
+        payment = current.payment
+        if current.payment_status not in OPEN_PAYMENT or payment.awaiting_settlement:
+            return None
+        if payment.bound_to_another_session(session.get("id")):
+            return None
+        payment = payment.with_changes(awaiting_settlement=True, session_id=session.get("id"),
+                                       payment_intent_id=session.get("payment_intent")).seen(event_id)
+        return Change(current.with_changes(payment_status=P.PENDING, payment=payment), "payment.awaiting_settlement")
+    return decide
+
+
+def decide_ended(target: PaymentStatus, session_id: str | None, event_id: str | None, action: str,
+                 reason: str) -> Decide:
+    """Payment FAILED or EXPIRED: the hold is released (status EXPIRED) if the request still holds it.
+    Events about an older attempt's session are ignored (a fresh session may be open)."""
+    def decide(current: ServiceRequest) -> Change | None:
+        payment = current.payment
+        if current.payment_status not in PAYMENT_ALLOWED_FROM[target]:
+            return None
+        if session_id is not None and payment.bound_to_another_session(session_id):
+            return None
+        if target is P.EXPIRED and payment.awaiting_settlement:
+            return None  # a completed session does not expire; settlement decides
+        status = S.EXPIRED if current.status in STATUS_ALLOWED_FROM[S.EXPIRED] else current.status
+        return Change(current.with_changes(payment_status=target, status=status, payment=payment.seen(event_id)),
+                      action, reason)
+    return decide
+
+
+def decide_refund(charge: Mapping[str, Any], event_id: str | None, now: datetime) -> Decide:
+    """charge.refunded: fully refunded -> REFUNDED (a refund proves the payment, so an open payment becomes
+    PAID then REFUNDED in one write: events may arrive before checkout.session.completed). Partial refunds are
+    recorded on the payment."""
+    def decide(current: ServiceRequest) -> Change | None:
+        payment = current.payment
+        refunded_amount = int(charge.get("amount_refunded") or 0)
+        if current.payment_status is P.REFUNDED:
+            return None
+        if not charge.get("refunded"):
+            if payment.amount_refunded == refunded_amount:
+                return None
+            partial = payment.with_changes(amount_refunded=refunded_amount).seen(event_id)
+            return Change(current.with_changes(payment=partial), "payment.partially_refunded")
+        status = current.status
+        if current.payment_status in PAYMENT_ALLOWED_FROM[P.PAID]:
+            payment = payment.with_changes(paid_at=payment.paid_at or now)
+            if current.status in STATUS_ALLOWED_FROM[S.CONFIRMED]:
+                status = S.CONFIRMED
+        elif current.payment_status is not P.PAID:
+            return None
+        payment = payment.with_changes(
+            amount_refunded=refunded_amount, refunded_at=now,
+            payment_intent_id=payment.payment_intent_id or charge.get("payment_intent")).seen(event_id)
+        return Change(current.with_changes(payment_status=P.REFUNDED, status=status, payment=payment),
+                      "payment.refunded")
+    return decide
+
+
+def decide_paid_not_in_stripe(session_id: str | None, stripe_status: str, now: datetime) -> Decide:
+    """PAID here while Stripe has no paid session: flag it for an admin once (the money state is not guessed)."""
+    note = ReconciliationNote("paid_not_in_stripe", session_id, now, {"stripeStatus": stripe_status})
+
+    def decide(current: ServiceRequest) -> Change | None:
+        if current.payment_status is not P.PAID:
+            return None
+        flagged = current.payment.with_note(note)
+        if flagged is None:
+            return None
+        return Change(current.with_changes(payment=flagged), "payment.flagged_paid_not_in_stripe",
+                      "PAID here but Stripe has no paid session")
+    return decide
+
+
+def decide_session(session: Mapping[str, Any], event_id: str | None, now: datetime) -> Decide | None:
+    """What a session's own state says about the request (reconciliation, resume, hold expiry)."""
+    if session_is_paid(session):
+        return decide_paid(session, event_id, now)
+    if session.get("status") == "complete":
+        return decide_awaiting_settlement(session, event_id)
+    if session.get("status") == "expired":
+        return decide_ended(P.EXPIRED, session.get("id"), event_id, "payment.expired", "Checkout Session expired")
+    return None
