@@ -15,6 +15,7 @@ from chalicelib.domain.errors import InvalidState, PaymentProviderUnavailable, T
 from chalicelib.domain.payment import Payment
 from chalicelib.domain.principal import Principal
 from chalicelib.services import payments
+from chalicelib.services.payments import transition
 from chalicelib.services.ports import StaleRevision
 from tests.fakes import FakeAuditLog
 
@@ -176,7 +177,7 @@ def test_a_lost_write_race_is_retried_and_decided_again():
 
 def test_amount_or_currency_mismatch_is_flagged_once_and_never_paid(monkeypatch):
     metrics = []
-    monkeypatch.setattr(payments, "count", lambda name, value=1, **dims: metrics.append((name, dims)))
+    monkeypatch.setattr(transition, "count", lambda name, value=1, **dims: metrics.append((name, dims)))
     for wrong in (session(amount=4999), session(currency="eur")):
         deps = make_deps()
         deps.requests.put(card_request())

@@ -1,0 +1,105 @@
+"""Stripe events: verified over the raw body, claimed once per event id, handled by type.
+
+A claim left `processing` by a crashed invocation is taken over after the store's lease; a failure while
+processing releases the claim, so Stripe's retry (or reconciliation's replay) processes the event again.
+Unknown types are acknowledged without a write.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from chalicelib.domain.booking import PaymentStatus
+from chalicelib.domain.payment import (Decide, decide_awaiting_settlement, decide_ended, decide_paid, decide_refund,
+                                       decide_session)
+from chalicelib.observability import count, logger
+from chalicelib.services.payments.transition import apply_transition
+
+WEBHOOK_ACTOR = "system:stripe-webhook"
+MAX_REQUEST_ID_LENGTH = 64
+MAX_PAYMENT_REF_LENGTH = 255
+
+
+def receive_webhook(deps: Any, raw_body: bytes | str | None, signature: str | None) -> dict:
+    """Verify (raises SignatureInvalid before anything is written), then process once per event id."""
+    body = raw_body if isinstance(raw_body, bytes) else (raw_body or "").encode("utf-8")
+    event = deps.stripe.construct_event(body, signature)
+    return process_event(deps, event, WEBHOOK_ACTOR)
+
+
+def process_event(deps: Any, event: dict, actor: str) -> dict:
+    """Handle one verified event. Unknown types are acknowledged without a write; a failure releases the
+    claim so Stripe's retry (or reconciliation's replay) can process it again."""
+    event_id, event_type = str(event.get("id")), str(event.get("type"))
+    handler = HANDLERS.get(event_type)
+    if handler is None:
+        count("StripeEventIgnored")
+        return {"received": True, "eventId": event_id, "outcome": "ignored"}
+    store = deps.payment_store
+    if not store.claim_event(event_id, event_type):
+        count("StripeEventDuplicate")
+        return {"received": True, "eventId": event_id, "outcome": "duplicate"}
+    try:
+        obj = ((event.get("data") or {}).get("object")) or {}
+        outcome = handler(deps, obj if isinstance(obj, dict) else {}, event_id, actor)
+    except Exception:
+        store.release_event(event_id)
+        raise
+    store.finish_event(event_id, outcome)
+    count("StripeEventProcessed", type=event_type)
+    logger.info("stripe event", extra={"eventId": event_id, "type": event_type, "outcome": outcome})
+    return {"received": True, "eventId": event_id, "outcome": outcome}
+
+
+def _request_id_for(deps: Any, obj: dict) -> str | None:
+    """The service request a Stripe object is about: our ids in its metadata first, else its session or payment
+    intent looked up by payment reference. Lengths are bounded before anything reaches the store."""
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    for candidate in (metadata.get("serviceRequestId"), obj.get("client_reference_id")):
+        if isinstance(candidate, str) and 0 < len(candidate) <= MAX_REQUEST_ID_LENGTH:
+            return candidate
+    for ref in (obj.get("id") if obj.get("object") == "checkout.session" else None, obj.get("payment_intent")):
+        if isinstance(ref, str) and 0 < len(ref) <= MAX_PAYMENT_REF_LENGTH:
+            found = deps.payment_store.request_id_by_payment_ref(ref)
+            if found:
+                return found
+    return None
+
+
+def _run(deps: Any, obj: dict, decide: Decide, actor: str) -> str:
+    request_id = _request_id_for(deps, obj)
+    if request_id is None:
+        count("StripeEventUnmatched")
+        return "unmatched"
+    return apply_transition(deps, request_id, decide, actor).outcome
+
+
+def _on_completed(deps: Any, session: dict, event_id: str, actor: str) -> str:
+    decide = decide_session(session, event_id, deps.clock()) or decide_awaiting_settlement(session, event_id)
+    return _run(deps, session, decide, actor)
+
+
+def _on_async_succeeded(deps: Any, session: dict, event_id: str, actor: str) -> str:
+    return _run(deps, session, decide_paid(session, event_id, deps.clock()), actor)
+
+
+def _on_async_failed(deps: Any, session: dict, event_id: str, actor: str) -> str:
+    return _run(deps, session, decide_ended(PaymentStatus.FAILED, None, event_id, "payment.failed",
+                                            "Delayed payment failed"), actor)
+
+
+def _on_expired(deps: Any, session: dict, event_id: str, actor: str) -> str:
+    return _run(deps, session, decide_ended(PaymentStatus.EXPIRED, session.get("id"), event_id, "payment.expired",
+                                            "Checkout Session expired"), actor)
+
+
+def _on_refunded(deps: Any, charge: dict, event_id: str, actor: str) -> str:
+    return _run(deps, charge, decide_refund(charge, event_id, deps.clock()), actor)
+
+
+HANDLERS: dict[str, Callable[[Any, dict, str, str], str]] = {
+    "checkout.session.completed": _on_completed,
+    "checkout.session.async_payment_succeeded": _on_async_succeeded,
+    "checkout.session.async_payment_failed": _on_async_failed,
+    "checkout.session.expired": _on_expired,
+    "charge.refunded": _on_refunded,
+}
