@@ -11,7 +11,8 @@ import pytest
 
 from chalicelib.domain import codec
 from chalicelib.domain.booking import PaymentMethod, PaymentStatus, Placement, ServiceRequest, Status
-from chalicelib.domain.errors import InvalidState, PaymentProviderUnavailable, TemporarilyUnavailable
+from chalicelib.domain.errors import (ConcurrentUpdate, InvalidState, PaymentProviderUnavailable,
+                                     TemporarilyUnavailable)
 from chalicelib.domain.payment import Payment
 from chalicelib.domain.principal import Principal
 from chalicelib.services import payments
@@ -173,6 +174,16 @@ def test_a_lost_write_race_is_retried_and_decided_again():
     deps.requests.race_next = 2
     outcome = payments.process_event(deps, COMPLETED_PAID, "test")
     assert outcome["outcome"] == "changed" and deps.requests.get("sr_1").payment_status is P.PAID
+
+
+def test_a_write_that_keeps_losing_races_gives_up_with_a_conflict_and_frees_the_event():
+    deps = make_deps()
+    deps.requests.put(card_request())
+    deps.requests.race_next = transition.MAX_WRITE_ATTEMPTS
+    with pytest.raises(ConcurrentUpdate):
+        payments.process_event(deps, COMPLETED_PAID, "test")
+    assert deps.payment_store.event_state("evt_cp") is None  # Stripe's redelivery processes it
+    assert payments.process_event(deps, COMPLETED_PAID, "test")["outcome"] == "changed"
 
 
 def test_amount_or_currency_mismatch_is_flagged_once_and_never_paid(monkeypatch):

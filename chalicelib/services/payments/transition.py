@@ -1,6 +1,7 @@
 """The one way a payment state changes: read the request, decide, write conditionally on the revision read.
 
-A lost race (StaleRevision) reads again and decides again; a decision that finds nothing to do writes nothing,
+A lost race (StaleRevision) reads again and decides again, a bounded number of times with jittered backoff
+(services/retry.py), then gives up with ConcurrentUpdate; a decision that finds nothing to do writes nothing,
 which is why late, duplicated and reordered events converge and a second reconciliation run changes nothing.
 A change that ends the request's hold gives its capacity back in the same transaction.
 """
@@ -11,12 +12,13 @@ from typing import Any, NamedTuple
 from chalicelib.domain import codec
 from chalicelib.domain.booking import ServiceRequest
 from chalicelib.domain.errors import ConcurrentUpdate
-from chalicelib.domain.payment import Decide
+from chalicelib.domain.payment import Change, Decide
 from chalicelib.observability import count
 from chalicelib.services import booking
 from chalicelib.services.ports import StaleRevision
+from chalicelib.services.retry import with_retries
 
-MAX_WRITE_ATTEMPTS = 5
+MAX_WRITE_ATTEMPTS = 5  # then ConcurrentUpdate: Stripe redelivers the event, the schedules run again
 
 
 class Applied(NamedTuple):
@@ -26,31 +28,36 @@ class Applied(NamedTuple):
 
 def apply_transition(deps: Any, request_id: str, decide: Decide, actor: str) -> Applied:
     """Raises ConcurrentUpdate after repeated races, Throttled/TemporarilyUnavailable from the store."""
-    for _ in range(MAX_WRITE_ATTEMPTS):
+    def read_decide_write() -> tuple[ServiceRequest | None, Change | None, ServiceRequest | None]:
         current = deps.requests.get(request_id)
-        if current is None:
-            return Applied("unknown", None)
-        change = decide(current)
+        change = decide(current) if current is not None else None
         if change is None:
-            return Applied("unchanged", current)
-        new = change.new.with_changes(updated_at=deps.clock())
-        releases = current.holds_capacity and not new.holds_capacity
-        try:
-            if releases:
-                saved = booking.release_capacity(deps, current, new, booking.plan_of(deps.catalog.get(), current))
-            else:
-                saved = deps.requests.save(current, new)
-        except StaleRevision:
-            continue
-        deps.audit.record(f"SR#{request_id}", actor, change.action, codec.request_to_doc(current),
-                          codec.request_to_doc(saved), change.reason)
-        count("PaymentTransition", action=change.action)
-        if change.action == "payment.mismatch_flagged":
-            count("PaymentMismatch", kind="amount_mismatch")
-        if releases:
-            _announce_released_capacity(deps, saved)
-        return Applied("changed", saved)
-    raise ConcurrentUpdate(details={"serviceRequestId": request_id})
+            return current, None, None
+        return current, change, _write(deps, current, change.new.with_changes(updated_at=deps.clock()))
+
+    current, change, saved = with_retries(
+        read_decide_write, retry_on=(StaleRevision,), attempts=MAX_WRITE_ATTEMPTS,
+        give_up=lambda: ConcurrentUpdate(details={"serviceRequestId": request_id}))
+    if current is None:
+        return Applied("unknown", None)
+    if change is None:
+        return Applied("unchanged", current)
+    deps.audit.record(f"SR#{request_id}", actor, change.action, codec.request_to_doc(current),
+                      codec.request_to_doc(saved), change.reason)
+    count("PaymentTransition", action=change.action)
+    if change.action == "payment.mismatch_flagged":
+        count("PaymentMismatch", kind="amount_mismatch")
+    if current.holds_capacity and not saved.holds_capacity:
+        _announce_released_capacity(deps, saved)
+    return Applied("changed", saved)
+
+
+def _write(deps: Any, current: ServiceRequest, new: ServiceRequest) -> ServiceRequest:
+    """Conditional on `current.revision` (StaleRevision if it moved); ending the hold releases its capacity in the
+    same transaction."""
+    if current.holds_capacity and not new.holds_capacity:
+        return booking.release_capacity(deps, current, new, booking.plan_of(deps.catalog.get(), current))
+    return deps.requests.save(current, new)
 
 
 def _announce_released_capacity(deps: Any, request: ServiceRequest) -> None:
