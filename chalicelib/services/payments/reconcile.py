@@ -1,195 +1,247 @@
 """Nightly reconciliation: converge our payment states on Stripe's (also `POST /admin/jobs/reconcile`).
 
-"Paid here but not in Stripe" is checked for PAID requests that changed in the last `PAID_LOOKBACK_DAYS` and
-whose job starts no earlier than that (a bounded GSI query, never a Scan).
+Three phases, each idempotent, run in order:
+  events  replay events Stripe failed to deliver (delivery_success=false) through the webhook handler;
+  open    open payments (sparse GSI) against their sessions, listed in bulk (100 a page) with stragglers retrieved
+          one by one: paid -> PAID, completed -> PENDING, expired -> EXPIRED, open but stale (older than 24 h,
+          hold passed, or request no longer pending) -> expired at Stripe then EXPIRED;
+  paid    PAID requests of the last `PAID_LOOKBACK_DAYS` whose job starts no earlier than that (a bounded GSI
+          query, never a Scan) not paid in Stripe -> flagged (note + audit).
+A run that reaches its deadline saves a `Checkpoint` (phase, last request id done, counts so far) and the next
+invocation resumes there. A Stripe error on one item is counted in `errors` and left for the next run.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from enum import Enum
+from typing import Any, Callable, Iterable, Mapping
 
 from chalicelib.domain import codec
 from chalicelib.domain.booking import PaymentMethod, PaymentStatus, ServiceRequest, Status
 from chalicelib.domain.errors import DomainError, NotFound
-from chalicelib.domain.payment import (decide_awaiting_settlement, decide_ended, decide_paid,
+from chalicelib.domain.payment import (Decide, decide_awaiting_settlement, decide_ended, decide_paid,
                                        decide_paid_not_in_stripe, session_is_paid)
 from chalicelib.observability import count, logger
 from chalicelib.services.payments.expiry import end_request, out_of_time
-from chalicelib.services.payments.transition import apply_transition
+from chalicelib.services.payments.transition import Applied, apply_transition
 from chalicelib.services.payments.webhooks import HANDLERS, process_event
 
-UTC = timezone.utc
 STALE_SESSION_AGE = timedelta(hours=24)
 PAID_LOOKBACK_DAYS = 2
 EVENT_REPLAY_WINDOW = timedelta(days=3)  # Stripe retries deliveries for 3 days; older gaps are left to the sweep
+LISTING_MARGIN = timedelta(minutes=5)  # a session's `created` is Stripe's clock, not ours
 RECONCILE_ACTOR = "system:reconcile"
 RECONCILE_JOB = "reconcile_payments"
 SUMMARY_KEYS = ("open", "eventsReplayed", "fixedPaid", "fixedPending", "fixedFailed", "fixedExpired",
                 "expiredStale", "flaggedPaidNotInStripe", "mismatches", "refunded", "errors")
+# What closing a stale session at Stripe turned out to be (expiry.end_request) -> the count it adds to.
+STALE_SESSION_ENDED_AS = {"expired": "expiredStale", "paid": "fixedPaid", "awaitingSettlement": "fixedPending"}
+CHANGE_KEYS = tuple(key for key in SUMMARY_KEYS if key not in ("open", "errors"))  # they add up to `changed`
+
+
+class Phase(str, Enum):
+    EVENTS = "events"
+    OPEN = "open"
+    PAID = "paid"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where an interrupted run resumes: its phase, the last request id that phase finished, the counts so far.
+    Stored in the ops table (JOB#reconcile_payments) as {"phase", "after", "summary", "savedAt"}."""
+    phase: Phase = Phase.EVENTS
+    after: str | None = None
+    summary: Mapping[str, int] = field(default_factory=dict)
+    saved_at: datetime | None = None
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any] | None) -> Checkpoint:
+        """No checkpoint, or one naming a phase this code does not have: start from the first phase."""
+        doc = doc or {}
+        phases = {p.value: p for p in Phase}
+        if doc.get("phase") not in phases:
+            return cls()
+        return cls(phases[doc["phase"]], doc.get("after"), dict(doc.get("summary") or {}),
+                   codec.parse_iso(doc["savedAt"]) if doc.get("savedAt") else None)
+
+    def to_doc(self) -> dict:
+        return {"phase": self.phase.value, "after": self.after, "summary": dict(self.summary),
+                "savedAt": codec.iso_utc(self.saved_at) if self.saved_at else None}
+
+
+@dataclass
+class _Run:
+    """One invocation: its clock reading, deadline and lookback, the counts it adds to, and Stripe's sessions by
+    request id (listed once, by the first phase that needs them)."""
+    deps: Any
+    now: datetime
+    deadline: float | None
+    lookback: timedelta
+    summary: dict[str, int]
+    sessions: dict[str, list[dict]] | None = None
+
+    def apply(self, request: ServiceRequest, decide: Decide, counted_as: str | None = None) -> Applied:
+        applied = apply_transition(self.deps, request.id, decide, RECONCILE_ACTOR)
+        if counted_as and applied.outcome == "changed":
+            self.summary[counted_as] += 1
+        return applied
+
+    def list_sessions(self, since: datetime) -> None:
+        """Bulk listing; a failed page ends it and the requests not seen are retrieved one by one."""
+        self.sessions = {}
+        try:
+            for page in self.deps.stripe.list_sessions(since - LISTING_MARGIN):
+                for session in page:
+                    request_id = ((session.get("metadata") or {}).get("serviceRequestId")
+                                  or session.get("client_reference_id"))
+                    if request_id:
+                        self.sessions.setdefault(request_id, []).append(session)
+        except DomainError as exc:
+            logger.warning("session listing incomplete; retrieving individually", extra={"code": exc.code})
 
 
 def reconcile_payments(deps: Any, deadline: float | None = None,
                        paid_lookback_days: int = PAID_LOOKBACK_DAYS) -> dict:
-    """Nightly: converge our payment states on Stripe's. Phases, each idempotent, checkpointed between items
-    so a run that hits `deadline` (monotonic()) resumes where it stopped on the next invocation:
-      events  replay events Stripe failed to deliver (delivery_success=false) through the webhook handler;
-      open    open payments (sparse GSI): sessions listed in bulk (100 a page), stragglers retrieved;
-              paid -> PAID, completed -> PENDING, expired -> EXPIRED, open but stale (older than 24 h, hold
-              passed, or request no longer pending) -> expired at Stripe then EXPIRED;
-      paid    PAID requests of the last `paid_lookback_days` not paid in Stripe -> flagged (note + audit).
-    Returns counts; `complete` is False when the deadline cut the run short."""
+    """Run the phases from the saved checkpoint on; `deadline` is a monotonic() reading. Returns the counts,
+    `changed` (their sum), `stripeCalls`, and `complete` (False when the deadline cut the run short)."""
     store = deps.payment_store
-    now = deps.clock()
-    checkpoint = store.load_checkpoint(RECONCILE_JOB) or {}
-    summary = {key: 0 for key in SUMMARY_KEYS}
-    summary.update(checkpoint.get("summary") or {})
-    phase = checkpoint.get("phase", "events")
-    after = checkpoint.get("after")
+    checkpoint = Checkpoint.from_doc(store.load_checkpoint(RECONCILE_JOB))
+    run = _Run(deps, deps.clock(), deadline, timedelta(days=paid_lookback_days),
+               {**dict.fromkeys(SUMMARY_KEYS, 0), **checkpoint.summary})
     stripe_calls_before = getattr(deps.stripe, "calls", 0)
-
-    def stop(next_phase: str, last: str | None) -> dict:
-        store.save_checkpoint(RECONCILE_JOB, {"phase": next_phase, "after": last, "summary": summary,
-                                              "savedAt": codec.iso_utc(deps.clock())})
-        return _finish(deps, summary, False, stripe_calls_before)
-
-    if phase == "events":
-        try:
-            for event in deps.stripe.list_undelivered_events(now - EVENT_REPLAY_WINDOW, types=sorted(HANDLERS)):
-                if out_of_time(deadline):
-                    return stop("events", None)
-                if store.event_state(event["id"]) == "done":
-                    continue
-                result = process_event(deps, event, RECONCILE_ACTOR)
-                if result["outcome"] == "changed":
-                    summary["eventsReplayed"] += 1
-        except DomainError as exc:
-            summary["errors"] += 1
-            logger.warning("event replay incomplete", extra={"code": exc.code})
-        phase, after = "open", None
-
-    sessions: dict[str, list[dict]] | None = None
-    if phase == "open":
-        pending = sorted((r for r in store.open_payments() if after is None or r.id > after), key=lambda r: r.id)
-        summary["open"] = max(summary["open"], len(pending))
-        since = min([r.created_at for r in pending] + [now - timedelta(days=paid_lookback_days)])
-        sessions = _sessions_by_request(deps, since - timedelta(minutes=5), summary)
-        for request in pending:
-            if out_of_time(deadline):
-                return stop("open", after)
-            try:
-                _reconcile_open(deps, request, sessions.get(request.id, []), now, summary)
-            except DomainError as exc:
-                summary["errors"] += 1
-                logger.warning("reconcile item failed", extra={"serviceRequestId": request.id, "code": exc.code})
-            after = request.id
-        phase, after = "paid", None
-
-    if phase == "paid":
-        if sessions is None:
-            sessions = _sessions_by_request(deps, now - timedelta(days=paid_lookback_days, minutes=5), summary)
-        window = now - timedelta(days=paid_lookback_days)
-        paid = sorted((r for r in store.recently_paid(window, window) if after is None or r.id > after),
-                      key=lambda r: r.id)
-        for request in paid:
-            if out_of_time(deadline):
-                return stop("paid", after)
-            try:
-                _check_paid(deps, request, sessions.get(request.id, []), now, summary)
-            except DomainError as exc:
-                summary["errors"] += 1
-                logger.warning("paid check failed", extra={"serviceRequestId": request.id, "code": exc.code})
-            after = request.id
+    phases = list(Phase)
+    for phase in phases[phases.index(checkpoint.phase):]:
+        stopped = PHASES[phase](run, checkpoint.after if phase is checkpoint.phase else None)
+        if stopped is not None:
+            store.save_checkpoint(RECONCILE_JOB, replace(stopped, summary=run.summary, saved_at=deps.clock()).to_doc())
+            return _report(run, False, stripe_calls_before)
     store.clear_checkpoint(RECONCILE_JOB)
-    return _finish(deps, summary, True, stripe_calls_before)
+    return _report(run, True, stripe_calls_before)
 
 
-def _finish(deps: Any, summary: dict, complete: bool, stripe_calls_before: int) -> dict:
-    changed = sum(summary[k] for k in ("eventsReplayed", "fixedPaid", "fixedPending", "fixedFailed", "fixedExpired",
-                                       "expiredStale", "flaggedPaidNotInStripe", "mismatches", "refunded"))
-    out = {**summary, "changed": changed, "complete": complete,
-           "stripeCalls": getattr(deps.stripe, "calls", 0) - stripe_calls_before}
-    for key, value in summary.items():
+def _report(run: _Run, complete: bool, stripe_calls_before: int) -> dict:
+    out = {**run.summary, "changed": sum(run.summary[k] for k in CHANGE_KEYS), "complete": complete,
+           "stripeCalls": getattr(run.deps.stripe, "calls", 0) - stripe_calls_before}
+    for key, value in run.summary.items():
         if value:
             count(f"Reconcile{key[0].upper()}{key[1:]}", value)
     logger.info("reconcile_payments", extra={"summary": out})
     return out
 
 
-def _sessions_by_request(deps: Any, since: datetime, summary: dict) -> dict[str, list[dict]]:
-    """Bulk listing; a failed page ends the listing and the rest are retrieved one by one (stragglers)."""
-    by_request: dict[str, list[dict]] = {}
+# --- phases: each returns None when done, or the Checkpoint to resume from when the deadline stopped it ---------
+def replay_undelivered_events(run: _Run, after: str | None) -> Checkpoint | None:
+    store = run.deps.payment_store
     try:
-        for page in deps.stripe.list_sessions(since):
-            for session in page:
-                rid = (session.get("metadata") or {}).get("serviceRequestId") or session.get("client_reference_id")
-                if rid:
-                    by_request.setdefault(rid, []).append(session)
+        for event in run.deps.stripe.list_undelivered_events(run.now - EVENT_REPLAY_WINDOW, types=sorted(HANDLERS)):
+            if out_of_time(run.deadline):
+                return Checkpoint(Phase.EVENTS)  # replays skip what is done, so the phase restarts from the top
+            if store.event_state(event["id"]) == "done":
+                continue
+            if process_event(run.deps, event, RECONCILE_ACTOR)["outcome"] == "changed":
+                run.summary["eventsReplayed"] += 1
     except DomainError as exc:
-        logger.warning("session listing incomplete; retrieving individually", extra={"code": exc.code})
-    return by_request
+        run.summary["errors"] += 1
+        logger.warning("event replay incomplete", extra={"code": exc.code})
+    return None
 
 
-def _known_sessions(deps: Any, request: ServiceRequest, listed: list[dict]) -> list[dict]:
-    out = list(listed)
+def check_open_payments(run: _Run, after: str | None) -> Checkpoint | None:
+    pending = _in_id_order(run.deps.payment_store.open_payments(), after)
+    run.summary["open"] = max(run.summary["open"], len(pending))
+    run.list_sessions(min([r.created_at for r in pending] + [run.now - run.lookback]))
+    return _check_each(run, Phase.OPEN, pending, after, _check_open, "reconcile item failed")
+
+
+def check_recently_paid(run: _Run, after: str | None) -> Checkpoint | None:
+    window = run.now - run.lookback
+    if run.sessions is None:
+        run.list_sessions(window)
+    paid = _in_id_order(run.deps.payment_store.recently_paid(window, window), after)
+    return _check_each(run, Phase.PAID, paid, after, _check_paid, "paid check failed")
+
+
+PHASES: dict[Phase, Callable[[_Run, str | None], Checkpoint | None]] = {
+    Phase.EVENTS: replay_undelivered_events,
+    Phase.OPEN: check_open_payments,
+    Phase.PAID: check_recently_paid,
+}
+
+
+def _in_id_order(requests: Iterable[ServiceRequest], after: str | None) -> list[ServiceRequest]:
+    return sorted((r for r in requests if after is None or r.id > after), key=lambda r: r.id)
+
+
+def _check_each(run: _Run, phase: Phase, requests: list[ServiceRequest], after: str | None,
+                check: Callable[[_Run, ServiceRequest], None], failure: str) -> Checkpoint | None:
+    for request in requests:
+        if out_of_time(run.deadline):
+            return Checkpoint(phase, after)
+        try:
+            check(run, request)
+        except DomainError as exc:
+            run.summary["errors"] += 1
+            logger.warning(failure, extra={"serviceRequestId": request.id, "code": exc.code})
+        after = request.id
+    return None
+
+
+# --- one request ------------------------------------------------------------------------------------------------
+def _known_sessions(run: _Run, request: ServiceRequest) -> list[dict]:
+    """The listed sessions of `request`, plus its current one retrieved if the listing missed it."""
+    out = list((run.sessions or {}).get(request.id, []))
     session_id = request.payment.session_id
     if session_id and all(s.get("id") != session_id for s in out):
         try:
-            out.append(deps.stripe.retrieve_session(session_id))
+            out.append(run.deps.stripe.retrieve_session(session_id))
         except NotFound:
             out.append({"id": session_id, "status": "expired", "payment_status": "unpaid", "missing": True})
     return out
 
 
-def _reconcile_open(deps: Any, request: ServiceRequest, listed: list[dict], now: datetime, summary: dict) -> None:
-    sessions = _known_sessions(deps, request, listed)
+def _check_open(run: _Run, request: ServiceRequest) -> None:
+    sessions = _known_sessions(run, request)
     paid = next((s for s in sessions if session_is_paid(s)), None)
     if paid is not None:
-        outcome, saved = apply_transition(deps, request.id, decide_paid(paid, None, now), RECONCILE_ACTOR)
-        if outcome == "changed":
-            summary["fixedPaid" if saved.payment_status is PaymentStatus.PAID else "mismatches"] += 1
+        applied = run.apply(request, decide_paid(paid, None, run.now))
+        if applied.outcome == "changed":
+            run.summary["fixedPaid" if applied.request.payment_status is PaymentStatus.PAID else "mismatches"] += 1
         return
     current = next((s for s in sessions if s.get("id") == request.payment.session_id), None)
-    hold_passed = request.hold_expires_at is not None and request.hold_expires_at <= now
+    hold_passed = request.hold_expires_at is not None and request.hold_expires_at <= run.now
+    still_pending = request.status is Status.PENDING_PAYMENT
     if current is None:
-        if hold_passed or request.status is not Status.PENDING_PAYMENT:
-            decide = decide_ended(PaymentStatus.EXPIRED, None, None, "payment.expired", "No Checkout Session and the hold passed")
-            if apply_transition(deps, request.id, decide, RECONCILE_ACTOR)[0] == "changed":
-                summary["fixedExpired"] += 1
-        return
-    if current.get("status") == "complete":
-        if apply_transition(deps, request.id, decide_awaiting_settlement(current, None), RECONCILE_ACTOR)[0] == "changed":
-            summary["fixedPending"] += 1
-        return
-    if current.get("status") == "expired":
-        decide = decide_ended(PaymentStatus.EXPIRED, current["id"], None, "payment.expired", "Checkout Session expired (reconciled)")
-        if apply_transition(deps, request.id, decide, RECONCILE_ACTOR)[0] == "changed":
-            summary["fixedExpired"] += 1
-        return
-    created = datetime.fromtimestamp(int(current.get("created") or now.timestamp()), UTC)
-    if created <= now - STALE_SESSION_AGE or hold_passed or request.status is not Status.PENDING_PAYMENT:
-        kind = end_request(deps, request, now, RECONCILE_ACTOR, "Open Checkout Session is stale")
-        if kind == "expired":
-            summary["expiredStale"] += 1
-        elif kind == "paid":
-            summary["fixedPaid"] += 1
-        elif kind:
-            summary["fixedPending"] += 1
+        if hold_passed or not still_pending:
+            run.apply(request, decide_ended(PaymentStatus.EXPIRED, None, None, "payment.expired",
+                                            "No Checkout Session and the hold passed"), counted_as="fixedExpired")
+    elif current.get("status") == "complete":
+        run.apply(request, decide_awaiting_settlement(current, None), counted_as="fixedPending")
+    elif current.get("status") == "expired":
+        run.apply(request, decide_ended(PaymentStatus.EXPIRED, current["id"], None, "payment.expired",
+                                        "Checkout Session expired (reconciled)"), counted_as="fixedExpired")
+    else:
+        created = datetime.fromtimestamp(int(current.get("created") or run.now.timestamp()), timezone.utc)
+        if created <= run.now - STALE_SESSION_AGE or hold_passed or not still_pending:
+            ended = end_request(run.deps, request, run.now, RECONCILE_ACTOR, "Open Checkout Session is stale")
+            if ended:
+                run.summary[STALE_SESSION_ENDED_AS[ended]] += 1
 
 
-def _check_paid(deps: Any, request: ServiceRequest, listed: list[dict], now: datetime, summary: dict) -> None:
+def _check_paid(run: _Run, request: ServiceRequest) -> None:
     if request.payment_method is not PaymentMethod.CARD:
         return
     session_id = request.payment.paid_session_id or request.payment.session_id
-    sessions = [s for s in listed if s.get("id") == session_id]
+    sessions = [s for s in (run.sessions or {}).get(request.id, []) if s.get("id") == session_id]
     if not sessions and session_id:
         try:
-            sessions = [deps.stripe.retrieve_session(session_id)]
+            sessions = [run.deps.stripe.retrieve_session(session_id)]
         except NotFound:
             sessions = []
     if any(session_is_paid(s) for s in sessions):
         return
     stripe_status = sessions[0].get("payment_status") if sessions else "missing"
-    decide = decide_paid_not_in_stripe(session_id, stripe_status, now)
-    if apply_transition(deps, request.id, decide, RECONCILE_ACTOR)[0] == "changed":
-        summary["flaggedPaidNotInStripe"] += 1
+    applied = run.apply(request, decide_paid_not_in_stripe(session_id, stripe_status, run.now),
+                        counted_as="flaggedPaidNotInStripe")
+    if applied.outcome == "changed":
         count("PaymentMismatch", kind="paid_not_in_stripe")
