@@ -31,12 +31,7 @@ def expire_holds(deps: Any, deadline: float | None = None) -> dict:
     now = deps.clock()
     summary = {"due": 0, "expired": 0, "paid": 0, "awaitingSettlement": 0, "errors": 0, "deferred": 0}
     for request in deps.payment_store.open_payments():
-        if request.payment.awaiting_settlement:
-            continue
-        # Cancelled while unpaid: its session must not stay payable. Otherwise: only holds that ran out.
-        cancelled_unpaid = request.status is not Status.PENDING_PAYMENT and bool(request.payment.session_id)
-        if not cancelled_unpaid and (request.status is not Status.PENDING_PAYMENT or request.hold_expires_at is None
-                                     or request.hold_expires_at > now):
+        if not _due(request, now):
             continue
         if out_of_time(deadline):
             summary["deferred"] += 1
@@ -55,6 +50,16 @@ def expire_holds(deps: Any, deadline: float | None = None) -> dict:
             count(f"ExpireHolds{key.capitalize()}", summary[key])
     logger.info("expire_holds", extra={"summary": summary})
     return summary
+
+
+def _due(request: ServiceRequest, now: datetime) -> bool:
+    """Its hold ran out, or it was cancelled while unpaid (its session must not stay payable). A completed
+    session awaiting settlement keeps its hold: settlement decides."""
+    if request.payment.awaiting_settlement:
+        return False
+    if request.status is not Status.PENDING_PAYMENT:
+        return bool(request.payment.session_id)
+    return request.hold_expires_at is not None and request.hold_expires_at <= now
 
 
 def end_request(deps: Any, request: ServiceRequest, now: datetime, actor: str, reason: str) -> str | None:
