@@ -19,10 +19,11 @@ BACKOFF_SECONDS = 0.01  # first retry waits up to 10 ms, then 20 ms, ... (full j
 def with_retries(operation: Callable[[], T], *, retry_on: tuple[type[Exception], ...],
                  give_up: Callable[[], Exception], attempts: int = CONFLICT_ATTEMPTS,
                  on_retry: Callable[[Exception], None] | None = None, backoff_seconds: float = BACKOFF_SECONDS,
-                 sleep: Callable[[float], None] = time.sleep, jitter: Callable[[], float] = random.random) -> T:
+                 sleep: Callable[[float], None] | None = None, jitter: Callable[[], float] = random.random) -> T:
     """Run `operation` until it returns, at most `attempts` times while it raises one of `retry_on`.
 
-    `on_retry(exc)` runs after each failed attempt (e.g. invalidate a cache); then `give_up()` is raised."""
+    `on_retry(exc)` runs after each failed attempt (e.g. invalidate a cache); then `give_up()` is raised.
+    `sleep` defaults to `time.sleep` as it is when the wait happens (not when this module was imported)."""
     for attempt in range(1, attempts + 1):
         try:
             return operation()
@@ -30,5 +31,5 @@ def with_retries(operation: Callable[[], T], *, retry_on: tuple[type[Exception],
             if on_retry is not None:
                 on_retry(exc)
             if attempt < attempts:
-                sleep(backoff_seconds * (2 ** (attempt - 1)) * jitter())
+                (sleep or time.sleep)(backoff_seconds * (2 ** (attempt - 1)) * jitter())
     raise give_up()
