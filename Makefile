@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAGE_REGION := us-east-1
 
-.PHONY: run test test-unit test-integration test-e2e test-shifted-clock fuzz bench lint-infra package clean
+.PHONY: run test test-unit test-integration test-e2e test-shifted-clock fuzz bench lint-imports lint-infra package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The layer rules of README's Architecture section (.importlinter). PYTHONPATH puts the project root on the
+# path: the packages are graphed from there, app.py is found there, and so is the contract type in devtools/.
+# The graph takes well under a second to build, so no cache directory is written into the tree.
+lint-imports: $(STAMP)
+	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports --no-cache --no-logo
 
 # Checks the generated infra files match the models, packages the app as SAM merged with the tables
 # template, and lints the merged result offline. Credentials are removed to prove none are needed.

@@ -178,6 +178,19 @@ class Container:
         return day_slots(self, service_id, team_id, local_date)
 
 
+def verify_token(token: str, settings: Settings) -> dict | None:
+    """Claims of a valid bearer token, else None. `cognito` mode checks RS256 against the user pool's key set
+    (no pool configured: nothing verifies, fail closed); other modes check the HS256 dev-token secret."""
+    if settings.auth_mode == "cognito":
+        if not settings.cognito_issuer or not settings.cognito_jwks_url:
+            return None
+        from chalicelib.adapters import cognito_tokens
+        return cognito_tokens.verify(token, settings.cognito_issuer, settings.cognito_jwks_url,
+                                     settings.cognito_client_id)
+    from chalicelib.adapters import dev_tokens
+    return dev_tokens.verify(settings.dev_token_secret, token)
+
+
 _container: Container | None = None
 
 

@@ -12,15 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from chalicelib.domain.errors import (IdempotencyInProgress, IdempotencyKeyReused, TemporarilyUnavailable)
+from chalicelib.services.ports import Outcome
 
 _work = threading.local()
-
-
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool  # True: body is the result; False: body is the error {code, message, details}
-    body: dict
-    replayed: bool = False
 
 
 @dataclass(frozen=True)

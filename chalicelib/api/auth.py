@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from chalicelib.bootstrap import verify_token
 from chalicelib.domain.errors import Forbidden, Unauthenticated
 from chalicelib.domain.principal import Principal
 from chalicelib.settings import Settings
@@ -32,21 +33,9 @@ def claims_for(headers: Mapping[str, str], context: Mapping[str, Any] | None, se
         claims = ((context or {}).get("authorizer") or {}).get("claims")
         if claims:
             return dict(claims)
-        # No authorizer ran (websocket $connect): verify the Cognito token against the pool's keys.
-        token = bearer_token(headers)
-        if not token or not settings.cognito_issuer or not settings.cognito_jwks_url:
-            raise Unauthenticated()
-        from chalicelib.adapters import cognito_tokens
-
-        verified = cognito_tokens.verify(token, settings.cognito_issuer, settings.cognito_jwks_url,
-                                         settings.cognito_client_id)
-        if verified is None:
-            raise Unauthenticated()
-        return verified
-    from chalicelib.adapters import dev_tokens
-
+    # No authorizer ran (dev tokens locally; websocket $connect in AWS stages): verify the bearer token here.
     token = bearer_token(headers)
-    claims = dev_tokens.verify(settings.dev_token_secret, token) if token else None
+    claims = verify_token(token, settings) if token else None
     if claims is None:
         raise Unauthenticated()
     return claims

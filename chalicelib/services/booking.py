@@ -21,7 +21,7 @@ from chalicelib.domain.errors import (DomainError, InvalidState, NotFound, Promo
                                       SlotUnavailable, TeamDayFull, ValidationFailed)
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count, logger
-from chalicelib.services.ports import ExtraActionFailed, MemberBusy, StaleCatalog, StaleRevision
+from chalicelib.services.ports import ExtraActionFailed, MemberBusy, Outcome, StaleCatalog, StaleRevision
 
 UTC = timezone.utc
 EMERGENCY = "EMERGENCY"
@@ -119,8 +119,6 @@ def once_per_key(deps: Any, principal: Principal, key: str, body: dict, action: 
     """Run `action` at most once per (user, Idempotency-Key) and return its Outcome (a replay returns the stored
     one). A deterministic DomainError (slot full, invalid promo...) is stored and replayed like a success; a
     transient one raises, which frees the key so the client's retry runs again."""
-    from chalicelib.adapters.idempotency import Outcome
-
     def work() -> Outcome:
         try:
             result = action()

@@ -1,6 +1,7 @@
 """Ports the use cases depend on. Adapters (DynamoDB, Stripe, SES, websockets) implement them; tests use fakes."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator, Protocol
 
@@ -47,6 +48,14 @@ class NullPublisher:
 
     def emergency_created(self, request_doc: dict) -> None:
         return None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an idempotent submission produced; the idempotency store keeps it and replays it for the same key."""
+    ok: bool  # True: body is the result; False: body is the error {code, message, details}
+    body: dict
+    replayed: bool = False
 
 
 # Signals between the booking service and its repository (not HTTP errors: the service decides what they mean).
