@@ -1,123 +1,181 @@
-"""One frozen Settings object, read from the environment once (no I/O beyond os.environ)."""
+"""One frozen Settings object, read from the environment once (no I/O beyond os.environ).
+
+Each field names its environment variable (`validation_alias`). A blank override (CATALOG_TABLE=,
+DYNAMODB_ENDPOINT=, HOLD_MINUTES=, ...) counts as unset, and the value is derived from the fields declared above
+it (table names from TABLE_PREFIX, checkout URLs from PORTAL_BASE_URL, the JWKS URL from the user pool) or takes
+its default. Other variables keep a blank value as given: TABLE_PREFIX= means "no prefix".
+"""
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, Mapping
+
+from pydantic import Field, ValidationInfo, computed_field, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
+
+# Stripe refuses a Checkout Session that expires sooner than 30 minutes; a card hold lasts as long.
+MIN_HOLD_MINUTES = 30
+TABLE_SUFFIXES = {
+    "catalog_table": "catalog",
+    "capacity_table": "capacity",
+    "requests_table": "service-requests",
+    "audit_table": "audit",
+    "idempotency_table": "idempotency",
+    "ops_table": "ops",
+    "realtime_table": "realtime",
+}
+DEFAULT_PORTAL_BASE_URL = "http://127.0.0.1:3000"
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw else default
+class Settings(BaseSettings):
+    # Names match exactly (as os.environ.get did). validate_default: unset fields go through their validators
+    # too, which is where derived values come from.
+    model_config = SettingsConfigDict(frozen=True, case_sensitive=True, validate_default=True, extra="ignore")
 
-
-@dataclass(frozen=True)
-class Settings:
-    stage: str
-    region: str
+    stage: str = Field("local", validation_alias="STAGE")
+    # AWS_REGION (set by Lambda), else AWS_DEFAULT_REGION, else us-east-1; blank counts as unset.
+    aws_default_region: str | None = Field(None, validation_alias="AWS_DEFAULT_REGION")
+    region: str = Field(None, validation_alias="AWS_REGION")
     # DynamoDB tables (names come from the environment: CloudFormation outputs in AWS, prefixes locally).
-    catalog_table: str
-    capacity_table: str
-    requests_table: str
-    audit_table: str
-    idempotency_table: str
-    ops_table: str
-    realtime_table: str
+    table_prefix: str = Field("portal-local-", validation_alias="TABLE_PREFIX")
+    catalog_table: str = Field(None, validation_alias="CATALOG_TABLE")
+    capacity_table: str = Field(None, validation_alias="CAPACITY_TABLE")
+    requests_table: str = Field(None, validation_alias="REQUESTS_TABLE")
+    audit_table: str = Field(None, validation_alias="AUDIT_TABLE")
+    idempotency_table: str = Field(None, validation_alias="IDEMPOTENCY_TABLE")
+    ops_table: str = Field(None, validation_alias="OPS_TABLE")
+    realtime_table: str = Field(None, validation_alias="REALTIME_TABLE")
     # Endpoints: None means "the real AWS service"; set locally to the moto server / dev gateway.
-    dynamodb_endpoint: str | None
-    ses_endpoint: str | None
-    websocket_management_endpoint: str | None
+    dynamodb_endpoint: str | None = Field(None, validation_alias="DYNAMODB_ENDPOINT")
+    ses_endpoint: str | None = Field(None, validation_alias="SES_ENDPOINT")
+    websocket_management_endpoint: str | None = Field(None, validation_alias="WEBSOCKET_MANAGEMENT_ENDPOINT")
     # Auth: "cognito" trusts API Gateway's Cognito authorizer claims; "dev" verifies HS256 dev tokens itself.
-    auth_mode: str
-    dev_token_secret: str
-    link_signing_secret: str
+    # Unset, it is "dev" in the local and test stages and "cognito" elsewhere.
+    auth_mode: str = Field(None, validation_alias="AUTH_MODE")
+    dev_token_secret: str = Field("local-dev-token-secret-change-me-0123456789", validation_alias="DEV_TOKEN_SECRET")
+    link_signing_secret: str = Field("local-link-secret-change-me-0123456789", validation_alias="LINK_SIGNING_SECRET")
     # Stripe
-    stripe_api_key: str
-    stripe_api_base: str | None
-    stripe_webhook_secret: str
-    # Checkout redirect targets; `{request_id}` is ours to fill, `{CHECKOUT_SESSION_ID}` is Stripe's.
-    checkout_success_url: str
-    checkout_cancel_url: str
+    stripe_api_key: str = Field("sk_test_local", validation_alias="STRIPE_API_KEY")
+    stripe_api_base: str | None = Field(None, validation_alias="STRIPE_API_BASE")
+    stripe_webhook_secret: str = Field("whsec_local", validation_alias="STRIPE_WEBHOOK_SECRET")
     # Portal
-    portal_base_url: str
-    mail_from: str
-    metrics_namespace: str
-    service_name: str
-    hold_minutes: int
-    idempotency_ttl_seconds: int
-    catalog_cache_seconds: int
-    emergency_window_minutes: int
+    portal_base_url: str = Field(DEFAULT_PORTAL_BASE_URL, validation_alias="PORTAL_BASE_URL")
+    # Checkout redirect targets; `{request_id}` is ours to fill, `{CHECKOUT_SESSION_ID}` is Stripe's.
+    checkout_success_url: str = Field(None, validation_alias="CHECKOUT_SUCCESS_URL")
+    checkout_cancel_url: str = Field(None, validation_alias="CHECKOUT_CANCEL_URL")
+    mail_from: str = Field("bookings@example.com", validation_alias="MAIL_FROM")
+    metrics_namespace: str = Field("ServicePortal", validation_alias="POWERTOOLS_METRICS_NAMESPACE")
+    service_name: str = Field("service-portal", validation_alias="POWERTOOLS_SERVICE_NAME")
+    hold_minutes: int = Field(MIN_HOLD_MINUTES, validation_alias="HOLD_MINUTES")
+    idempotency_ttl_seconds: int = Field(48 * 3600, validation_alias="IDEMPOTENCY_TTL_SECONDS")
+    catalog_cache_seconds: int = Field(30, validation_alias="CATALOG_CACHE_SECONDS")
+    emergency_window_minutes: int = Field(240, validation_alias="EMERGENCY_WINDOW_MINUTES")
     # "inline": bookings push realtime updates themselves (local, tests); "stream": a DynamoDB-stream consumer
     # does (AWS stages), keeping the booking request at 3 DynamoDB requests.
-    realtime_delivery: str = "inline"
+    realtime_delivery: str = Field("inline", validation_alias="REALTIME_DELIVERY")
     # Cognito (AWS stages): used where no API Gateway authorizer ran (websocket $connect).
-    cognito_issuer: str | None = None
-    cognito_jwks_url: str | None = None
-    cognito_client_id: str | None = None
+    cognito_user_pool_arn: str | None = Field(None, validation_alias="COGNITO_USER_POOL_ARN")
+    cognito_jwks_url: str | None = Field(None, validation_alias="COGNITO_JWKS_URL")
+    cognito_client_id: str | None = Field(None, validation_alias="COGNITO_APP_CLIENT_ID")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment variables only: no .env file, no secrets directory, no constructor values.
+        return (env_settings,)
+
+    @field_validator("aws_default_region", "dynamodb_endpoint", "ses_endpoint", "websocket_management_endpoint",
+                     "stripe_api_base", "cognito_user_pool_arn", "cognito_client_id", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return value or None
+
+    @field_validator("hold_minutes", "idempotency_ttl_seconds", "catalog_cache_seconds", "emergency_window_minutes",
+                     mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: Any, info: ValidationInfo) -> Any:
+        return cls.model_fields[info.field_name].default if value in (None, "") else value
+
+    @field_validator("hold_minutes")
+    @classmethod
+    def _hold_at_least_stripes_minimum(cls, value: int) -> int:
+        return max(MIN_HOLD_MINUTES, value)
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _region_with_fallbacks(cls, value: Any, info: ValidationInfo) -> Any:
+        return value or info.data["aws_default_region"] or "us-east-1"
+
+    @field_validator(*TABLE_SUFFIXES, mode="before")
+    @classmethod
+    def _table_from_prefix(cls, value: Any, info: ValidationInfo) -> Any:
+        return value or f"{info.data['table_prefix']}{TABLE_SUFFIXES[info.field_name]}"
+
+    @field_validator("auth_mode", mode="before")
+    @classmethod
+    def _auth_mode_by_stage(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None:  # set, even blank, as os.environ.get(name, default) read it
+            return value
+        return "dev" if info.data["stage"] in ("local", "test") else "cognito"
+
+    @field_validator("checkout_success_url", mode="before")
+    @classmethod
+    def _success_url_on_the_portal(cls, value: Any, info: ValidationInfo) -> Any:
+        return value or (info.data["portal_base_url"]
+                         + "/requests/{request_id}?checkout=success&session_id={CHECKOUT_SESSION_ID}")
+
+    @field_validator("checkout_cancel_url", mode="before")
+    @classmethod
+    def _cancel_url_on_the_portal(cls, value: Any, info: ValidationInfo) -> Any:
+        return value or info.data["portal_base_url"] + "/requests/{request_id}?checkout=cancelled"
+
+    @field_validator("cognito_jwks_url", mode="before")
+    @classmethod
+    def _jwks_of_the_pool(cls, value: Any, info: ValidationInfo) -> Any:
+        if value:
+            return value
+        issuer = cognito_issuer_of(info.data["cognito_user_pool_arn"])
+        return f"{issuer}/.well-known/jwks.json" if issuer else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cognito_issuer(self) -> str | None:
+        return cognito_issuer_of(self.cognito_user_pool_arn)
 
     @property
     def is_local(self) -> bool:
         return self.stage in ("local", "test")
 
 
-def settings_from_env(env: dict[str, str] | None = None) -> Settings:
-    env = dict(os.environ if env is None else env)
-    prefix = env.get("TABLE_PREFIX", "portal-local-")
-
-    def table(key: str, suffix: str) -> str:
-        return env.get(key) or f"{prefix}{suffix}"
-
-    def optional(key: str) -> str | None:
-        return env.get(key) or None
-
-    stage = env.get("STAGE", "local")
-    return Settings(
-        stage=stage,
-        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
-        catalog_table=table("CATALOG_TABLE", "catalog"),
-        capacity_table=table("CAPACITY_TABLE", "capacity"),
-        requests_table=table("REQUESTS_TABLE", "service-requests"),
-        audit_table=table("AUDIT_TABLE", "audit"),
-        idempotency_table=table("IDEMPOTENCY_TABLE", "idempotency"),
-        ops_table=table("OPS_TABLE", "ops"),
-        realtime_table=table("REALTIME_TABLE", "realtime"),
-        dynamodb_endpoint=optional("DYNAMODB_ENDPOINT"),
-        ses_endpoint=optional("SES_ENDPOINT"),
-        websocket_management_endpoint=optional("WEBSOCKET_MANAGEMENT_ENDPOINT"),
-        auth_mode=env.get("AUTH_MODE", "dev" if stage in ("local", "test") else "cognito"),
-        dev_token_secret=env.get("DEV_TOKEN_SECRET", "local-dev-token-secret-change-me-0123456789"),
-        link_signing_secret=env.get("LINK_SIGNING_SECRET", "local-link-secret-change-me-0123456789"),
-        stripe_api_key=env.get("STRIPE_API_KEY", "sk_test_local"),
-        stripe_api_base=optional("STRIPE_API_BASE"),
-        stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", "whsec_local"),
-        portal_base_url=env.get("PORTAL_BASE_URL", "http://127.0.0.1:3000"),
-        checkout_success_url=env.get("CHECKOUT_SUCCESS_URL") or (
-            env.get("PORTAL_BASE_URL", "http://127.0.0.1:3000")
-            + "/requests/{request_id}?checkout=success&session_id={CHECKOUT_SESSION_ID}"),
-        checkout_cancel_url=env.get("CHECKOUT_CANCEL_URL") or (
-            env.get("PORTAL_BASE_URL", "http://127.0.0.1:3000") + "/requests/{request_id}?checkout=cancelled"),
-        mail_from=env.get("MAIL_FROM", "bookings@example.com"),
-        metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", "ServicePortal"),
-        service_name=env.get("POWERTOOLS_SERVICE_NAME", "service-portal"),
-        hold_minutes=max(30, _int("HOLD_MINUTES", 30)),  # Stripe's minimum expires_at is 30 minutes
-        idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", 48 * 3600),
-        catalog_cache_seconds=_int("CATALOG_CACHE_SECONDS", 30),
-        emergency_window_minutes=_int("EMERGENCY_WINDOW_MINUTES", 240),
-        realtime_delivery=env.get("REALTIME_DELIVERY", "inline"),
-        cognito_issuer=_cognito_issuer(env.get("COGNITO_USER_POOL_ARN")),
-        cognito_jwks_url=env.get("COGNITO_JWKS_URL") or (
-            f"{_cognito_issuer(env.get('COGNITO_USER_POOL_ARN'))}/.well-known/jwks.json"
-            if _cognito_issuer(env.get("COGNITO_USER_POOL_ARN")) else None),
-        cognito_client_id=optional("COGNITO_APP_CLIENT_ID"),
-    )
-
-
-def _cognito_issuer(pool_arn: str | None) -> str | None:
+def cognito_issuer_of(pool_arn: str | None) -> str | None:
     """arn:aws:cognito-idp:<region>:<account>:userpool/<pool id> -> the pool's token issuer URL."""
     if not pool_arn or ":userpool/" not in pool_arn:
         return None
     region = pool_arn.split(":")[3]
     return f"https://cognito-idp.{region}.amazonaws.com/{pool_arn.rsplit('/', 1)[1]}"
+
+
+class _GivenEnvironment(EnvSettingsSource):
+    """The environment-variable source reading a given mapping instead of os.environ: same names, aliases and
+    parsing, so settings_from_env(env) and Settings() agree on every variable."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:  # the source's one read of os.environ
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the process environment, or from `env` alone (tests, devtools: a stage's variables)."""
+    if env is None:
+        return Settings()
+    return Settings(_build_sources=((_GivenEnvironment(Settings, dict(env)),), {}))
 
 
 @lru_cache(maxsize=1)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -88,7 +87,7 @@ def test_the_next_emergency_takes_the_next_on_call_capacity(api):
 
 
 def test_no_on_call_capacity_in_the_window_is_409_with_the_next_available_time(api, app_container):
-    app_container.override(settings=replace(app_container.settings, emergency_window_minutes=30))
+    app_container.override(settings=app_container.settings.model_copy(update={"emergency_window_minutes": 30}))
     assert emergency(api, "e1").status_code == 201  # 07:00 is inside 30 opening minutes (07:00-07:30)
     full = emergency(api, "e2", who="b")  # both on-call members now busy at 07:00; 08:00 is outside
     assert full.status_code == 409, full.body
