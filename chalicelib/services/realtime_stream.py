@@ -15,13 +15,13 @@ from chalicelib.observability import count, logger
 ACTIVE = {s.value for s in ACTIVE_STATUSES}
 
 
-def _doc(image: dict | None) -> dict | None:
-    """The request document from a stream image (DynamoDB JSON: {"doc": {"S": "<json>"}})."""
-    if not image or "doc" not in image:
+def _doc(image: dict) -> dict | None:
+    """The request document from a deserialized stream image ({"doc": "<json>"}), if it has a readable one."""
+    raw = image.get("doc")
+    if not raw or not isinstance(raw, str):
         return None
-    raw = image["doc"].get("S")
     try:
-        return json.loads(raw) if raw else None
+        return json.loads(raw)
     except ValueError:
         return None
 
@@ -34,18 +34,24 @@ def _holds(doc: dict | None) -> tuple[str, str, str] | None:
 
 
 def changes_in(records: Iterable[dict]) -> tuple[dict[str, set[str]], list[dict]]:
-    """Team -> team-local dates whose capacity changed, and the emergency requests just created."""
+    """Team -> team-local dates whose capacity changed, and the emergency requests just created. `records` are
+    the raw stream records (DynamoDB JSON); Powertools' data class deserializes their images."""
+    # Imported here, not at module level: the data classes package loads every event type (tens of ms), and
+    # app.py imports this module in every Lambda of a stream stage, not only in the stream consumer.
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (DynamoDBRecordEventName,
+                                                                                     DynamoDBStreamEvent)
+
     days: dict[str, set[str]] = {}
     emergencies: list[dict] = []
-    for record in records:
-        data = record.get("dynamodb") or {}
-        old, new = _doc(data.get("OldImage")), _doc(data.get("NewImage"))
+    for record in DynamoDBStreamEvent({"Records": list(records)}).records:
+        images = record.dynamodb
+        old, new = (_doc(images.old_image), _doc(images.new_image)) if images else (None, None)
         before, after = _holds(old), _holds(new)
         if before != after or (old and new and old.get("cells") != new.get("cells")):
             for held in (before, after):
                 if held:
                     days.setdefault(held[1], set()).add(held[2])
-        if record.get("eventName") == "INSERT" and new and new.get("priority") == "EMERGENCY" \
+        if record.event_name is DynamoDBRecordEventName.INSERT and new and new.get("priority") == "EMERGENCY" \
                 and new.get("status") != Status.CANCELLED.value:
             emergencies.append(new)
     return days, emergencies

@@ -80,3 +80,48 @@ def test_publish_pushes_every_service_of_the_team_and_survives_push_errors():
     assert publisher.calls == [("availability", ("cleaning", "plumbing"), "t1", ("2026-12-01",)),
                                ("emergency", "sr_1")]
     assert summary == {"teamDays": 1, "emergencies": 1}
+
+
+def stream_record(event_name, old_doc=None, new_doc=None, sequence="1"):
+    """A record as the service-requests stream delivers it: the whole item in DynamoDB JSON, numbers included."""
+    def item(doc):
+        return {"id": {"S": doc["id"]}, "userId": {"S": "user-a"}, "status": {"S": doc["status"]},
+                "teamId": {"S": doc["teamId"]}, "sequence": {"N": "2"}, "rev": {"N": "7"},
+                "paymentOpen": {"NULL": True}, "doc": {"S": json.dumps(doc)}}
+
+    data = {"ApproximateCreationDateTime": 1795000000, "Keys": {"id": {"S": (new_doc or old_doc)["id"]}},
+            "SequenceNumber": sequence, "SizeBytes": 512, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    if old_doc:
+        data["OldImage"] = item(old_doc)
+    if new_doc:
+        data["NewImage"] = item(new_doc)
+    return {"eventID": f"e{sequence}", "eventName": event_name, "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1", "dynamodb": data,
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/requests/stream/2026-11-01T00:00:00.000"}
+
+
+def test_whole_stream_records_with_every_attribute_type_are_read():
+    booked = json.loads(image(id="sr_9", localDate="2026-12-07", priority="EMERGENCY")["doc"]["S"])
+    cancelled = {**booked, "status": "CANCELLED"}
+    days, emergencies = changes_in([stream_record("INSERT", new_doc=booked, sequence="1"),
+                                    stream_record("MODIFY", old_doc=booked, new_doc=cancelled, sequence="2"),
+                                    stream_record("REMOVE", old_doc=cancelled, sequence="3")])
+    assert days == {"t1": {"2026-12-07"}}
+    assert [e["id"] for e in emergencies] == ["sr_9"]
+
+
+def test_a_doc_that_is_not_a_json_string_is_ignored():
+    days, emergencies = changes_in([record("INSERT", new={"doc": {"M": {"status": {"S": "CONFIRMED"}}}}),
+                                    record("INSERT", new={"doc": {"S": ""}})])
+    assert days == {} and emergencies == []
+
+
+def test_the_lambda_entry_point_reads_the_event_records(monkeypatch):
+    from chalicelib.api import streams
+
+    publisher = RecordingPublisher()
+    monkeypatch.setattr(streams, "container", lambda: Deps(publisher))
+    summary = streams.on_requests_stream({"Records": [stream_record("INSERT", new_doc=json.loads(
+        image(localDate="2026-12-08")["doc"]["S"]))]})
+    assert summary == {"teamDays": 1, "emergencies": 0}
+    assert publisher.calls == [("availability", ("cleaning", "plumbing"), "t1", ("2026-12-08",))]
