@@ -16,10 +16,20 @@ app.log = logger  # one logger for the app and chalice's own messages
 app.experimental_feature_flags.update(["WEBSOCKETS"])  # chalice 1.34 still gates websockets
 
 
+@app.middleware("all")
+def flush_metrics_after_invocation(event, get_response):
+    """Every invocation publishes the metrics it recorded, once, whatever its kind (HTTP, websocket, schedule,
+    stream) and however it ends. Chalice applies "all" middleware to each of those event types."""
+    try:
+        return get_response(event)
+    finally:
+        flush()
+
+
 @app.middleware("http")
 def observe(event, get_response):
-    """Correlation id = API Gateway request id; metrics flushed once per request; chalice's own errors in the
-    contract's format."""
+    """Correlation id = API Gateway request id; one log line per request; chalice's own errors in the contract's
+    format."""
     request_id = (event.context or {}).get("requestId")
     invocation.lambda_context.set(event.lambda_context)
     logger.set_correlation_id(request_id)
@@ -31,7 +41,6 @@ def observe(event, get_response):
             response.headers["X-Request-Id"] = request_id
         return response
     finally:
-        flush()
         logger.remove_keys(["path", "method"])
 
 
@@ -49,35 +58,17 @@ app.register_blueprint(emergency.bp)
 
 @app.schedule(Rate(15, unit=Rate.MINUTES))
 def send_reminders(event):
-    try:
-        return calendar.run_reminders()
-    finally:
-        flush()
+    return calendar.run_reminders()
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def expire_holds(event):
-    try:
-        return payments.expire_holds_job(event)
-    finally:
-        flush()
+    return payments.expire_holds_job(event)
 
 
 @app.schedule(Cron(30, 3, "*", "*", "?", "*"))  # 03:30 UTC nightly
 def reconcile_payments(event):
-    try:
-        return payments.reconcile_payments_job(event)
-    finally:
-        flush()
-
-
-@app.middleware("websocket")
-def observe_websocket(event, get_response):
-    """Websocket invocations bypass the http middleware: flush their metrics too."""
-    try:
-        return get_response(event)
-    finally:
-        flush()
+    return payments.reconcile_payments_job(event)
 
 
 @app.on_ws_connect()
@@ -103,7 +94,4 @@ if os.environ.get("REALTIME_DELIVERY") == "stream":
     @app.on_dynamodb_record(stream_arn=os.environ["REQUESTS_STREAM_ARN"], batch_size=100,
                             name="realtime_from_requests")
     def realtime_from_requests(event):
-        try:
-            return streams.on_requests_stream(event.to_dict())
-        finally:
-            flush()
+        return streams.on_requests_stream(event.to_dict())
