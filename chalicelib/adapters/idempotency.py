@@ -8,19 +8,12 @@ raise, which deletes the record so the client's retry runs again.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from chalicelib.domain.errors import (IdempotencyInProgress, IdempotencyKeyReused, TemporarilyUnavailable)
-from chalicelib.services.ports import Outcome
+from chalicelib.services.ports import Outcome, Submission
 
 _work = threading.local()
-
-
-@dataclass(frozen=True)
-class Submission:
-    status: str  # COMPLETED | IN_PROGRESS
-    outcome: dict | None
 
 
 class PowertoolsIdempotency:

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Iterator, Protocol
+from datetime import date, datetime
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
+from chalicelib.clock import Clock  # noqa: F401 - the clock port: () -> aware UTC datetime, from the container
+from chalicelib.domain.availability import CapacityPlan, CounterSnapshot
+from chalicelib.domain.booking import ServiceRequest
 from chalicelib.domain.catalog import Blackout, Catalog, Service, Team, TeamMember
+from chalicelib.domain.principal import Principal
 
 
 class CatalogRepository(Protocol):
@@ -20,6 +24,15 @@ class CatalogRepository(Protocol):
     def put_member(self, member: TeamMember) -> None: ...
 
     def put_global_blackout(self, blackout: Blackout) -> None: ...
+
+
+class CatalogSource(Protocol):
+    """The catalog as use cases read it (services.catalog.CatalogCache over a CatalogRepository)."""
+
+    def get(self) -> Catalog: ...
+
+    def invalidate(self) -> None:
+        """Forget the cached copy: a booking found it stale, or an admin changed it."""
 
 
 class AuditLog(Protocol):
@@ -56,6 +69,25 @@ class Outcome:
     ok: bool  # True: body is the result; False: body is the error {code, message, details}
     body: dict
     replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A stored submission as looked up by its key alone."""
+    status: str  # COMPLETED | IN_PROGRESS
+    outcome: dict | None
+
+
+class Idempotency(Protocol):
+    """Client Idempotency-Keys, scoped per user and bound to the request body (adapters/idempotency.py)."""
+
+    def run(self, user: str, key: str, body: dict, work: Callable[[], Outcome]) -> Outcome:
+        """Run `work` at most once per (user, key); a replay returns the stored Outcome with replayed=True.
+        Raises IdempotencyKeyReused, IdempotencyInProgress, TemporarilyUnavailable, and whatever transient
+        DomainError `work` raises (nothing is stored then)."""
+
+    def lookup(self, user: str, key: str) -> Submission | None:
+        """What became of a submission: None if unknown (never received, or expired)."""
 
 
 # Signals between the booking service and its repository (not HTTP errors: the service decides what they mean).
@@ -105,3 +137,103 @@ class PaymentGateway(Protocol):
 
     def construct_event(self, raw_body: bytes, signature_header: str | None) -> dict:
         """Verified event dict. Raises SignatureInvalid."""
+
+
+# A transaction action from the adapter family of the repository it is passed to (e.g. PromoUsage.actions).
+TransactionAction = Callable[[Any], None]
+
+
+class ServiceRequestRepository(Protocol):
+    """Service requests and the capacity they hold (adapters/dynamodb/booking_repository.py; tests/fakes.py).
+    Every write is conditional: on the request's revision, on the capacity limits, on the team's catalog
+    version. Infrastructure failures raise Throttled / TemporarilyUnavailable."""
+
+    def get(self, request_id: str) -> ServiceRequest | None:
+        """Strongly consistent read, with the revision the next write is conditional on."""
+
+    def counters(self, first: date, last: date, consistent: bool = False) -> CounterSnapshot:
+        """Every team's counters for team-local dates [first, last]."""
+
+    def list_for_user(self, user_id: str, cursor: str | None,
+                      limit: int) -> tuple[list[ServiceRequest], str | None]:
+        """Newest first; the cursor is opaque. Raises ValidationFailed for a cursor this API did not issue."""
+
+    def admin_list(self, *, status: str | None, payment_status: str | None, team_id: str | None,
+                   start_from: str | None, start_to: str | None, cursor: str | None,
+                   limit: int) -> tuple[list[ServiceRequest], str | None]:
+        """Filtered by any of the fields, ordered by start; start bounds are ISO UTC strings."""
+
+    def by_series(self, series_id: str) -> list[ServiceRequest]: ...
+
+    def create(self, request: ServiceRequest, plan: CapacityPlan,
+               extra: Iterable[TransactionAction] = ()) -> ServiceRequest:
+        """Store the request and claim its capacity in one transaction. Raises TeamDayFull, SlotFull,
+        MemberBusy, StaleCatalog, ExtraActionFailed (an `extra` action failed its condition)."""
+
+    def move(self, old: ServiceRequest, new: ServiceRequest, old_plan: CapacityPlan,
+             new_plan: CapacityPlan) -> ServiceRequest:
+        """Reschedule: release what only the old placement holds, claim what only the new one needs, write the
+        request, atomically. Raises as `create`, and StaleRevision."""
+
+    def release(self, old: ServiceRequest, new: ServiceRequest, plan: CapacityPlan,
+                extra: Iterable[TransactionAction] = ()) -> ServiceRequest:
+        """Give the capacity back and write the new state atomically. Raises StaleRevision,
+        ExtraActionFailed."""
+
+    def save(self, old: ServiceRequest, new: ServiceRequest) -> ServiceRequest:
+        """A change that holds the same capacity, conditional on `old.revision`. Raises StaleRevision."""
+
+
+class PromoUsage(Protocol):
+    """Promotion usage counters as booking-transaction actions (adapters/dynamodb/promo_usage.py)."""
+
+    def actions(self, claim_docs: Iterable[dict], user_id: str, *, consume: bool) -> list[TransactionAction]:
+        """Actions consuming (or giving back) one use of each claim stored with a booking's price."""
+
+    def spent(self, labels: Iterable[str]) -> dict:
+        """PromoExhausted details ({"rules": [{"ruleId", "scope"}]}) for the labels of a failed transaction;
+        no rules when no consuming promotion action failed."""
+
+
+class PaymentStore(Protocol):
+    """Payment bookkeeping (adapters/dynamodb/payments_repository.py): webhook event claims, job checkpoints
+    and the payment-specific reads of service requests."""
+
+    def claim_event(self, event_id: str, event_type: str) -> bool:
+        """True if this invocation owns the event now; False if it was (or is being) processed."""
+
+    def finish_event(self, event_id: str, outcome: str) -> None: ...
+
+    def release_event(self, event_id: str) -> None:
+        """Processing failed: a retry or a replay may take the event again."""
+
+    def event_state(self, event_id: str) -> str | None: ...
+
+    def load_checkpoint(self, job: str) -> dict | None: ...
+
+    def save_checkpoint(self, job: str, doc: dict) -> None: ...
+
+    def clear_checkpoint(self, job: str) -> None: ...
+
+    def open_payments(self) -> Iterator[ServiceRequest]:
+        """Requests whose payment is not final (UNPAID, PENDING)."""
+
+    def recently_paid(self, updated_since: datetime, starting_from: datetime) -> Iterator[ServiceRequest]: ...
+
+    def request_id_by_payment_ref(self, ref: str) -> str | None:
+        """The request a Checkout Session id or PaymentIntent id belongs to."""
+
+
+class Notifier(Protocol):
+    """E-mail (adapters/notifier.py)."""
+
+    def send(self, to: str, subject: str, text: str, attachments: tuple[tuple[str, str, bytes], ...] = ()) -> str:
+        """Send one e-mail with (filename, content type, data) attachments; returns the provider's message id.
+        Raises TemporarilyUnavailable."""
+
+
+class Pricer(Protocol):
+    """Prices a booking (services/booking_pricing.BookingPricer): the stored quote dict."""
+
+    def __call__(self, service: Service, draft: Any, start: datetime, tz: str, principal: Principal) -> dict:
+        """`tz` is the booked team's zone. Raises ValidationFailed, PromoInvalid, PromoExhausted."""
