@@ -38,7 +38,7 @@ def request_counts() -> dict:
     from chalicelib.bootstrap import Container
     from chalicelib.domain.booking import PaymentMethod
     from chalicelib.domain.principal import Principal
-    from chalicelib.services import booking
+    from chalicelib.services import availability, booking, submissions
     from chalicelib.settings import settings_from_env
 
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
@@ -58,8 +58,8 @@ def request_counts() -> dict:
 
         def book(key: str, start: datetime, via=None):
             draft = booking.BookingDraft("svc", start, PaymentMethod.COD)
-            outcome = booking.create_idempotent(via or deps, user, key, {**body, "start": start.isoformat()}, draft,
-                                                lambda r: {"id": r.id})
+            outcome = submissions.book_once(via or deps, user, key, {**body, "start": start.isoformat()}, draft,
+                                            lambda r: {"id": r.id})
             assert outcome.ok, outcome.body
 
         day = datetime(2026, 12, 2, 15, 0, tzinfo=timezone.utc)
@@ -76,13 +76,13 @@ def request_counts() -> dict:
         inline_push = ddb_counter.total()
         deps.catalog.invalidate()
         ddb_counter.reset()
-        booking.get_availability(deps, "svc", date(2026, 12, 1), date(2026, 12, 7), "America/New_York")
+        availability.get_availability(deps, "svc", date(2026, 12, 1), date(2026, 12, 7), "America/New_York")
         week_cold = ddb_counter.total()
         ddb_counter.reset()
-        booking.get_availability(deps, "svc", date(2026, 12, 28), date(2027, 1, 3), "America/New_York")
+        availability.get_availability(deps, "svc", date(2026, 12, 28), date(2027, 1, 3), "America/New_York")
         week_across_months = ddb_counter.total()
         ddb_counter.reset()
-        booking.get_availability(deps, "svc", date(2026, 12, 1), date(2026, 12, 7), "America/New_York")
+        availability.get_availability(deps, "svc", date(2026, 12, 1), date(2026, 12, 7), "America/New_York")
         week_warm = ddb_counter.total()
     return {"ddb_requests_per_booking": warm, "ddb_requests_per_booking_cold_container": cold,
             "ddb_requests_per_booking_with_inline_push": inline_push,

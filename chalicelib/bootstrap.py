@@ -93,7 +93,7 @@ class Container:
 
     @cached_property
     def load_snapshots(self):
-        from chalicelib.services.booking import LoadSnapshots
+        from chalicelib.services.capacity import LoadSnapshots
         return LoadSnapshots()
 
     @staticmethod
@@ -174,7 +174,7 @@ class Container:
 
     def day_slots(self, service_id: str, local_date: str, team_id: str) -> list[dict]:
         """One team's slots {start, remaining} on a team-local date, read through this container."""
-        from chalicelib.services.booking import day_slots
+        from chalicelib.services.availability import day_slots
         return day_slots(self, service_id, team_id, local_date)
 
 

@@ -13,7 +13,8 @@ from chalicelib.bootstrap import container
 from chalicelib.domain import codec
 from chalicelib.domain.booking import PaymentMethod, ServiceRequest
 from chalicelib.domain.errors import IdempotencyKeyRequired, ValidationFailed
-from chalicelib.services import booking, series
+from chalicelib.services import availability as availability_service
+from chalicelib.services import booking, changes, series, submissions
 
 bp = Blueprint(__name__)
 
@@ -60,7 +61,7 @@ def series_view(result: series.SeriesResult) -> dict:
           errors=("NOT_FOUND", "RANGE_TOO_LARGE"), tags=("availability",))
 def availability(ctx: Ctx, service_id: str) -> dict:
     q = ctx.query
-    return booking.get_availability(container(), service_id, q.from_, q.to, q.tz, q.teamMemberId)
+    return availability_service.get_availability(container(), service_id, q.from_, q.to, q.tz, q.teamMemberId)
 
 
 @endpoint(bp, "/portal/service-requests", "POST", auth="user", summary="Book a service (idempotent)",
@@ -75,8 +76,7 @@ def create_service_request(ctx: Ctx) -> Response:
         outcome = series.create_idempotent(container(), ctx.principal, key, body, series_draft_from(ctx.body),
                                            series_view)
     else:
-        outcome = booking.create_idempotent(container(), ctx.principal, key, body, draft_from(ctx.body),
-                                            portal_view)
+        outcome = submissions.book_once(container(), ctx.principal, key, body, draft_from(ctx.body), portal_view)
     return outcome_response(outcome)
 
 
@@ -98,7 +98,7 @@ def get_service_request(ctx: Ctx, request_id: str) -> dict:
           response=ServiceRequestOut,
           errors=("NOT_FOUND", "INVALID_STATE", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE"), tags=("portal",))
 def reschedule(ctx: Ctx, request_id: str) -> dict:
-    moved = booking.reschedule(container(), ctx.principal, request_id, ctx.body.start, ctx.body.teamMemberId)
+    moved = changes.reschedule(container(), ctx.principal, request_id, ctx.body.start, ctx.body.teamMemberId)
     return portal_view(moved)
 
 
@@ -106,7 +106,7 @@ def reschedule(ctx: Ctx, request_id: str) -> dict:
           summary="Cancel a booking (gives its capacity back)", body=CancelIn,
           response=ServiceRequestOut, errors=("NOT_FOUND", "INVALID_STATE"), tags=("portal",))
 def cancel(ctx: Ctx, request_id: str) -> dict:
-    return portal_view(booking.cancel(container(), ctx.principal, request_id, ctx.body.reason))
+    return portal_view(changes.cancel(container(), ctx.principal, request_id, ctx.body.reason))
 
 
 @endpoint(bp, "/portal/series/{series_id}/cancel", "POST", auth="user",
@@ -122,7 +122,7 @@ def cancel_series(ctx: Ctx, series_id: str) -> dict:
           summary="Was a queued submission received? (offline queue inspector)", response=SubmissionOut,
           errors=("NOT_FOUND", "THROTTLED", "TEMPORARILY_UNAVAILABLE"), tags=("portal",))
 def submission(ctx: Ctx, idempotency_key: str) -> dict:
-    found = booking.get_submission(container(), ctx.principal, idempotency_key)
+    found = submissions.get_submission(container(), ctx.principal, idempotency_key)
     if found["status"] == "COMPLETED":  # the status the client got (or will get when it replays)
         found["httpStatus"] = status_for_code(found["error"]["code"]) if found["error"] else 201
     return found

@@ -21,5 +21,3 @@ class Principal:
         """How audit entries name this caller."""
         return f"{'admin' if self.is_admin else 'user'}:{self.user_id}"
 
-
-SYSTEM = Principal(user_id="system", groups=())

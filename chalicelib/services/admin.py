@@ -12,7 +12,7 @@ from chalicelib.domain.catalog import Blackout, Team
 from chalicelib.domain.errors import BookedWorkConflict, NotFound, ValidationFailed
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count
-from chalicelib.services.booking import _publish
+from chalicelib.services import capacity
 
 LONGEST_JOB = timedelta(hours=12)  # how far before a blackout a booking may start and still run into it
 
@@ -91,7 +91,7 @@ def _publish_days(deps: Any, team: Team, blackouts: list[Blackout]) -> None:
             days.add(day.isoformat())
             day += timedelta(days=1)
     if days:
-        _publish(deps, "", team.id, sorted(days), request_change=False)
+        capacity.publish_team_change(deps, team.id, sorted(days))
 
 
 def put_team_capacity(deps: Any, principal: Principal, team_id: str, daily_limit: int,
@@ -116,7 +116,7 @@ def override_day(deps: Any, principal: Principal, team_id: str, day: date, limit
     deps.audit.record(f"TEAM#{team.id}", principal.actor, "capacity.override", {"dailyLimit": team.daily_limit},
                       after, reason)
     count("AdminChange", action="capacity_override")
-    _publish(deps, "", team.id, [day.isoformat()], request_change=False)
+    capacity.publish_team_change(deps, team.id, [day.isoformat()])
     return after
 
 

@@ -1,6 +1,6 @@
 """Calendar invites for service requests and the signed e-mail links (ICS download, cancel).
 
-`deps` exposes settings, catalog, requests, clock, render_ics (Invite -> bytes) and what booking.cancel needs.
+`deps` exposes settings, catalog, requests, clock, render_ics (Invite -> bytes) and what changes.cancel needs.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from chalicelib.domain.booking import ServiceRequest, Status
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.invite import Invite, build_invite
 from chalicelib.domain.principal import Principal
-from chalicelib.services import booking
+from chalicelib.services import booking, changes
 
 
 @dataclass(frozen=True)
@@ -85,4 +85,4 @@ def link_calendar(deps: Any, token: str, zone: str | None = None) -> Ics:
 def cancel_by_link(deps: Any, token: str, reason: str | None = None) -> ServiceRequest:
     """Cancel the one request the token was issued for. Raises NotFound, InvalidState."""
     request = _request_for_link(deps, token, links.CANCEL)
-    return booking.cancel(deps, None, request.id, reason, actor=LinkActor(user_id=f"link:{request.id}"))
+    return changes.cancel(deps, None, request.id, reason, actor=LinkActor(user_id=f"link:{request.id}"))

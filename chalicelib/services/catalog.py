@@ -48,11 +48,17 @@ def list_services(catalog: Catalog) -> list[dict]:
     return [public_service(s) for s in sorted(catalog.services.values(), key=lambda s: s.id) if s.active]
 
 
-def get_service(catalog: Catalog, service_id: str) -> dict:
+def require_service(catalog: Catalog, service_id: str, allow_inactive: bool = False) -> Service:
+    """Raises NotFound for an unknown service, or an inactive one unless `allow_inactive` (a booking made before
+    the service was retired can still be moved)."""
     service = catalog.services.get(service_id)
-    if service is None or not service.active:
+    if service is None or (not service.active and not allow_inactive):
         raise NotFound(details={"serviceId": service_id})
-    return public_service(service)
+    return service
+
+
+def get_service(catalog: Catalog, service_id: str) -> dict:
+    return public_service(require_service(catalog, service_id))
 
 
 def portal_member(member: TeamMember) -> dict:

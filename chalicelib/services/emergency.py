@@ -2,7 +2,7 @@
 
 Rules (decided here):
 - Candidates are the slots of every team performing the service, served only by members whose
-  ``on_call_service_ids`` include the service (booking._book_with_team filters on priority EMERGENCY).
+  ``on_call_service_ids`` include the service (booking.book_with_team filters on priority EMERGENCY).
 - The LEAD TIME is ignored (an emergency wants the next slot); opening HOURS and BLACKOUTS are not (nobody is
   on site outside them) and neither are the capacity rules: slot capacity, team-day limit and member locks are
   enforced by the same booking transaction as any booking, trying the next candidate on a conflict.
@@ -28,6 +28,8 @@ from chalicelib.domain.errors import SlotFull, SlotUnavailable, TeamDayFull
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count, logger
 from chalicelib.services import booking
+from chalicelib.services.catalog import require_service
+from chalicelib.services.submissions import once_per_key
 from chalicelib.services.ports import StaleCatalog
 
 HORIZON_DAYS = 7
@@ -45,7 +47,7 @@ class EmergencyDraft:
 def create_idempotent(deps: Any, principal: Principal, key: str, body: dict, draft: EmergencyDraft,
                       render: Callable[[ServiceRequest], dict]) -> Any:
     """Once per (user, Idempotency-Key), as bookings."""
-    return booking.once_per_key(deps, principal, key, body, lambda: create(deps, principal, draft, key), render)
+    return once_per_key(deps, principal, key, body, lambda: create(deps, principal, draft, key), render)
 
 
 def create(deps: Any, principal: Principal, draft: EmergencyDraft, idempotency_key: str | None = None) -> ServiceRequest:
@@ -69,7 +71,7 @@ def create(deps: Any, principal: Principal, draft: EmergencyDraft, idempotency_k
 
 def _book_earliest(deps: Any, catalog: Catalog, principal: Principal, draft: EmergencyDraft,
                    idempotency_key: str | None) -> ServiceRequest:
-    service = replace(booking._service(catalog, draft.service_id), lead_time_minutes=0)
+    service = replace(require_service(catalog, draft.service_id), lead_time_minutes=0)
     now = deps.clock()
     window = deps.settings.emergency_window_minutes
     candidates = _free_looking_slots(deps, catalog, service, now)
@@ -79,8 +81,8 @@ def _book_earliest(deps: Any, catalog: Catalog, principal: Principal, draft: Eme
         visit = booking.BookingDraft(service_id=service.id, start=start, payment_method=draft.payment_method,
                                      address=draft.address, notes=draft.description, priority=EMERGENCY)
         try:
-            return booking._book_with_team(deps, catalog, service, team, principal, visit, start, now,
-                                           idempotency_key, ())
+            return booking.book_with_team(deps, catalog, service, team, principal, visit, start, now,
+                                          idempotency_key, ())
         except (SlotFull, TeamDayFull):
             continue  # taken meanwhile: next candidate
     later = [start for start, team in candidates if start > deadlines[team.id]]

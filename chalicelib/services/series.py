@@ -8,7 +8,7 @@ How a series is booked:
   member fallback and pricing are exactly those of a single booking.
 - All or nothing: when an occurrence conflicts (SLOT_FULL, TEAM_DAY_FULL, SLOT_UNAVAILABLE) or ANY error
   interrupts the series (a promotion error, a throttled or failed transaction, a crash of a dependency), the
-  occurrences already booked are compensated: cancelled through booking.cancel, which gives back their
+  occurrences already booked are compensated: cancelled through changes.cancel, which gives back their
   capacity counters and promotion uses in the same transaction as the status change, and audits them with the
   reason. The customer then sees them as CANCELLED in their list (the audit trail explains why) and every
   counter is back where it was. The conflict is answered 409 with `details.occurrence` (0-based index) and
@@ -35,7 +35,9 @@ from chalicelib.domain.principal import Principal
 from chalicelib.domain.recurrence import Occurrence, occurrences, parse_rrule
 from chalicelib.domain.zones import load_zone
 from chalicelib.observability import count, logger
-from chalicelib.services import booking
+from chalicelib.services import booking, changes
+from chalicelib.services.catalog import require_service
+from chalicelib.services.submissions import once_per_key
 
 CONFLICTS = (SlotFull, TeamDayFull, SlotUnavailable)
 COMPENSATION_ATTEMPTS = 3
@@ -65,7 +67,7 @@ def new_series_id() -> str:
 def create_idempotent(deps: Any, principal: Principal, key: str, body: dict, draft: SeriesDraft,
                       render: Callable[[SeriesResult], dict]) -> Any:
     """The whole series once per (user, Idempotency-Key)."""
-    return booking.once_per_key(deps, principal, key, body, lambda: create(deps, principal, draft, key), render)
+    return once_per_key(deps, principal, key, body, lambda: create(deps, principal, draft, key), render)
 
 
 def create(deps: Any, principal: Principal, draft: SeriesDraft, idempotency_key: str | None = None) -> SeriesResult:
@@ -73,7 +75,7 @@ def create(deps: Any, principal: Principal, draft: SeriesDraft, idempotency_key:
     TeamDayFull, SlotUnavailable (details.occurrence, details.start), PromoInvalid, PromoExhausted, and any
     transient error; in every case nothing of the series stays booked."""
     catalog = deps.catalog.get()
-    service = booking._service(catalog, draft.booking.service_id)
+    service = require_service(catalog, draft.booking.service_id)
     tz = draft.tz or _default_zone(catalog, service)
     load_zone(tz)
     rule = parse_rrule(draft.rrule)
@@ -119,7 +121,7 @@ def cancel_series(deps: Any, principal: Principal, series_id: str, reason: str |
     cancelled, unchanged = [], []
     for request in sorted(members, key=lambda r: r.placement.start):
         if request.holds_capacity and request.placement.start > now:
-            cancelled.append(booking.cancel(deps, principal, request.id, reason))
+            cancelled.append(changes.cancel(deps, principal, request.id, reason))
         else:
             unchanged.append(request)
     return {"seriesId": series_id, "cancelled": cancelled, "unchanged": unchanged}
@@ -142,7 +144,7 @@ def _compensate(deps: Any, principal: Principal, booked: list[ServiceRequest], r
     for request in reversed(booked):
         for attempt in range(1, COMPENSATION_ATTEMPTS + 1):
             try:
-                booking.cancel(deps, None, request.id, reason, actor=principal)
+                changes.cancel(deps, None, request.id, reason, actor=principal)
                 break
             except Exception:  # noqa: BLE001 - keep compensating the others
                 if attempt == COMPENSATION_ATTEMPTS:

@@ -40,7 +40,7 @@ def build(settings_obj, tz, open_hour, hours_open, duration, buffer, step, crews
        daily=st.integers(1, 6), prebook=st.integers(0, 5), pick=st.integers(0, 10_000))
 def test_offered_slots_are_bookable(settings, tz, open_hour, hours_open, duration, buffer, step, crews, members,
                                     daily, prebook, pick):
-    from chalicelib.services import booking
+    from chalicelib.services import availability, booking
 
     with mock_aws():
         deps = build(settings, tz, open_hour, hours_open, duration, buffer, step, crews, members, daily)
@@ -48,7 +48,7 @@ def test_offered_slots_are_bookable(settings, tz, open_hour, hours_open, duratio
         customer = Principal("prop-user")
 
         def offered():
-            result = booking.get_availability(deps, "s", day, day, tz)
+            result = availability.get_availability(deps, "s", day, day, tz)
             return [s for d in result["days"] for s in d["slots"] if s["remaining"] > 0]
 
         # Existing bookings at offered slots (each must itself be accepted: the property, applied repeatedly).
@@ -67,5 +67,5 @@ def test_offered_slots_are_bookable(settings, tz, open_hour, hours_open, duratio
             assert created.placement.start == datetime.fromisoformat(chosen["start"]).astimezone(timezone.utc)
             # And the count it showed went down by exactly one.
             after = {s["start"]: s["remaining"] for s in
-                     (s for d in booking.get_availability(deps, "s", day, day, tz)["days"] for s in d["slots"])}
+                     (s for d in availability.get_availability(deps, "s", day, day, tz)["days"] for s in d["slots"])}
             assert after[chosen["start"]] == chosen["remaining"] - 1

@@ -14,7 +14,7 @@ from chalicelib.domain.booking import ServiceRequest
 from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.payment import Change, Decide
 from chalicelib.observability import count
-from chalicelib.services import booking
+from chalicelib.services import capacity
 from chalicelib.services.ports import StaleRevision
 from chalicelib.services.retry import with_retries
 
@@ -56,10 +56,11 @@ def _write(deps: Any, current: ServiceRequest, new: ServiceRequest) -> ServiceRe
     """Conditional on `current.revision` (StaleRevision if it moved); ending the hold releases its capacity in the
     same transaction."""
     if current.holds_capacity and not new.holds_capacity:
-        return booking.release_capacity(deps, current, new, booking.plan_of(deps.catalog.get(), current))
+        return capacity.release_capacity(deps, current, new, capacity.plan_of(deps.catalog.get(), current))
     return deps.requests.save(current, new)
 
 
 def _announce_released_capacity(deps: Any, request: ServiceRequest) -> None:
-    # The one call into booking's publishing, so it can follow booking when capacity changes become events.
-    booking._publish(deps, request.service_id, request.placement.team_id, [request.placement.local_date])
+    # The one call into capacity's availability publishing, so it can follow booking when capacity changes become
+    # events.
+    capacity.publish_availability(deps, request.service_id, request.placement.team_id, [request.placement.local_date])

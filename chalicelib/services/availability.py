@@ -1,0 +1,43 @@
+"""Availability reads: the bookable slots of a service over a date range (customers) and one team's slots on one
+day (realtime pushes, series preview). Nothing here writes; the booking transaction decides."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from chalicelib.domain import availability as av
+from chalicelib.domain.errors import NotFound, RangeTooLarge, ValidationFailed
+from chalicelib.services.catalog import require_service
+
+
+def get_availability(deps: Any, service_id: str, from_day: date, to_day: date, tz: str,
+                     member_id: str | None = None) -> dict:
+    """Raises NotFound, RangeTooLarge, ValidationFailed."""
+    catalog = deps.catalog.get()
+    service = require_service(catalog, service_id)
+    if to_day < from_day:
+        raise ValidationFailed("`to` is before `from`.", {"fields": [{"field": "to"}]})
+    days = av.validate_range(from_day, to_day)
+    if days > av.MAX_RANGE_DAYS:
+        raise RangeTooLarge(details={"maxDays": av.MAX_RANGE_DAYS, "requestedDays": days})
+    if member_id is not None and member_id not in {m.id for m in catalog.members_for(service.id)}:
+        raise NotFound(details={"teamMemberId": member_id})
+    window_start, window_end = av.requested_window(from_day, to_day, tz)
+    teams = av.teams_for(catalog, service)
+    dates = [d for ds in av.team_local_dates(teams, window_start, window_end).values() for d in ds]
+    snapshot = deps.requests.counters(min(dates), max(dates)) if dates else av.CounterSnapshot()
+    return {"serviceId": service.id, "tz": tz, "from": from_day.isoformat(), "to": to_day.isoformat(),
+            "days": av.availability(catalog, service, from_day, to_day, tz, deps.clock(), snapshot, member_id)}
+
+
+def day_slots(deps: Any, service_id: str, team_id: str, local_day: str) -> list[dict]:
+    """Remaining counts of one team's slots on one team-local date (for realtime pushes)."""
+    catalog = deps.catalog.get()
+    service = require_service(catalog, service_id)
+    team = catalog.teams.get(team_id)
+    if team is None:
+        return []
+    day = date.fromisoformat(local_day)
+    snapshot = deps.requests.counters(day, day, consistent=True)  # pushed right after our own write
+    return [{"start": s.start.astimezone(av.zone(team.timezone)).isoformat(), "remaining": s.remaining}
+            for s in av.team_slots(catalog, service, team, day, deps.clock(), snapshot)]

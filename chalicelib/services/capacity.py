@@ -1,0 +1,111 @@
+"""The capacity a stored request holds: giving it back, the plan it was claimed with, the member-load cache that
+orders candidates, and telling realtime subscribers that availability changed.
+
+Booking claims capacity (services/booking.py); cancellation and reschedule (services/changes.py), hold expiry and
+failed payments (services/payments.py) give it back; admin schedule changes (services/admin.py) change it.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import date
+from typing import Any, Callable
+
+from chalicelib.clock import monotonic
+from chalicelib.domain import availability as av
+from chalicelib.domain.booking import ServiceRequest
+from chalicelib.domain.catalog import Catalog
+from chalicelib.observability import logger
+from chalicelib.services.ports import ExtraActionFailed
+
+
+class LoadSnapshots:
+    """Per-container cache of team-day counters, used only to ORDER candidate members (least loaded first).
+    Correctness never depends on it: the booking transaction's conditions decide. Keeping it warm for a few
+    seconds keeps a booking at 3 DynamoDB requests (idempotency start + transaction + idempotency end)."""
+
+    def __init__(self, ttl_seconds: float = 10.0, clock: Callable[[], float] = monotonic) -> None:
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._by_day: dict[str, tuple[float, av.CounterSnapshot]] = {}
+
+    def get(self, requests: Any, local_day: str, fresh: bool = False) -> av.CounterSnapshot:
+        now = self._clock()
+        with self._lock:
+            hit = self._by_day.get(local_day)
+            if hit and not fresh and now - hit[0] < self._ttl:
+                return hit[1]
+        day = date.fromisoformat(local_day)
+        snapshot = requests.counters(day, day)
+        with self._lock:
+            self._by_day[local_day] = (now, snapshot)
+        return snapshot
+
+    def note_booking(self, local_day: str, member_id: str, cells: tuple[str, ...]) -> None:
+        """Fold this container's own successful booking into the cached snapshot (keeps ordering fair)."""
+        with self._lock:
+            hit = self._by_day.get(local_day)
+            if hit:
+                snapshot = hit[1]
+                key = (member_id, local_day)
+                snapshot.member_loads[key] = snapshot.member_loads.get(key, 0) + 1
+                snapshot.member_cells.setdefault(member_id, set()).update(cells)
+
+
+def promotion_uses(deps: Any, request: ServiceRequest, consume: bool) -> tuple:
+    """Usage-counter actions for the promotions a booking's stored price applied (none without limits):
+    consumed in the booking transaction, given back in the releasing one."""
+    claims = (request.price or {}).get("usageClaims") or []
+    usage = getattr(deps, "promo_usage", None)
+    if not claims or usage is None:
+        return ()
+    return tuple(usage.actions(claims, request.user_id, consume=consume))
+
+
+def release_capacity(deps: Any, current: ServiceRequest, new: ServiceRequest,
+                     plan: av.CapacityPlan) -> ServiceRequest:
+    """Give capacity AND the promotion uses back in one transaction (cancel, hold expiry). A give-back that cannot
+    apply (a counter already at 0, i.e. reset by hand) must not block the cancellation: it is retried without the
+    counters. Raises StaleRevision."""
+    give_back = promotion_uses(deps, current, consume=False)
+    try:
+        return deps.requests.release(current, new, plan, give_back) if give_back else \
+            deps.requests.release(current, new, plan)
+    except ExtraActionFailed as exc:
+        logger.warning("promotion uses not given back", extra={"serviceRequestId": current.id,
+                                                               "failed": sorted(exc.labels)})
+        return deps.requests.release(current, new, plan)
+
+
+def plan_of(catalog: Catalog, request: ServiceRequest) -> av.CapacityPlan:
+    """The capacity a stored request holds (limits are irrelevant for release; cells come from the request)."""
+    team = catalog.teams.get(request.placement.team_id)
+    p = request.placement
+    return av.CapacityPlan(team_id=p.team_id, member_id=p.member_id, local_date=p.local_date, cells=p.cells,
+                           daily_limit=team.daily_limit if team else 0,
+                           slot_capacity=team.slot_capacity if team else 0,
+                           team_version=team.version if team else 0, timezone=p.timezone)
+
+
+def publish_availability(deps: Any, service_id: str, team_id: str, dates: list[str]) -> None:
+    """A service request changed the team's capacity on these team-local dates. Goes through
+    `booking_publisher`: a no-op where the requests stream consumer pushes such changes instead."""
+    _push(deps, service_id, team_id, dates, request_change=True)
+
+
+def publish_team_change(deps: Any, team_id: str, dates: list[str]) -> None:
+    """An admin changed the team's hours, blackouts or limits: no request changed, so no stream record will
+    carry it; pushed through the inline publisher."""
+    _push(deps, "", team_id, dates, request_change=False)
+
+
+def _push(deps: Any, service_id: str, team_id: str, dates: list[str], request_change: bool) -> None:
+    """Realtime fan-out is best effort: a failure here never fails the change that caused it. Every service of
+    the team is told (its slots share the team's crews)."""
+    try:
+        catalog = deps.catalog.get()
+        services = [s.id for s in catalog.services.values() if team_id in s.team_ids] or [service_id]
+        publisher = getattr(deps, "booking_publisher", deps.publisher) if request_change else deps.publisher
+        publisher.availability_changed(services, team_id, dates)
+    except Exception:  # noqa: BLE001
+        logger.exception("availability publish failed")

@@ -1,0 +1,120 @@
+"""Changes to a stored booking: reschedule (capacity moves atomically) and cancel (capacity and promotion uses go
+back atomically). Each is audited and pushed to realtime subscribers."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from chalicelib.domain import availability as av
+from chalicelib.domain import codec
+from chalicelib.domain.booking import Placement, ServiceRequest, Status, check_status_transition
+from chalicelib.domain.catalog import Service, Team
+from chalicelib.domain.errors import DomainError, InvalidState, NotFound, SlotFull, SlotUnavailable, TeamDayFull
+from chalicelib.domain.principal import Principal
+from chalicelib.observability import count
+from chalicelib.services import capacity
+from chalicelib.services.booking import MAX_CATALOG_RETRIES, get_own
+from chalicelib.services.catalog import require_service
+from chalicelib.services.ports import MemberBusy, StaleCatalog, StaleRevision
+
+UTC = timezone.utc
+
+
+def reschedule(deps: Any, principal: Principal, request_id: str, new_start: datetime,
+               member_id: str | None = None) -> ServiceRequest:
+    """Move a booking. Counters move atomically; on any 409 the old booking stays exactly as it was.
+    Raises NotFound, InvalidState, SlotUnavailable, SlotFull, TeamDayFull."""
+    for _ in range(MAX_CATALOG_RETRIES + 1):
+        current = get_own(deps, principal, request_id)
+        if current.status not in (Status.PENDING_PAYMENT, Status.CONFIRMED):
+            raise InvalidState(details={"status": current.status.value})
+        catalog = deps.catalog.get()
+        service = require_service(catalog, current.service_id, allow_inactive=True)
+        start = new_start.astimezone(UTC)
+        now = deps.clock()
+        team = catalog.teams.get(current.placement.team_id)
+        if team is None:
+            raise SlotUnavailable(details={"reason": "team_unavailable"})
+        problem = av.slot_problem(catalog, service, team, start, now)
+        if problem:
+            raise SlotUnavailable(details={"reason": problem, "start": codec.iso_utc(start)})
+        old_plan = capacity.plan_of(catalog, current)
+        members = catalog.members_for(service.id, team.id)
+        if member_id is not None:
+            members = [m for m in members if m.id == member_id]
+            if not members:
+                raise NotFound(details={"teamMemberId": member_id})
+        # Prefer keeping the same person; otherwise the least loaded free member.
+        local_day = av.local_date_of(start, team.timezone).isoformat()
+        snapshot = deps.load_snapshots.get(deps.requests, local_day, fresh=True)
+        cells = av.cells_for(start, av.occupied_minutes(service))
+        ordered = sorted(members, key=lambda m: (m.id != current.placement.member_id,
+                                                 snapshot.member_loads.get((m.id, local_day), 0), m.id))
+        try:
+            moved = _move_with_members(deps, current, service, team, ordered, start, old_plan, cells)
+        except StaleCatalog:
+            deps.catalog.invalidate()
+            continue
+        except StaleRevision:
+            continue
+        _audit(deps, principal, moved, "service_request.rescheduled", current)
+        dates = sorted({current.placement.local_date, moved.placement.local_date})
+        capacity.publish_availability(deps, moved.service_id, team.id, dates)
+        count("BookingRescheduled")
+        return moved
+    raise SlotUnavailable("The schedule changed while rescheduling; try again.", retry_after=1)
+
+
+def _move_with_members(deps: Any, current: ServiceRequest, service: Service, team: Team, ordered: list,
+                       start: datetime, old_plan: av.CapacityPlan, cells: tuple[str, ...]) -> ServiceRequest:
+    last: DomainError = SlotFull()
+    for member in ordered:
+        plan = av.plan_for(service, team, member.id, start)
+        placement = Placement(team_id=team.id, member_id=member.id, start=start,
+                              end=start + timedelta(minutes=service.duration_minutes), local_date=plan.local_date,
+                              timezone=team.timezone, cells=plan.cells)
+        moved = current.with_changes(placement=placement, sequence=current.sequence + 1, updated_at=deps.clock(),
+                                     reminders_sent=())
+        try:
+            return deps.requests.move(current, moved, old_plan, plan)
+        except MemberBusy:
+            continue
+        except (SlotFull, TeamDayFull) as exc:
+            last = exc
+            break
+    raise last
+
+
+def cancel(deps: Any, principal: Principal | None, request_id: str, reason: str | None = None,
+           actor: Principal | None = None) -> ServiceRequest:
+    """Cancel and give the capacity back. `principal` None = already authorised (signed link, admin).
+    Raises NotFound, InvalidState."""
+    for _ in range(3):
+        current = get_own(deps, principal, request_id) if principal else _stored(deps, request_id)
+        check_status_transition(current.status, Status.CANCELLED)
+        catalog = deps.catalog.get()
+        cancelled = current.with_changes(status=Status.CANCELLED, sequence=current.sequence + 1,
+                                         updated_at=deps.clock())
+        try:
+            saved = capacity.release_capacity(deps, current, cancelled, capacity.plan_of(catalog, current))
+        except StaleRevision:
+            continue
+        who = actor or principal
+        _audit(deps, who, saved, "service_request.cancelled", current, reason)
+        capacity.publish_availability(deps, saved.service_id, saved.placement.team_id, [saved.placement.local_date])
+        count("BookingCancelled")
+        return saved
+    raise InvalidState("The request changed while cancelling; try again.")
+
+
+def _stored(deps: Any, request_id: str) -> ServiceRequest:
+    request = deps.requests.get(request_id)
+    if request is None:
+        raise NotFound(details={"serviceRequestId": request_id})
+    return request
+
+
+def _audit(deps: Any, actor: Principal | None, after: ServiceRequest, action: str,
+           before: ServiceRequest | None = None, reason: str | None = None) -> None:
+    deps.audit.record(f"SR#{after.id}", actor.actor if actor else "system", action,
+                      codec.request_to_doc(before) if before else None, codec.request_to_doc(after), reason)
