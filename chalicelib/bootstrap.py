@@ -141,10 +141,14 @@ class Container:
         from chalicelib.adapters.dynamodb.payments_repository import DynamoPaymentStore
         return DynamoPaymentStore(clock=self._now)
 
-    def after_booking(self, request):
-        """Runs inside booking.create: opens the Checkout Session of a CARD booking."""
-        from chalicelib.services.payments import checkout_after_booking
-        return checkout_after_booking(self, request)
+    @cached_property
+    def events(self):
+        """Dispatches what the booking use cases report to the handlers registered for it (services/handlers.py),
+        each bound to this container, as cosmicpython's bootstrap injects dependencies into its handlers."""
+        from chalicelib.services.events import EventBus, inject
+        from chalicelib.services.handlers import EVENT_HANDLERS
+        return EventBus({event: [inject(handler, self) for handler in handlers]
+                         for event, handlers in EVENT_HANDLERS.items()})
 
     @cached_property
     def realtime_store(self):

@@ -18,6 +18,7 @@ from chalicelib.domain.principal import Principal
 from chalicelib.observability import count, logger
 from chalicelib.services import capacity
 from chalicelib.services.catalog import require_service
+from chalicelib.services.events import BookingCreated, latest_request
 from chalicelib.services.ports import ExtraActionFailed, MemberBusy, StaleCatalog
 
 UTC = timezone.utc
@@ -46,8 +47,8 @@ class BookingDraft:
 def create(deps: Any, principal: Principal, draft: BookingDraft, idempotency_key: str | None = None,
            extra: tuple = (), settled: bool = True) -> ServiceRequest:
     """Place and store a booking. Raises NotFound, ValidationFailed, SlotUnavailable, SlotFull, TeamDayFull,
-    PromoInvalid, PromoExhausted. `settled=False` skips the after-booking hook and the realtime push (a caller
-    booking several at once settles them with `settle(deps, request)` once they all stand)."""
+    PromoInvalid, PromoExhausted. `settled=False` leaves BookingCreated unpublished (a caller booking several at
+    once settles them with `settle(deps, request)` once they all stand)."""
     for attempt in range(MAX_CATALOG_RETRIES + 1):
         catalog = deps.catalog.get()
         try:
@@ -65,14 +66,9 @@ def create(deps: Any, principal: Principal, draft: BookingDraft, idempotency_key
 
 
 def settle(deps: Any, request: ServiceRequest) -> ServiceRequest:
-    """What follows a stored booking: the after-booking hook (payments: opens the Checkout Session of CARD
-    bookings) and the realtime push."""
-    after_booking = getattr(deps, "after_booking", None)
-    if after_booking is not None:
-        request = after_booking(request)
-    capacity.publish_availability(deps, request.service_id, request.placement.team_id,
-                                  [request.placement.local_date])
-    return request
+    """Publish BookingCreated for a stored booking (its handlers open a CARD booking's Checkout Session and push
+    availability); returns the request as they stored it."""
+    return latest_request(request, deps.events.publish(BookingCreated(request)))
 
 
 def _place(deps: Any, catalog: Catalog, principal: Principal, draft: BookingDraft, idempotency_key: str | None,

@@ -15,6 +15,7 @@ from chalicelib.domain import availability as av
 from chalicelib.domain.booking import ServiceRequest
 from chalicelib.domain.catalog import Catalog
 from chalicelib.observability import logger
+from chalicelib.services.events import Event
 from chalicelib.services.ports import ExtraActionFailed
 
 
@@ -91,6 +92,11 @@ def publish_availability(deps: Any, service_id: str, team_id: str, dates: list[s
     """A service request changed the team's capacity on these team-local dates. Goes through
     `booking_publisher`: a no-op where the requests stream consumer pushes such changes instead."""
     _push(deps, service_id, team_id, dates, request_change=True)
+
+
+def publish_booking_change(event: Event, deps: Any) -> None:
+    """Event handler: subscribers of the request's team learn the days whose capacity the change touched."""
+    publish_availability(deps, event.request.service_id, event.request.placement.team_id, event.changed_days)
 
 
 def publish_team_change(deps: Any, team_id: str, dates: list[str]) -> None:

@@ -15,6 +15,7 @@ from chalicelib.observability import count
 from chalicelib.services import capacity
 from chalicelib.services.booking import MAX_CATALOG_RETRIES, get_own
 from chalicelib.services.catalog import require_service
+from chalicelib.services.events import BookingCancelled, BookingMoved
 from chalicelib.services.ports import MemberBusy, StaleCatalog, StaleRevision
 
 UTC = timezone.utc
@@ -58,8 +59,7 @@ def reschedule(deps: Any, principal: Principal, request_id: str, new_start: date
         except StaleRevision:
             continue
         _audit(deps, principal, moved, "service_request.rescheduled", current)
-        dates = sorted({current.placement.local_date, moved.placement.local_date})
-        capacity.publish_availability(deps, moved.service_id, team.id, dates)
+        deps.events.publish(BookingMoved(current, moved))
         count("BookingRescheduled")
         return moved
     raise SlotUnavailable("The schedule changed while rescheduling; try again.", retry_after=1)
@@ -101,7 +101,7 @@ def cancel(deps: Any, principal: Principal | None, request_id: str, reason: str 
             continue
         who = actor or principal
         _audit(deps, who, saved, "service_request.cancelled", current, reason)
-        capacity.publish_availability(deps, saved.service_id, saved.placement.team_id, [saved.placement.local_date])
+        deps.events.publish(BookingCancelled(saved))
         count("BookingCancelled")
         return saved
     raise InvalidState("The request changed while cancelling; try again.")

@@ -1,0 +1,87 @@
+"""What the booking use cases report, and the dispatch that runs whoever reacts.
+
+A use case publishes an event once its write stands; the composition root (bootstrap) decides which handlers run
+(opening a Checkout Session, pushing availability), so use cases never call into each other's follow-ups.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar, Union
+
+from chalicelib.domain.booking import ServiceRequest
+
+
+@dataclass(frozen=True)
+class BookingCreated:
+    """A new booking is stored with its capacity."""
+    request: ServiceRequest
+
+    @property
+    def changed_days(self) -> list[str]:
+        return [self.request.placement.local_date]
+
+
+@dataclass(frozen=True)
+class BookingMoved:
+    """A booking was rescheduled (same team; the day may have changed)."""
+    before: ServiceRequest
+    after: ServiceRequest
+
+    @property
+    def request(self) -> ServiceRequest:
+        return self.after
+
+    @property
+    def changed_days(self) -> list[str]:
+        return sorted({self.before.placement.local_date, self.after.placement.local_date})
+
+
+@dataclass(frozen=True)
+class BookingCancelled:
+    """A booking was cancelled and its capacity given back."""
+    request: ServiceRequest
+
+    @property
+    def changed_days(self) -> list[str]:
+        return [self.request.placement.local_date]
+
+
+Event = Union[BookingCreated, BookingMoved, BookingCancelled]
+E = TypeVar("E")
+D = TypeVar("D")
+Handler = Callable[[Any], Any]
+
+
+class EventPublisher(Protocol):
+    def publish(self, event: Event) -> list[Any]: ...
+
+
+class EventBus:
+    """Runs the handlers registered for an event's type, in registration order, in the caller's thread."""
+
+    def __init__(self, handlers: Mapping[type, Sequence[Handler]]) -> None:
+        self._handlers = {event_type: tuple(found) for event_type, found in handlers.items()}
+
+    def publish(self, event: Event) -> list[Any]:
+        """Every handler's result, in order. A handler that raises stops the dispatch and its error reaches the
+        use case; handlers that must never fail it (realtime pushes) catch their own errors."""
+        return [handler(event) for handler in self._handlers.get(type(event), ())]
+
+
+def inject(handler: Callable[[E, D], Any], deps: D) -> Callable[[E], Any]:
+    """A handler bound to its dependencies, called with the event alone (cosmicpython's inject_dependencies,
+    for handlers that take `(event, deps)`)."""
+    def bound(event: E) -> Any:
+        return handler(event, deps)
+
+    bound.__name__ = getattr(handler, "__name__", "handler")
+    return bound
+
+
+def latest_request(request: ServiceRequest, results: list[Any]) -> ServiceRequest:
+    """The request as the last handler that changed it returned it (e.g. with its Checkout Session), so the
+    caller answers with the stored state without reading it again."""
+    for result in results:
+        if isinstance(result, ServiceRequest):
+            request = result
+    return request

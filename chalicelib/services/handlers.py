@@ -1,0 +1,24 @@
+"""Who reacts to each booking event, in order. bootstrap binds every handler to the container.
+
+A new CARD booking opens its Checkout Session before availability is pushed, so the booking's response carries
+the session's checkoutUrl: the handler returns the request as it stored it and the use case answers with that.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from chalicelib.domain.booking import ServiceRequest
+from chalicelib.services import capacity, payments
+from chalicelib.services.events import BookingCancelled, BookingCreated, BookingMoved
+
+
+def open_checkout(event: BookingCreated, deps: Any) -> ServiceRequest:
+    """A CARD booking gets its Checkout Session (a Stripe failure is recorded on the request, never raised)."""
+    return payments.checkout_after_booking(deps, event.request)
+
+
+EVENT_HANDLERS: dict[type, tuple[Callable[[Any, Any], Any], ...]] = {
+    BookingCreated: (open_checkout, capacity.publish_booking_change),
+    BookingMoved: (capacity.publish_booking_change,),
+    BookingCancelled: (capacity.publish_booking_change,),
+}
