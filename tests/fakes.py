@@ -13,7 +13,7 @@ import json
 import threading
 import uuid
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable, Iterable
 
 from chalicelib.clock import system_clock
 from chalicelib.domain import codec
@@ -124,3 +124,27 @@ def _decode_cursor(cursor: str | None) -> int:
         return offset
     except (ValueError, TypeError, KeyError) as exc:
         raise ValidationFailed("The cursor is not valid.", {"fields": [{"field": "cursor"}]}) from exc
+
+
+class FakePromoUsage:
+    """PromoUsage for FakeServiceRequestRepository's transactions: the DynamoDB adapter's counter updates (same
+    labels, keys and limits), applied by the fake transaction as conditional counter changes."""
+
+    def actions(self, claim_docs: Iterable[dict], user_id: str, *, consume: bool) -> list[Callable[[Any], None]]:
+        from chalicelib.adapters.dynamodb.promo_repository import usage_updates
+        from chalicelib.domain.promotions import claims_from_doc
+
+        return [_usage_action(update) for update in usage_updates(claims_from_doc(claim_docs), user_id,
+                                                                  consume=consume)]
+
+    def spent(self, labels: Iterable[str]) -> dict:
+        from chalicelib.adapters.dynamodb.promo_repository import exhausted_details
+        return exhausted_details(labels)
+
+
+def _usage_action(update: Any) -> Callable[[Any], None]:
+    def add_to(tx: Any) -> None:
+        # Consuming stays under the limit; giving back never takes a counter below 0 (as the DynamoDB conditions).
+        tx.add(update.label, f"{update.pk}|{update.sk}", update.delta, limit=update.limit,
+               nonnegative=update.delta < 0)
+    return add_to

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.domain import codec
 from chalicelib.domain.booking import ACTIVE_STATUSES, ServiceRequest
@@ -13,11 +13,19 @@ from chalicelib.domain.errors import BookedWorkConflict, NotFound, ValidationFai
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count
 from chalicelib.services import capacity
+from chalicelib.services.ports import AuditLog, CapacityOverrides, CatalogRepository, ServiceRequestRepository
 
 LONGEST_JOB = timedelta(hours=12)  # how far before a blackout a booking may start and still run into it
 
 
-def _team(deps: Any, team_id: str) -> Team:
+class AdminDeps(capacity.PublishDeps, Protocol):
+    catalog_repo: CatalogRepository  # writes; reads go through the cached `catalog`
+    requests: ServiceRequestRepository
+    capacity_overrides: CapacityOverrides
+    audit: AuditLog
+
+
+def _team(deps: AdminDeps, team_id: str) -> Team:
     team = deps.catalog.get().teams.get(team_id)
     if team is None:
         raise NotFound(details={"teamId": team_id})
@@ -30,11 +38,11 @@ def team_availability_view(team: Team) -> dict:
             "blackouts": doc["blackouts"], "version": team.version}
 
 
-def get_team_availability(deps: Any, team_id: str) -> dict:
+def get_team_availability(deps: AdminDeps, team_id: str) -> dict:
     return team_availability_view(_team(deps, team_id))
 
 
-def booked_work_in(deps: Any, team_id: str, blackouts: list[Blackout]) -> list[ServiceRequest]:
+def booked_work_in(deps: AdminDeps, team_id: str, blackouts: list[Blackout]) -> list[ServiceRequest]:
     """Active bookings of the team overlapping any of these blackouts (read via the by_team index)."""
     hits: dict[str, ServiceRequest] = {}
     for b in blackouts:
@@ -51,7 +59,7 @@ def booked_work_in(deps: Any, team_id: str, blackouts: list[Blackout]) -> list[S
     return sorted(hits.values(), key=lambda r: r.placement.start)
 
 
-def put_team_availability(deps: Any, principal: Principal, team_id: str, weekly_hours: dict,
+def put_team_availability(deps: AdminDeps, principal: Principal, team_id: str, weekly_hours: dict,
                           blackouts: list[dict], force: bool, reason: str | None) -> dict:
     """Replace hours and blackouts. A new blackout over booked work raises BookedWorkConflict unless `force`
     with a reason (the bookings are left for an admin to move; the audit entry records the decision)."""
@@ -81,7 +89,7 @@ def put_team_availability(deps: Any, principal: Principal, team_id: str, weekly_
     return team_availability_view(updated)
 
 
-def _publish_days(deps: Any, team: Team, blackouts: list[Blackout]) -> None:
+def _publish_days(deps: AdminDeps, team: Team, blackouts: list[Blackout]) -> None:
     from chalicelib.domain.availability import local_date_of
     days: set[str] = set()
     for b in blackouts:
@@ -94,7 +102,7 @@ def _publish_days(deps: Any, team: Team, blackouts: list[Blackout]) -> None:
         capacity.publish_team_change(deps, team.id, sorted(days))
 
 
-def put_team_capacity(deps: Any, principal: Principal, team_id: str, daily_limit: int,
+def put_team_capacity(deps: AdminDeps, principal: Principal, team_id: str, daily_limit: int,
                       slot_capacity: int | None, reason: str | None) -> dict:
     team = _team(deps, team_id)
     updated = replace(team, daily_limit=daily_limit,
@@ -109,7 +117,7 @@ def put_team_capacity(deps: Any, principal: Principal, team_id: str, daily_limit
     return view(updated)
 
 
-def override_day(deps: Any, principal: Principal, team_id: str, day: date, limit: int, reason: str) -> dict:
+def override_day(deps: AdminDeps, principal: Principal, team_id: str, day: date, limit: int, reason: str) -> dict:
     team = _team(deps, team_id)
     deps.capacity_overrides.set(team.id, day.isoformat(), limit, reason)
     after = {"teamId": team.id, "date": day.isoformat(), "limit": limit, "reason": reason}
@@ -132,7 +140,7 @@ def admin_view(request: ServiceRequest, audit: list[dict] | None = None) -> dict
     return doc
 
 
-def list_requests(deps: Any, q: Any) -> dict:
+def list_requests(deps: AdminDeps, q: Any) -> dict:
     items, cursor = deps.requests.admin_list(
         status=q.status, payment_status=q.paymentStatus, team_id=q.teamId,
         start_from=codec.iso_utc(q.from_) if q.from_ else None, start_to=codec.iso_utc(q.to) if q.to else None,
@@ -140,14 +148,14 @@ def list_requests(deps: Any, q: Any) -> dict:
     return {"items": [admin_view(r) for r in items], "nextCursor": cursor}
 
 
-def get_request(deps: Any, request_id: str) -> dict:
+def get_request(deps: AdminDeps, request_id: str) -> dict:
     request = deps.requests.get(request_id)
     if request is None:
         raise NotFound(details={"serviceRequestId": request_id})
     return admin_view(request, deps.audit.for_entity(f"SR#{request_id}"))
 
 
-def list_audit(deps: Any, day: date | None, cursor: str | None, limit: int) -> dict:
+def list_audit(deps: AdminDeps, day: date | None, cursor: str | None, limit: int) -> dict:
     items, next_cursor = deps.audit.list(day.isoformat() if day else None, cursor, limit)
     return {"items": items, "nextCursor": next_cursor}
 

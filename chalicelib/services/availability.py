@@ -3,14 +3,21 @@ day (realtime pushes, series preview). Nothing here writes; the booking transact
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Protocol
 
 from chalicelib.domain import availability as av
 from chalicelib.domain.errors import NotFound, RangeTooLarge, ValidationFailed
 from chalicelib.services.catalog import require_service
+from chalicelib.services.ports import CatalogSource, Clock, ServiceRequestRepository
 
 
-def get_availability(deps: Any, service_id: str, from_day: date, to_day: date, tz: str,
+class AvailabilityDeps(Protocol):
+    catalog: CatalogSource
+    requests: ServiceRequestRepository
+    clock: Clock
+
+
+def get_availability(deps: AvailabilityDeps, service_id: str, from_day: date, to_day: date, tz: str,
                      member_id: str | None = None) -> dict:
     """Raises NotFound, RangeTooLarge, ValidationFailed."""
     catalog = deps.catalog.get()
@@ -30,7 +37,7 @@ def get_availability(deps: Any, service_id: str, from_day: date, to_day: date, t
             "days": av.availability(catalog, service, from_day, to_day, tz, deps.clock(), snapshot, member_id)}
 
 
-def day_slots(deps: Any, service_id: str, team_id: str, local_day: str) -> list[dict]:
+def day_slots(deps: AvailabilityDeps, service_id: str, team_id: str, local_day: str) -> list[dict]:
     """Remaining counts of one team's slots on one team-local date (for realtime pushes)."""
     catalog = deps.catalog.get()
     service = require_service(catalog, service_id)

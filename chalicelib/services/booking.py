@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from chalicelib.domain import availability as av
 from chalicelib.domain import codec
@@ -18,8 +18,12 @@ from chalicelib.domain.principal import Principal
 from chalicelib.observability import count, logger
 from chalicelib.services import capacity
 from chalicelib.services.catalog import require_service
-from chalicelib.services.events import BookingCreated, latest_request
-from chalicelib.services.ports import ExtraActionFailed, MemberBusy, StaleCatalog
+from chalicelib.services.events import BookingCreated, EventPublisher, latest_request
+from chalicelib.services.ports import (CatalogSource, Clock, ExtraActionFailed, MemberBusy, Pricer,
+                                       ServiceRequestRepository, StaleCatalog)
+
+if TYPE_CHECKING:
+    from chalicelib.settings import Settings
 
 UTC = timezone.utc
 EMERGENCY = "EMERGENCY"
@@ -43,8 +47,22 @@ class BookingDraft:
     exhausted_rules: tuple[str, ...] = ()  # promotion rules found used up by an earlier attempt (priced without)
 
 
+class OwnRequestsDeps(Protocol):
+    requests: ServiceRequestRepository
+
+
+class BookingDeps(capacity.UsageDeps, OwnRequestsDeps, Protocol):
+    settings: Settings  # hold_minutes
+    catalog: CatalogSource
+    load_snapshots: capacity.LoadSnapshots
+    price: Pricer
+    new_id: Callable[[], str]
+    clock: Clock
+    events: EventPublisher
+
+
 # --- create ----------------------------------------------------------------------------------------------
-def create(deps: Any, principal: Principal, draft: BookingDraft, idempotency_key: str | None = None,
+def create(deps: BookingDeps, principal: Principal, draft: BookingDraft, idempotency_key: str | None = None,
            extra: tuple = (), settled: bool = True) -> ServiceRequest:
     """Place and store a booking. Raises NotFound, ValidationFailed, SlotUnavailable, SlotFull, TeamDayFull,
     PromoInvalid, PromoExhausted. `settled=False` leaves BookingCreated unpublished (a caller booking several at
@@ -65,13 +83,13 @@ def create(deps: Any, principal: Principal, draft: BookingDraft, idempotency_key
     raise SlotUnavailable("The schedule changed while booking; try again.", retry_after=1)
 
 
-def settle(deps: Any, request: ServiceRequest) -> ServiceRequest:
+def settle(deps: BookingDeps, request: ServiceRequest) -> ServiceRequest:
     """Publish BookingCreated for a stored booking (its handlers open a CARD booking's Checkout Session and push
     availability); returns the request as they stored it."""
     return latest_request(request, deps.events.publish(BookingCreated(request)))
 
 
-def _place(deps: Any, catalog: Catalog, principal: Principal, draft: BookingDraft, idempotency_key: str | None,
+def _place(deps: BookingDeps, catalog: Catalog, principal: Principal, draft: BookingDraft, idempotency_key: str | None,
            extra: tuple) -> ServiceRequest:
     service = require_service(catalog, draft.service_id)
     unknown = sorted(set(draft.options) - {o.id for o in service.options})
@@ -114,7 +132,7 @@ def _candidate_teams(catalog: Catalog, service: Service, draft: BookingDraft) ->
     return teams
 
 
-def book_with_team(deps: Any, catalog: Catalog, service: Service, team: Team, principal: Principal,
+def book_with_team(deps: BookingDeps, catalog: Catalog, service: Service, team: Team, principal: Principal,
                    draft: BookingDraft, start: datetime, now: datetime, idempotency_key: str | None,
                    extra: tuple) -> ServiceRequest:
     """Book `start` with this team: the least-loaded free eligible member first (on-call members only for an
@@ -156,7 +174,7 @@ def book_with_team(deps: Any, catalog: Catalog, service: Service, team: Team, pr
         return created
 
 
-def _new_request(deps: Any, service: Service, plan: av.CapacityPlan, principal: Principal, draft: BookingDraft,
+def _new_request(deps: BookingDeps, service: Service, plan: av.CapacityPlan, principal: Principal, draft: BookingDraft,
                  start: datetime, now: datetime, idempotency_key: str | None) -> ServiceRequest:
     status, payment_status = initial_states(draft.payment_method)
     placement = Placement(team_id=plan.team_id, member_id=plan.member_id, start=start,
@@ -172,7 +190,7 @@ def _new_request(deps: Any, service: Service, plan: av.CapacityPlan, principal: 
         options=draft.options, promo_codes=draft.promo_codes, hold_expires_at=hold)
 
 
-def _without_spent_rules(deps: Any, draft: BookingDraft, request: ServiceRequest,
+def _without_spent_rules(deps: BookingDeps, draft: BookingDraft, request: ServiceRequest,
                          exc: ExtraActionFailed) -> BookingDraft:
     """A usage limit was reached inside the booking transaction. A code the customer typed -> PromoExhausted
     (the customer asked for that discount); an automatic rule -> the same booking priced without it.
@@ -188,7 +206,7 @@ def _without_spent_rules(deps: Any, draft: BookingDraft, request: ServiceRequest
 
 
 # --- reads -----------------------------------------------------------------------------------------------
-def get_own(deps: Any, principal: Principal, request_id: str) -> ServiceRequest:
+def get_own(deps: OwnRequestsDeps, principal: Principal, request_id: str) -> ServiceRequest:
     """Another user's request is NotFound (no existence leak)."""
     request = deps.requests.get(request_id)
     if request is None or request.user_id != principal.user_id:
@@ -196,7 +214,7 @@ def get_own(deps: Any, principal: Principal, request_id: str) -> ServiceRequest:
     return request
 
 
-def list_own(deps: Any, principal: Principal, cursor: str | None, limit: int) -> tuple[list[ServiceRequest], str | None]:
+def list_own(deps: OwnRequestsDeps, principal: Principal, cursor: str | None, limit: int) -> tuple[list[ServiceRequest], str | None]:
     return deps.requests.list_for_user(principal.user_id, cursor, limit)
 
 

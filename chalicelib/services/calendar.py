@@ -1,11 +1,8 @@
-"""Calendar invites for service requests and the signed e-mail links (ICS download, cancel).
-
-`deps` exposes settings, catalog, requests, clock, render_ics (Invite -> bytes) and what changes.cancel needs.
-"""
+"""Calendar invites for service requests and the signed e-mail links (ICS download, cancel)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from chalicelib.domain import links
 from chalicelib.domain.booking import ServiceRequest, Status
@@ -13,6 +10,22 @@ from chalicelib.domain.errors import NotFound
 from chalicelib.domain.invite import Invite, build_invite
 from chalicelib.domain.principal import Principal
 from chalicelib.services import booking, changes
+from chalicelib.services.ports import CatalogSource, Clock, ServiceRequestRepository
+
+if TYPE_CHECKING:
+    from chalicelib.settings import Settings
+
+
+class CalendarDeps(Protocol):
+    settings: Settings  # portal_base_url, link_signing_secret, mail_from
+    catalog: CatalogSource
+    requests: ServiceRequestRepository
+    clock: Clock
+    render_ics: Callable[[Invite], bytes]
+
+
+class LinkCancelDeps(CalendarDeps, changes.ChangeDeps, Protocol):
+    """Cancelling from a signed link is a cancellation like any other."""
 
 
 @dataclass(frozen=True)
@@ -31,15 +44,15 @@ class Ics:
     filename: str
 
 
-def portal_url(deps: Any, request_id: str) -> str:
+def portal_url(deps: CalendarDeps, request_id: str) -> str:
     return f"{deps.settings.portal_base_url.rstrip('/')}/requests/{request_id}"
 
 
-def link_token(deps: Any, request: ServiceRequest, purpose: str) -> str:
+def link_token(deps: CalendarDeps, request: ServiceRequest, purpose: str) -> str:
     return links.sign(deps.settings.link_signing_secret, request.id, purpose, request.placement.start)
 
 
-def cancel_url(deps: Any, request: ServiceRequest) -> str | None:
+def cancel_url(deps: CalendarDeps, request: ServiceRequest) -> str | None:
     """The portal page that confirms and POSTs /links/{token}/cancel; None once there is nothing to cancel."""
     if request.status not in (Status.PENDING_PAYMENT, Status.CONFIRMED) or request.placement.start <= deps.clock():
         return None
@@ -47,7 +60,7 @@ def cancel_url(deps: Any, request: ServiceRequest) -> str | None:
     return f"{deps.settings.portal_base_url.rstrip('/')}/links/{token}/cancel"
 
 
-def invite_for(deps: Any, request: ServiceRequest, zone: str | None = None) -> Invite:
+def invite_for(deps: CalendarDeps, request: ServiceRequest, zone: str | None = None) -> Invite:
     catalog = deps.catalog.get()
     service = catalog.services.get(request.service_id)
     member = catalog.members.get(request.placement.member_id)
@@ -58,18 +71,18 @@ def invite_for(deps: Any, request: ServiceRequest, zone: str | None = None) -> I
                         cancel_url=cancel_url(deps, request))
 
 
-def render(deps: Any, request: ServiceRequest, zone: str | None = None) -> Ics:
+def render(deps: CalendarDeps, request: ServiceRequest, zone: str | None = None) -> Ics:
     invite = invite_for(deps, request, zone)
     return Ics(body=deps.render_ics(invite), method="CANCEL" if invite.cancelled else "REQUEST",
                filename=f"booking-{request.id}.ics")
 
 
-def own_calendar(deps: Any, principal: Principal, request_id: str, zone: str | None = None) -> Ics:
+def own_calendar(deps: CalendarDeps, principal: Principal, request_id: str, zone: str | None = None) -> Ics:
     """Raises NotFound (also for another user's request)."""
     return render(deps, booking.get_own(deps, principal, request_id), zone)
 
 
-def _request_for_link(deps: Any, token: str, purpose: str) -> ServiceRequest:
+def _request_for_link(deps: CalendarDeps, token: str, purpose: str) -> ServiceRequest:
     request_id = links.verify(deps.settings.link_signing_secret, token, purpose, deps.clock())
     request = deps.requests.get(request_id) if request_id else None
     if request is None:
@@ -77,12 +90,12 @@ def _request_for_link(deps: Any, token: str, purpose: str) -> ServiceRequest:
     return request
 
 
-def link_calendar(deps: Any, token: str, zone: str | None = None) -> Ics:
+def link_calendar(deps: CalendarDeps, token: str, zone: str | None = None) -> Ics:
     """Raises NotFound for a malformed, tampered, expired or non-ICS token."""
     return render(deps, _request_for_link(deps, token, links.ICS), zone)
 
 
-def cancel_by_link(deps: Any, token: str, reason: str | None = None) -> ServiceRequest:
+def cancel_by_link(deps: LinkCancelDeps, token: str, reason: str | None = None) -> ServiceRequest:
     """Cancel the one request the token was issued for. Raises NotFound, InvalidState."""
     request = _request_for_link(deps, token, links.CANCEL)
     return changes.cancel(deps, None, request.id, reason, actor=LinkActor(user_id=f"link:{request.id}"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from datetime import date
-from typing import Any, Callable
+from typing import Callable, Protocol
 
 from chalicelib.clock import monotonic
 from chalicelib.domain import availability as av
@@ -16,7 +16,22 @@ from chalicelib.domain.booking import ServiceRequest
 from chalicelib.domain.catalog import Catalog
 from chalicelib.observability import logger
 from chalicelib.services.events import Event
-from chalicelib.services.ports import ExtraActionFailed
+from chalicelib.services.ports import (AvailabilityPublisher, CatalogSource, ExtraActionFailed, PromoUsage,
+                                       ServiceRequestRepository)
+
+
+class UsageDeps(Protocol):
+    promo_usage: PromoUsage
+
+
+class ReleaseDeps(UsageDeps, Protocol):
+    requests: ServiceRequestRepository
+
+
+class PublishDeps(Protocol):
+    catalog: CatalogSource
+    publisher: AvailabilityPublisher  # pushes inline
+    booking_publisher: AvailabilityPublisher  # request changes: a no-op where the requests stream pushes them
 
 
 class LoadSnapshots:
@@ -30,7 +45,7 @@ class LoadSnapshots:
         self._lock = threading.Lock()
         self._by_day: dict[str, tuple[float, av.CounterSnapshot]] = {}
 
-    def get(self, requests: Any, local_day: str, fresh: bool = False) -> av.CounterSnapshot:
+    def get(self, requests: ServiceRequestRepository, local_day: str, fresh: bool = False) -> av.CounterSnapshot:
         now = self._clock()
         with self._lock:
             hit = self._by_day.get(local_day)
@@ -53,17 +68,16 @@ class LoadSnapshots:
                 snapshot.member_cells.setdefault(member_id, set()).update(cells)
 
 
-def promotion_uses(deps: Any, request: ServiceRequest, consume: bool) -> tuple:
+def promotion_uses(deps: UsageDeps, request: ServiceRequest, consume: bool) -> tuple:
     """Usage-counter actions for the promotions a booking's stored price applied (none without limits):
     consumed in the booking transaction, given back in the releasing one."""
     claims = (request.price or {}).get("usageClaims") or []
-    usage = getattr(deps, "promo_usage", None)
-    if not claims or usage is None:
+    if not claims:
         return ()
-    return tuple(usage.actions(claims, request.user_id, consume=consume))
+    return tuple(deps.promo_usage.actions(claims, request.user_id, consume=consume))
 
 
-def release_capacity(deps: Any, current: ServiceRequest, new: ServiceRequest,
+def release_capacity(deps: ReleaseDeps, current: ServiceRequest, new: ServiceRequest,
                      plan: av.CapacityPlan) -> ServiceRequest:
     """Give capacity AND the promotion uses back in one transaction (cancel, hold expiry). A give-back that cannot
     apply (a counter already at 0, i.e. reset by hand) must not block the cancellation: it is retried without the
@@ -88,30 +102,30 @@ def plan_of(catalog: Catalog, request: ServiceRequest) -> av.CapacityPlan:
                            team_version=team.version if team else 0, timezone=p.timezone)
 
 
-def publish_availability(deps: Any, service_id: str, team_id: str, dates: list[str]) -> None:
+def publish_availability(deps: PublishDeps, service_id: str, team_id: str, dates: list[str]) -> None:
     """A service request changed the team's capacity on these team-local dates. Goes through
     `booking_publisher`: a no-op where the requests stream consumer pushes such changes instead."""
     _push(deps, service_id, team_id, dates, request_change=True)
 
 
-def publish_booking_change(event: Event, deps: Any) -> None:
+def publish_booking_change(event: Event, deps: PublishDeps) -> None:
     """Event handler: subscribers of the request's team learn the days whose capacity the change touched."""
     publish_availability(deps, event.request.service_id, event.request.placement.team_id, event.changed_days)
 
 
-def publish_team_change(deps: Any, team_id: str, dates: list[str]) -> None:
+def publish_team_change(deps: PublishDeps, team_id: str, dates: list[str]) -> None:
     """An admin changed the team's hours, blackouts or limits: no request changed, so no stream record will
     carry it; pushed through the inline publisher."""
     _push(deps, "", team_id, dates, request_change=False)
 
 
-def _push(deps: Any, service_id: str, team_id: str, dates: list[str], request_change: bool) -> None:
+def _push(deps: PublishDeps, service_id: str, team_id: str, dates: list[str], request_change: bool) -> None:
     """Realtime fan-out is best effort: a failure here never fails the change that caused it. Every service of
     the team is told (its slots share the team's crews)."""
     try:
         catalog = deps.catalog.get()
         services = [s.id for s in catalog.services.values() if team_id in s.team_ids] or [service_id]
-        publisher = getattr(deps, "booking_publisher", deps.publisher) if request_change else deps.publisher
+        publisher = deps.booking_publisher if request_change else deps.publisher
         publisher.availability_changed(services, team_id, dates)
     except Exception:  # noqa: BLE001
         logger.exception("availability publish failed")

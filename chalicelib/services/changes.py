@@ -3,7 +3,7 @@ back atomically). Each is audited and pushed to realtime subscribers."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Protocol
 
 from chalicelib.domain import availability as av
 from chalicelib.domain import codec
@@ -15,13 +15,21 @@ from chalicelib.observability import count
 from chalicelib.services import capacity
 from chalicelib.services.booking import MAX_CATALOG_RETRIES, get_own
 from chalicelib.services.catalog import require_service
-from chalicelib.services.events import BookingCancelled, BookingMoved
-from chalicelib.services.ports import MemberBusy, StaleCatalog, StaleRevision
+from chalicelib.services.events import BookingCancelled, BookingMoved, EventPublisher
+from chalicelib.services.ports import AuditLog, CatalogSource, Clock, MemberBusy, StaleCatalog, StaleRevision
 
 UTC = timezone.utc
 
 
-def reschedule(deps: Any, principal: Principal, request_id: str, new_start: datetime,
+class ChangeDeps(capacity.ReleaseDeps, Protocol):
+    catalog: CatalogSource
+    load_snapshots: capacity.LoadSnapshots
+    audit: AuditLog
+    clock: Clock
+    events: EventPublisher
+
+
+def reschedule(deps: ChangeDeps, principal: Principal, request_id: str, new_start: datetime,
                member_id: str | None = None) -> ServiceRequest:
     """Move a booking. Counters move atomically; on any 409 the old booking stays exactly as it was.
     Raises NotFound, InvalidState, SlotUnavailable, SlotFull, TeamDayFull."""
@@ -65,7 +73,7 @@ def reschedule(deps: Any, principal: Principal, request_id: str, new_start: date
     raise SlotUnavailable("The schedule changed while rescheduling; try again.", retry_after=1)
 
 
-def _move_with_members(deps: Any, current: ServiceRequest, service: Service, team: Team, ordered: list,
+def _move_with_members(deps: ChangeDeps, current: ServiceRequest, service: Service, team: Team, ordered: list,
                        start: datetime, old_plan: av.CapacityPlan, cells: tuple[str, ...]) -> ServiceRequest:
     last: DomainError = SlotFull()
     for member in ordered:
@@ -85,7 +93,7 @@ def _move_with_members(deps: Any, current: ServiceRequest, service: Service, tea
     raise last
 
 
-def cancel(deps: Any, principal: Principal | None, request_id: str, reason: str | None = None,
+def cancel(deps: ChangeDeps, principal: Principal | None, request_id: str, reason: str | None = None,
            actor: Principal | None = None) -> ServiceRequest:
     """Cancel and give the capacity back. `principal` None = already authorised (signed link, admin).
     Raises NotFound, InvalidState."""
@@ -107,14 +115,14 @@ def cancel(deps: Any, principal: Principal | None, request_id: str, reason: str 
     raise InvalidState("The request changed while cancelling; try again.")
 
 
-def _stored(deps: Any, request_id: str) -> ServiceRequest:
+def _stored(deps: ChangeDeps, request_id: str) -> ServiceRequest:
     request = deps.requests.get(request_id)
     if request is None:
         raise NotFound(details={"serviceRequestId": request_id})
     return request
 
 
-def _audit(deps: Any, actor: Principal | None, after: ServiceRequest, action: str,
+def _audit(deps: ChangeDeps, actor: Principal | None, after: ServiceRequest, action: str,
            before: ServiceRequest | None = None, reason: str | None = None) -> None:
     deps.audit.record(f"SR#{after.id}", actor.actor if actor else "system", action,
                       codec.request_to_doc(before) if before else None, codec.request_to_doc(after), reason)

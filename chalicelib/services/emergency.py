@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Callable
+from typing import Callable, Protocol
 
 from chalicelib.domain import availability as av
 from chalicelib.domain import codec
@@ -29,8 +29,8 @@ from chalicelib.domain.principal import Principal
 from chalicelib.observability import count, logger
 from chalicelib.services import booking
 from chalicelib.services.catalog import require_service
-from chalicelib.services.submissions import once_per_key
-from chalicelib.services.ports import StaleCatalog
+from chalicelib.services.ports import AvailabilityPublisher, Outcome, StaleCatalog
+from chalicelib.services.submissions import SubmissionDeps, once_per_key
 
 HORIZON_DAYS = 7
 EMERGENCY = booking.EMERGENCY
@@ -44,13 +44,17 @@ class EmergencyDraft:
     payment_method: PaymentMethod
 
 
-def create_idempotent(deps: Any, principal: Principal, key: str, body: dict, draft: EmergencyDraft,
-                      render: Callable[[ServiceRequest], dict]) -> Any:
+class EmergencyDeps(booking.BookingDeps, SubmissionDeps, Protocol):
+    booking_publisher: AvailabilityPublisher  # announces the emergency (a no-op where the requests stream does)
+
+
+def create_idempotent(deps: EmergencyDeps, principal: Principal, key: str, body: dict, draft: EmergencyDraft,
+                      render: Callable[[ServiceRequest], dict]) -> Outcome:
     """Once per (user, Idempotency-Key), as bookings."""
     return once_per_key(deps, principal, key, body, lambda: create(deps, principal, draft, key), render)
 
 
-def create(deps: Any, principal: Principal, draft: EmergencyDraft, idempotency_key: str | None = None) -> ServiceRequest:
+def create(deps: EmergencyDeps, principal: Principal, draft: EmergencyDraft, idempotency_key: str | None = None) -> ServiceRequest:
     """Book the earliest on-call slot inside the window. Raises NotFound, SlotUnavailable (nextAvailableAt)."""
     for _ in range(booking.MAX_CATALOG_RETRIES + 1):
         catalog = deps.catalog.get()
@@ -62,14 +66,14 @@ def create(deps: Any, principal: Principal, draft: EmergencyDraft, idempotency_k
         request = booking.settle(deps, request)
         count("EmergencyCreated")
         try:
-            getattr(deps, "booking_publisher", deps.publisher).emergency_created(codec.request_to_doc(request))
+            deps.booking_publisher.emergency_created(codec.request_to_doc(request))
         except Exception:  # noqa: BLE001 - the booking stands; admins also see it in the list
             logger.exception("emergency publish failed")
         return request
     raise SlotUnavailable("The schedule changed while booking; try again.", retry_after=1)
 
 
-def _book_earliest(deps: Any, catalog: Catalog, principal: Principal, draft: EmergencyDraft,
+def _book_earliest(deps: EmergencyDeps, catalog: Catalog, principal: Principal, draft: EmergencyDraft,
                    idempotency_key: str | None) -> ServiceRequest:
     service = replace(require_service(catalog, draft.service_id), lead_time_minutes=0)
     now = deps.clock()
@@ -91,7 +95,7 @@ def _book_earliest(deps: Any, catalog: Catalog, principal: Principal, draft: Eme
         "nextAvailableAt": codec.iso_utc(min(later)) if later else None})
 
 
-def _free_looking_slots(deps: Any, catalog: Catalog, service: Service, now: datetime) -> list[tuple[datetime, Team]]:
+def _free_looking_slots(deps: EmergencyDeps, catalog: Catalog, service: Service, now: datetime) -> list[tuple[datetime, Team]]:
     """Slots within HORIZON_DAYS (hours and blackouts respected) where an on-call member looks free, earliest
     first (ties by team id). Counters are read once; the booking transaction decides."""
     horizon = now + timedelta(days=HORIZON_DAYS)

@@ -74,7 +74,6 @@ def inject(handler: Callable[[E, D], Any], deps: D) -> Callable[[E], Any]:
     def bound(event: E) -> Any:
         return handler(event, deps)
 
-    bound.__name__ = getattr(handler, "__name__", "handler")
     return bound
 
 

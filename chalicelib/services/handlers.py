@@ -5,14 +5,23 @@ the session's checkoutUrl: the handler returns the request as it stored it and t
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from chalicelib.domain.booking import ServiceRequest
 from chalicelib.services import capacity, payments
 from chalicelib.services.events import BookingCancelled, BookingCreated, BookingMoved
+from chalicelib.services.ports import AuditLog, Clock, PaymentGateway
 
 
-def open_checkout(event: BookingCreated, deps: Any) -> ServiceRequest:
+class CheckoutDeps(capacity.ReleaseDeps, capacity.PublishDeps, Protocol):
+    """What opening a Checkout Session reads and writes (its state change goes through payments' conditional
+    write, which may release capacity)."""
+    stripe: PaymentGateway
+    audit: AuditLog
+    clock: Clock
+
+
+def open_checkout(event: BookingCreated, deps: CheckoutDeps) -> ServiceRequest:
     """A CARD booking gets its Checkout Session (a Stripe failure is recorded on the request, never raised)."""
     return payments.checkout_after_booking(deps, event.request)
 

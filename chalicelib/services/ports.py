@@ -184,6 +184,21 @@ class ServiceRequestRepository(Protocol):
         """A change that holds the same capacity, conditional on `old.revision`. Raises StaleRevision."""
 
 
+class CapacityOverrides(Protocol):
+    """Admin day overrides on the team-day counter (adapters/dynamodb/booking_repository.DayOverrides)."""
+
+    def set(self, team_id: str, local_date: str, limit: int, reason: str) -> None:
+        """The day's limit becomes `limit`; bookings already counted stay counted."""
+
+
+class ReminderQueue(Protocol):
+    """Requests with a reminder still to send (adapters/dynamodb/reminder_repository.py)."""
+
+    def due_in_bucket(self, bucket: str, start_from: str, start_to: str) -> list[ServiceRequest]:
+        """Requests bucketed under the UTC hour `bucket` ('YYYY-MM-DDTHH') starting within [start_from, start_to]
+        (ISO UTC); an eventually consistent read."""
+
+
 class PromoUsage(Protocol):
     """Promotion usage counters as booking-transaction actions (adapters/dynamodb/promo_usage.py)."""
 

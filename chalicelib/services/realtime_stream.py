@@ -7,12 +7,18 @@ team-days changed. Locally (no streams) the same publisher runs inline within a 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Iterable, Protocol
 
 from chalicelib.domain.booking import ACTIVE_STATUSES, Status
 from chalicelib.observability import count, logger
+from chalicelib.services.ports import AvailabilityPublisher, CatalogSource
 
 ACTIVE = {s.value for s in ACTIVE_STATUSES}
+
+
+class StreamDeps(Protocol):
+    catalog: CatalogSource
+    publisher: AvailabilityPublisher  # the inline publisher: this consumer IS the delivery for request changes
 
 
 def _doc(image: dict) -> dict | None:
@@ -57,7 +63,7 @@ def changes_in(records: Iterable[dict]) -> tuple[dict[str, set[str]], list[dict]
     return days, emergencies
 
 
-def publish_changes(deps: Any, records: Iterable[dict]) -> dict:
+def publish_changes(deps: StreamDeps, records: Iterable[dict]) -> dict:
     """Push availability for every changed team-day and emergencies to admins. Errors are logged, not raised:
     a failed push must not make the stream retry the batch forever (clients also poll the changes feed)."""
     days, emergencies = changes_in(records)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Protocol
 
 from chalicelib.domain import codec
 from chalicelib.domain.booking import ServiceRequest, Status
@@ -21,12 +21,17 @@ from chalicelib.domain.errors import DomainError
 from chalicelib.domain.zones import load_zone
 from chalicelib.observability import count, logger
 from chalicelib.services import calendar
-from chalicelib.services.ports import StaleRevision
+from chalicelib.services.ports import Notifier, ReminderQueue, StaleRevision
 
 UTC = timezone.utc
 LEADS: dict[str, timedelta] = {"24h": timedelta(hours=24), "2h": timedelta(hours=2)}
 WINDOW = timedelta(hours=1)
 MAX_WRITE_ATTEMPTS = 3
+
+
+class ReminderDeps(calendar.CalendarDeps, Protocol):
+    reminder_queue: ReminderQueue
+    notifier: Notifier
 
 
 @dataclass
@@ -62,9 +67,8 @@ def due_kind(request: ServiceRequest, kind: str, now: datetime) -> bool:
             and kind not in request.reminders_sent and low < request.placement.start <= high)
 
 
-def send_reminders(deps: Any, now: datetime | None = None) -> dict:
-    """One scheduled run. deps: requests (get/save), reminder_queue, notifier, render_ics, catalog, settings,
-    clock. Returns counts; metrics ReminderSent / ReminderFailed."""
+def send_reminders(deps: ReminderDeps, now: datetime | None = None) -> dict:
+    """One scheduled run. Returns counts; metrics ReminderSent / ReminderFailed."""
     now = now or deps.clock()
     result = RunResult()
     for kind in LEADS:
@@ -80,7 +84,7 @@ def send_reminders(deps: Any, now: datetime | None = None) -> dict:
     return result.as_dict()
 
 
-def _remind(deps: Any, request: ServiceRequest, kind: str, now: datetime, result: RunResult) -> None:
+def _remind(deps: ReminderDeps, request: ServiceRequest, kind: str, now: datetime, result: RunResult) -> None:
     try:
         claimed = _claim(deps, request, kind, now)
     except DomainError as exc:  # throttled/unavailable: nothing claimed, the next run tries again
@@ -101,7 +105,7 @@ def _remind(deps: Any, request: ServiceRequest, kind: str, now: datetime, result
     result.sent.append(f"{request.id}:{kind}")
 
 
-def _claim(deps: Any, request: ServiceRequest, kind: str, now: datetime) -> ServiceRequest | None:
+def _claim(deps: ReminderDeps, request: ServiceRequest, kind: str, now: datetime) -> ServiceRequest | None:
     """Mark `kind` sent, conditional on the revision read. None if not (or no longer) due, or another run
     claimed it first."""
     current: ServiceRequest | None = request
@@ -116,7 +120,7 @@ def _claim(deps: Any, request: ServiceRequest, kind: str, now: datetime) -> Serv
     return None
 
 
-def _release(deps: Any, claimed: ServiceRequest, kind: str) -> None:
+def _release(deps: ReminderDeps, claimed: ServiceRequest, kind: str) -> None:
     current: ServiceRequest | None = claimed
     for _ in range(MAX_WRITE_ATTEMPTS):
         if current is None or kind not in current.reminders_sent:
@@ -132,7 +136,7 @@ def _release(deps: Any, claimed: ServiceRequest, kind: str) -> None:
     logger.error("reminder claim not released", extra={"serviceRequestId": claimed.id, "kind": kind})
 
 
-def _send(deps: Any, request: ServiceRequest, kind: str) -> None:
+def _send(deps: ReminderDeps, request: ServiceRequest, kind: str) -> None:
     invite = calendar.invite_for(deps, request)
     ics = deps.render_ics(invite)
     local_start = request.placement.start.astimezone(load_zone(request.placement.timezone))

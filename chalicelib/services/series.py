@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Callable, Protocol
 
 from chalicelib.domain.booking import ServiceRequest
+from chalicelib.domain.catalog import Catalog, Service
 from chalicelib.domain.errors import DomainError, NotFound, SlotFull, SlotUnavailable, TeamDayFull
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.recurrence import Occurrence, occurrences, parse_rrule
@@ -37,7 +38,8 @@ from chalicelib.domain.zones import load_zone
 from chalicelib.observability import count, logger
 from chalicelib.services import booking, changes
 from chalicelib.services.catalog import require_service
-from chalicelib.services.submissions import once_per_key
+from chalicelib.services.ports import Outcome
+from chalicelib.services.submissions import SubmissionDeps, once_per_key
 
 CONFLICTS = (SlotFull, TeamDayFull, SlotUnavailable)
 COMPENSATION_ATTEMPTS = 3
@@ -60,17 +62,21 @@ class SeriesResult:
     skipped: tuple[dict, ...]  # {"index", "start", "code"}
 
 
+class SeriesDeps(booking.BookingDeps, changes.ChangeDeps, SubmissionDeps, Protocol):
+    """Books through booking.create and compensates through changes.cancel."""
+
+
 def new_series_id() -> str:
     return "ser_" + uuid.uuid4().hex[:20]
 
 
-def create_idempotent(deps: Any, principal: Principal, key: str, body: dict, draft: SeriesDraft,
-                      render: Callable[[SeriesResult], dict]) -> Any:
+def create_idempotent(deps: SeriesDeps, principal: Principal, key: str, body: dict, draft: SeriesDraft,
+                      render: Callable[[SeriesResult], dict]) -> Outcome:
     """The whole series once per (user, Idempotency-Key)."""
     return once_per_key(deps, principal, key, body, lambda: create(deps, principal, draft, key), render)
 
 
-def create(deps: Any, principal: Principal, draft: SeriesDraft, idempotency_key: str | None = None) -> SeriesResult:
+def create(deps: SeriesDeps, principal: Principal, draft: SeriesDraft, idempotency_key: str | None = None) -> SeriesResult:
     """Book the series (see the module docstring). Raises ValidationFailed (rule, zone), NotFound, SlotFull,
     TeamDayFull, SlotUnavailable (details.occurrence, details.start), PromoInvalid, PromoExhausted, and any
     transient error; in every case nothing of the series stays booked."""
@@ -110,7 +116,7 @@ def create(deps: Any, principal: Principal, draft: SeriesDraft, idempotency_key:
                         skipped=tuple(skipped))
 
 
-def cancel_series(deps: Any, principal: Principal, series_id: str, reason: str | None = None) -> dict:
+def cancel_series(deps: SeriesDeps, principal: Principal, series_id: str, reason: str | None = None) -> dict:
     """Cancel every occurrence of the customer's series that still holds capacity and has not started.
     Another user's series is NotFound. Returns {"seriesId", "cancelled": [ServiceRequest], "unchanged": [...]}.
     Raises NotFound."""
@@ -127,7 +133,7 @@ def cancel_series(deps: Any, principal: Principal, series_id: str, reason: str |
     return {"seriesId": series_id, "cancelled": cancelled, "unchanged": unchanged}
 
 
-def _default_zone(catalog: Any, service: Any) -> str:
+def _default_zone(catalog: Catalog, service: Service) -> str:
     team = next((catalog.teams[t] for t in service.team_ids if t in catalog.teams), None)
     if team is None:
         raise NotFound("No team performs this service.", {"serviceId": service.id})
@@ -138,7 +144,7 @@ def _locate(exc: DomainError, occ: Occurrence) -> None:
     exc.details = {**(exc.details or {}), "occurrence": occ.index, "start": occ.to_dict()["start"]}
 
 
-def _compensate(deps: Any, principal: Principal, booked: list[ServiceRequest], reason: str) -> None:
+def _compensate(deps: SeriesDeps, principal: Principal, booked: list[ServiceRequest], reason: str) -> None:
     """Cancel what this series booked (capacity and promotion uses go back in each cancel's transaction).
     A cancel that keeps failing is logged loudly and left for an operator: it must not hide the original error."""
     for request in reversed(booked):

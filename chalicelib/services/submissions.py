@@ -2,16 +2,24 @@
 replayed, and an offline queue can ask what became of one."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from chalicelib.domain.booking import ServiceRequest
 from chalicelib.domain.errors import DomainError, NotFound
 from chalicelib.domain.principal import Principal
 from chalicelib.services import booking
-from chalicelib.services.ports import Outcome
+from chalicelib.services.ports import Idempotency, Outcome
 
 
-def once_per_key(deps: Any, principal: Principal, key: str, body: dict, action: Callable[[], Any],
+class SubmissionDeps(Protocol):
+    idempotency: Idempotency
+
+
+class BookOnceDeps(SubmissionDeps, booking.BookingDeps, Protocol):
+    pass
+
+
+def once_per_key(deps: SubmissionDeps, principal: Principal, key: str, body: dict, action: Callable[[], Any],
                  render: Callable[[Any], dict]) -> Outcome:
     """Run `action` at most once per (user, Idempotency-Key) and return its Outcome (a replay returns the stored
     one). A deterministic DomainError (slot full, invalid promo...) is stored and replayed like a success; a
@@ -28,13 +36,13 @@ def once_per_key(deps: Any, principal: Principal, key: str, body: dict, action: 
     return deps.idempotency.run(principal.user_id, key, body, work)
 
 
-def book_once(deps: Any, principal: Principal, key: str, body: dict, draft: booking.BookingDraft,
+def book_once(deps: BookOnceDeps, principal: Principal, key: str, body: dict, draft: booking.BookingDraft,
               render: Callable[[ServiceRequest], dict]) -> Outcome:
     """Book once per (user, Idempotency-Key)."""
     return once_per_key(deps, principal, key, body, lambda: booking.create(deps, principal, draft, key), render)
 
 
-def get_submission(deps: Any, principal: Principal, key: str) -> dict:
+def get_submission(deps: SubmissionDeps, principal: Principal, key: str) -> dict:
     """Raises NotFound (never received, expired, or another user's key)."""
     found = deps.idempotency.lookup(principal.user_id, key)
     if found is None:

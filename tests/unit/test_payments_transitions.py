@@ -18,7 +18,7 @@ from chalicelib.domain.principal import Principal
 from chalicelib.services import payments
 from chalicelib.services.payments import transition
 from chalicelib.services.ports import StaleRevision
-from tests.fakes import FakeAuditLog
+from tests.fakes import FakeAuditLog, FakePromoUsage
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 P, S = PaymentStatus, Status
@@ -104,9 +104,10 @@ class FakeGateway:
 
 
 def make_deps():
+    publisher = SimpleNamespace(availability_changed=lambda *a: None)
     return SimpleNamespace(requests=FakeRequests(), payment_store=FakePaymentStore(), audit=FakeAuditLog(),
                            catalog=SimpleNamespace(get=lambda: SimpleNamespace(teams={}, services={})),
-                           publisher=SimpleNamespace(availability_changed=lambda *a: None),
+                           publisher=publisher, booking_publisher=publisher, promo_usage=FakePromoUsage(),
                            clock=lambda: NOW, stripe=FakeGateway(), settings=SimpleNamespace(hold_minutes=30))
 
 
