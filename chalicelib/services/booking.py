@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol, TypeVar
 
 from chalicelib.domain import availability as av
 from chalicelib.domain import codec
@@ -21,13 +21,14 @@ from chalicelib.services.catalog import require_service
 from chalicelib.services.events import BookingCreated, EventPublisher, latest_request
 from chalicelib.services.ports import (CatalogSource, Clock, ExtraActionFailed, MemberBusy, Pricer,
                                        ServiceRequestRepository, StaleCatalog)
+from chalicelib.services.retry import with_retries
 
 if TYPE_CHECKING:
     from chalicelib.settings import Settings
 
 UTC = timezone.utc
 EMERGENCY = "EMERGENCY"
-MAX_CATALOG_RETRIES = 2
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,20 +68,27 @@ def create(deps: BookingDeps, principal: Principal, draft: BookingDraft, idempot
     """Place and store a booking. Raises NotFound, ValidationFailed, SlotUnavailable, SlotFull, TeamDayFull,
     PromoInvalid, PromoExhausted. `settled=False` leaves BookingCreated unpublished (a caller booking several at
     once settles them with `settle(deps, request)` once they all stand)."""
-    for attempt in range(MAX_CATALOG_RETRIES + 1):
-        catalog = deps.catalog.get()
+    def place(catalog: Catalog) -> ServiceRequest:
         try:
-            request = _place(deps, catalog, principal, draft, idempotency_key, extra)
-        except StaleCatalog:
-            deps.catalog.invalidate()
-            continue
+            return _place(deps, catalog, principal, draft, idempotency_key, extra)
         except (SlotFull, TeamDayFull, SlotUnavailable) as exc:
             count("BookingRejected", code=exc.code)
             raise
-        count("BookingCreated")
-        logger.info("booking created", extra={"serviceRequestId": request.id, "teamId": request.placement.team_id})
-        return settle(deps, request) if settled else request
-    raise SlotUnavailable("The schedule changed while booking; try again.", retry_after=1)
+
+    request = with_fresh_catalog(deps, place, "booking")
+    count("BookingCreated")
+    logger.info("booking created", extra={"serviceRequestId": request.id, "teamId": request.placement.team_id})
+    return settle(deps, request) if settled else request
+
+
+def with_fresh_catalog(deps: BookingDeps, operation: Callable[[Catalog], T], doing: str) -> T:
+    """Run `operation` with the cached catalog. A booking transaction made from a stale copy fails its team
+    version check (StaleCatalog): the copy is dropped and the operation retried with a fresh one, a bounded
+    number of times. Raises SlotUnavailable (retry after 1 s) when the schedule keeps changing meanwhile."""
+    return with_retries(lambda: operation(deps.catalog.get()), retry_on=(StaleCatalog,),
+                        on_retry=lambda _: deps.catalog.invalidate(),
+                        give_up=lambda: SlotUnavailable(f"The schedule changed while {doing}; try again.",
+                                                        retry_after=1))
 
 
 def settle(deps: BookingDeps, request: ServiceRequest) -> ServiceRequest:

@@ -8,15 +8,16 @@ from typing import Protocol
 from chalicelib.domain import availability as av
 from chalicelib.domain import codec
 from chalicelib.domain.booking import Placement, ServiceRequest, Status, check_status_transition
-from chalicelib.domain.catalog import Service, Team
+from chalicelib.domain.catalog import Catalog, Service, Team, TeamMember
 from chalicelib.domain.errors import DomainError, InvalidState, NotFound, SlotFull, SlotUnavailable, TeamDayFull
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count
 from chalicelib.services import capacity
-from chalicelib.services.booking import MAX_CATALOG_RETRIES, get_own
+from chalicelib.services.booking import get_own
 from chalicelib.services.catalog import require_service
 from chalicelib.services.events import BookingCancelled, BookingMoved, EventPublisher
 from chalicelib.services.ports import AuditLog, CatalogSource, Clock, MemberBusy, StaleCatalog, StaleRevision
+from chalicelib.services.retry import with_retries
 
 UTC = timezone.utc
 
@@ -31,50 +32,60 @@ class ChangeDeps(capacity.ReleaseDeps, Protocol):
 
 def reschedule(deps: ChangeDeps, principal: Principal, request_id: str, new_start: datetime,
                member_id: str | None = None) -> ServiceRequest:
-    """Move a booking. Counters move atomically; on any 409 the old booking stays exactly as it was.
+    """Move a booking. Counters move atomically; on any 409 the old booking stays exactly as it was. A move that
+    lost a race (the request or the team's schedule changed meanwhile) is decided again from a fresh read.
     Raises NotFound, InvalidState, SlotUnavailable, SlotFull, TeamDayFull."""
-    for _ in range(MAX_CATALOG_RETRIES + 1):
-        current = get_own(deps, principal, request_id)
-        if current.status not in (Status.PENDING_PAYMENT, Status.CONFIRMED):
-            raise InvalidState(details={"status": current.status.value})
-        catalog = deps.catalog.get()
-        service = require_service(catalog, current.service_id, allow_inactive=True)
-        start = new_start.astimezone(UTC)
-        now = deps.clock()
-        team = catalog.teams.get(current.placement.team_id)
-        if team is None:
-            raise SlotUnavailable(details={"reason": "team_unavailable"})
-        problem = av.slot_problem(catalog, service, team, start, now)
-        if problem:
-            raise SlotUnavailable(details={"reason": problem, "start": codec.iso_utc(start)})
-        old_plan = capacity.plan_of(catalog, current)
-        members = catalog.members_for(service.id, team.id)
-        if member_id is not None:
-            members = [m for m in members if m.id == member_id]
-            if not members:
-                raise NotFound(details={"teamMemberId": member_id})
-        # Prefer keeping the same person; otherwise the least loaded free member.
-        local_day = av.local_date_of(start, team.timezone).isoformat()
-        snapshot = deps.load_snapshots.get(deps.requests, local_day, fresh=True)
-        cells = av.cells_for(start, av.occupied_minutes(service))
-        ordered = sorted(members, key=lambda m: (m.id != current.placement.member_id,
-                                                 snapshot.member_loads.get((m.id, local_day), 0), m.id))
-        try:
-            moved = _move_with_members(deps, current, service, team, ordered, start, old_plan, cells)
-        except StaleCatalog:
+    def forget_stale_catalog(exc: Exception) -> None:
+        if isinstance(exc, StaleCatalog):
             deps.catalog.invalidate()
-            continue
-        except StaleRevision:
-            continue
-        _audit(deps, principal, moved, "service_request.rescheduled", current)
-        deps.events.publish(BookingMoved(current, moved))
-        count("BookingRescheduled")
-        return moved
-    raise SlotUnavailable("The schedule changed while rescheduling; try again.", retry_after=1)
+
+    current, moved = with_retries(
+        lambda: _move(deps, principal, request_id, new_start.astimezone(UTC), member_id),
+        retry_on=(StaleCatalog, StaleRevision), on_retry=forget_stale_catalog,
+        give_up=lambda: SlotUnavailable("The schedule changed while rescheduling; try again.", retry_after=1))
+    _audit(deps, principal, moved, "service_request.rescheduled", current)
+    deps.events.publish(BookingMoved(current, moved))
+    count("BookingRescheduled")
+    return moved
 
 
-def _move_with_members(deps: ChangeDeps, current: ServiceRequest, service: Service, team: Team, ordered: list,
-                       start: datetime, old_plan: av.CapacityPlan, cells: tuple[str, ...]) -> ServiceRequest:
+def _move(deps: ChangeDeps, principal: Principal, request_id: str, start: datetime,
+          member_id: str | None) -> tuple[ServiceRequest, ServiceRequest]:
+    """One attempt: (the request as read, the request as moved). Raises StaleCatalog, StaleRevision when it
+    lost a race, and the errors of `reschedule`."""
+    current = get_own(deps, principal, request_id)
+    if current.status not in (Status.PENDING_PAYMENT, Status.CONFIRMED):
+        raise InvalidState(details={"status": current.status.value})
+    catalog = deps.catalog.get()
+    service = require_service(catalog, current.service_id, allow_inactive=True)
+    team = catalog.teams.get(current.placement.team_id)
+    if team is None:
+        raise SlotUnavailable(details={"reason": "team_unavailable"})
+    problem = av.slot_problem(catalog, service, team, start, deps.clock())
+    if problem:
+        raise SlotUnavailable(details={"reason": problem, "start": codec.iso_utc(start)})
+    members = _members_in_order(deps, catalog, service, team, current, start, member_id)
+    return current, _move_with_members(deps, current, service, team, members, start,
+                                       capacity.plan_of(catalog, current))
+
+
+def _members_in_order(deps: ChangeDeps, catalog: Catalog, service: Service, team: Team, current: ServiceRequest,
+                      start: datetime, member_id: str | None) -> list[TeamMember]:
+    """The member asked for, or else every member of the team for the service: the one already booked first,
+    then the least loaded that day. Raises NotFound (no such member in the team)."""
+    members = catalog.members_for(service.id, team.id)
+    if member_id is not None:
+        members = [m for m in members if m.id == member_id]
+        if not members:
+            raise NotFound(details={"teamMemberId": member_id})
+    local_day = av.local_date_of(start, team.timezone).isoformat()
+    snapshot = deps.load_snapshots.get(deps.requests, local_day, fresh=True)
+    return sorted(members, key=lambda m: (m.id != current.placement.member_id,
+                                          snapshot.member_loads.get((m.id, local_day), 0), m.id))
+
+
+def _move_with_members(deps: ChangeDeps, current: ServiceRequest, service: Service, team: Team,
+                       ordered: list[TeamMember], start: datetime, old_plan: av.CapacityPlan) -> ServiceRequest:
     last: DomainError = SlotFull()
     for member in ordered:
         plan = av.plan_for(service, team, member.id, start)
@@ -95,24 +106,23 @@ def _move_with_members(deps: ChangeDeps, current: ServiceRequest, service: Servi
 
 def cancel(deps: ChangeDeps, principal: Principal | None, request_id: str, reason: str | None = None,
            actor: Principal | None = None) -> ServiceRequest:
-    """Cancel and give the capacity back. `principal` None = already authorised (signed link, admin).
+    """Cancel and give the capacity back. `principal` None = already authorised (signed link, admin). A cancel
+    that lost a race with another write reads the request again and decides again.
     Raises NotFound, InvalidState."""
-    for _ in range(3):
+    def release() -> tuple[ServiceRequest, ServiceRequest]:
         current = get_own(deps, principal, request_id) if principal else _stored(deps, request_id)
         check_status_transition(current.status, Status.CANCELLED)
         catalog = deps.catalog.get()
         cancelled = current.with_changes(status=Status.CANCELLED, sequence=current.sequence + 1,
                                          updated_at=deps.clock())
-        try:
-            saved = capacity.release_capacity(deps, current, cancelled, capacity.plan_of(catalog, current))
-        except StaleRevision:
-            continue
-        who = actor or principal
-        _audit(deps, who, saved, "service_request.cancelled", current, reason)
-        deps.events.publish(BookingCancelled(saved))
-        count("BookingCancelled")
-        return saved
-    raise InvalidState("The request changed while cancelling; try again.")
+        return current, capacity.release_capacity(deps, current, cancelled, capacity.plan_of(catalog, current))
+
+    current, saved = with_retries(release, retry_on=(StaleRevision,),
+                                  give_up=lambda: InvalidState("The request changed while cancelling; try again."))
+    _audit(deps, actor or principal, saved, "service_request.cancelled", current, reason)
+    deps.events.publish(BookingCancelled(saved))
+    count("BookingCancelled")
+    return saved
 
 
 def _stored(deps: ChangeDeps, request_id: str) -> ServiceRequest:

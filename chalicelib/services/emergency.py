@@ -29,7 +29,7 @@ from chalicelib.domain.principal import Principal
 from chalicelib.observability import count, logger
 from chalicelib.services import booking
 from chalicelib.services.catalog import require_service
-from chalicelib.services.ports import AvailabilityPublisher, Outcome, StaleCatalog
+from chalicelib.services.ports import AvailabilityPublisher, Outcome
 from chalicelib.services.submissions import SubmissionDeps, once_per_key
 
 HORIZON_DAYS = 7
@@ -56,21 +56,15 @@ def create_idempotent(deps: EmergencyDeps, principal: Principal, key: str, body:
 
 def create(deps: EmergencyDeps, principal: Principal, draft: EmergencyDraft, idempotency_key: str | None = None) -> ServiceRequest:
     """Book the earliest on-call slot inside the window. Raises NotFound, SlotUnavailable (nextAvailableAt)."""
-    for _ in range(booking.MAX_CATALOG_RETRIES + 1):
-        catalog = deps.catalog.get()
-        try:
-            request = _book_earliest(deps, catalog, principal, draft, idempotency_key)
-        except StaleCatalog:
-            deps.catalog.invalidate()
-            continue
-        request = booking.settle(deps, request)
-        count("EmergencyCreated")
-        try:
-            deps.booking_publisher.emergency_created(codec.request_to_doc(request))
-        except Exception:  # noqa: BLE001 - the booking stands; admins also see it in the list
-            logger.exception("emergency publish failed")
-        return request
-    raise SlotUnavailable("The schedule changed while booking; try again.", retry_after=1)
+    request = booking.with_fresh_catalog(
+        deps, lambda catalog: _book_earliest(deps, catalog, principal, draft, idempotency_key), "booking")
+    request = booking.settle(deps, request)
+    count("EmergencyCreated")
+    try:
+        deps.booking_publisher.emergency_created(codec.request_to_doc(request))
+    except Exception:  # noqa: BLE001 - the booking stands; admins also see it in the list
+        logger.exception("emergency publish failed")
+    return request
 
 
 def _book_earliest(deps: EmergencyDeps, catalog: Catalog, principal: Principal, draft: EmergencyDraft,

@@ -22,6 +22,7 @@ from chalicelib.domain.zones import load_zone
 from chalicelib.observability import count, logger
 from chalicelib.services import calendar
 from chalicelib.services.ports import Notifier, ReminderQueue, StaleRevision
+from chalicelib.services.retry import with_retries
 
 UTC = timezone.utc
 LEADS: dict[str, timedelta] = {"24h": timedelta(hours=24), "2h": timedelta(hours=2)}
@@ -109,31 +110,41 @@ def _claim(deps: ReminderDeps, request: ServiceRequest, kind: str, now: datetime
     """Mark `kind` sent, conditional on the revision read. None if not (or no longer) due, or another run
     claimed it first."""
     current: ServiceRequest | None = request
-    for _ in range(MAX_WRITE_ATTEMPTS):
+
+    def mark() -> ServiceRequest | None:
         if current is None or not due_kind(current, kind, now):
             return None
-        marked = current.with_changes(reminders_sent=current.reminders_sent + (kind,))
-        try:
-            return deps.requests.save(current, marked)
-        except StaleRevision:
-            current = deps.requests.get(request.id)  # consistent read: did another run claim it?
-    return None
+        return deps.requests.save(current, current.with_changes(reminders_sent=current.reminders_sent + (kind,)))
+
+    def read_again(_lost: Exception) -> None:
+        nonlocal current
+        current = deps.requests.get(request.id)  # consistent read: did another run claim it?
+
+    try:
+        return with_retries(mark, retry_on=(StaleRevision,), on_retry=read_again,
+                            give_up=lambda: StaleRevision(request.id), attempts=MAX_WRITE_ATTEMPTS)
+    except StaleRevision:
+        return None  # other runs kept writing it meanwhile: one of them has the reminder
 
 
 def _release(deps: ReminderDeps, claimed: ServiceRequest, kind: str) -> None:
     current: ServiceRequest | None = claimed
-    for _ in range(MAX_WRITE_ATTEMPTS):
+
+    def unmark() -> None:
         if current is None or kind not in current.reminders_sent:
             return
-        unmarked = current.with_changes(reminders_sent=tuple(k for k in current.reminders_sent if k != kind))
-        try:
-            deps.requests.save(current, unmarked)
-            return
-        except StaleRevision:
-            current = deps.requests.get(claimed.id)
-        except DomainError:
-            break
-    logger.error("reminder claim not released", extra={"serviceRequestId": claimed.id, "kind": kind})
+        deps.requests.save(current, current.with_changes(
+            reminders_sent=tuple(k for k in current.reminders_sent if k != kind)))
+
+    def read_again(_lost: Exception) -> None:
+        nonlocal current
+        current = deps.requests.get(claimed.id)
+
+    try:
+        with_retries(unmark, retry_on=(StaleRevision,), on_retry=read_again,
+                     give_up=lambda: StaleRevision(claimed.id), attempts=MAX_WRITE_ATTEMPTS)
+    except (StaleRevision, DomainError):
+        logger.error("reminder claim not released", extra={"serviceRequestId": claimed.id, "kind": kind})
 
 
 def _send(deps: ReminderDeps, request: ServiceRequest, kind: str) -> None:
