@@ -1,24 +1,32 @@
 """In-memory implementations of the service ports (chalicelib/services/ports.py) for unit tests.
 
 They keep the adapters' observable behaviour, including the failure modes: items go through the same dict
-codec as the DynamoDB repository (so a field the codec drops is dropped here too), and a conditional team
-write with a stale version raises ConcurrentUpdate. Set `fail_with` to make the next calls raise (e.g.
-TemporarilyUnavailable) and test how a use case reacts to an infrastructure failure.
+codec as the DynamoDB repositories (so a field the codec drops is dropped here too), cursors through the app's
+cursor codec, a conditional team write with a stale version raises ConcurrentUpdate, and a service request
+write or capacity transaction fails exactly where DynamoDB's would (tests/integration/test_repository_contracts.py
+runs the same tests against both). Set `fail_with` to make the next calls raise (e.g. TemporarilyUnavailable)
+and test how a use case reacts to an infrastructure failure.
 """
 from __future__ import annotations
 
-import base64
 import copy
-import json
 import threading
 import uuid
 from datetime import datetime
+from datetime import date
 from typing import Any, Callable, Iterable
 
+from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor
 from chalicelib.clock import system_clock
+from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb.promo_repository import UsageUpdate, exhausted_details, usage_updates
 from chalicelib.domain import codec
+from chalicelib.domain.availability import CapacityPlan, CounterSnapshot
+from chalicelib.domain.booking import ServiceRequest, Status
 from chalicelib.domain.catalog import Blackout, Catalog, Service, Team, TeamMember
-from chalicelib.domain.errors import ConcurrentUpdate, DomainError, ValidationFailed
+from chalicelib.domain.errors import ConcurrentUpdate, DomainError, SlotFull, TeamDayFull, ValidationFailed
+from chalicelib.domain.promotions import claims_from_doc
+from chalicelib.services.ports import ExtraActionFailed, MemberBusy, StaleCatalog, StaleRevision
 
 
 class FakeCatalogRepository:
@@ -65,6 +73,12 @@ class FakeCatalogRepository:
                 raise ConcurrentUpdate(details={"teamId": team.id})
             self._docs["team"][team.id] = codec.team_to_doc(team)
 
+    def team_version(self, team_id: str) -> int | None:
+        """The stored team's version (what the booking transaction's ConditionCheck compares)."""
+        with self._lock:
+            doc = self._docs["team"].get(team_id)
+            return doc["version"] if doc else None
+
     def put_member(self, member: TeamMember) -> None:
         with self._lock:
             self._check()
@@ -104,26 +118,242 @@ class FakeAuditLog:
         with self._lock:
             feed = sorted((e for e in self.entries if e["at"][:10] == day), key=lambda e: (e["at"], e["id"]),
                           reverse=True)
-        start = _decode_cursor(cursor)
-        page = feed[start:start + limit]
-        more = start + limit < len(feed)
-        return [copy.deepcopy(e) for e in page], (_encode_cursor(start + limit) if more else None)
+        return _page(feed, cursor, limit)
 
 
-def _encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+def _page(items: list, cursor: str | None, limit: int) -> tuple[list, str | None]:
+    """One page of `items` and the cursor of the next (None after the last), through the app's cursor codec."""
+    start = _offset(cursor)
+    more = start + limit < len(items)
+    next_cursor = encode_cursor({"offset": start + limit}) if more else None
+    return [copy.deepcopy(i) for i in items[start:start + limit]], next_cursor
 
 
-def _decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(cursor.encode()))["offset"]
-        if not isinstance(offset, int) or offset < 0:
-            raise ValueError
-        return offset
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ValidationFailed("The cursor is not valid.", {"fields": [{"field": "cursor"}]}) from exc
+def _offset(cursor: str | None) -> int:
+    """Raises ValidationFailed, as the app does, for a cursor that is not one of ours."""
+    offset = (decode_cursor(cursor) or {}).get("offset", 0)
+    if not isinstance(offset, int) or offset < 0:
+        raise ValidationFailed("The cursor is not valid.", {"fields": [{"field": "cursor"}]})
+    return offset
+
+
+class FakeServiceRequestRepository:
+    """ServiceRequestRepository in memory, with the DynamoDB adapter's conditions: request writes conditional on
+    the revision read (StaleRevision), and capacity claimed in all-or-nothing transactions over the same counters
+    (team day, slot cells, member cell locks and day loads, keyed as in the capacity table) honouring the same
+    limits (TeamDayFull, SlotFull, MemberBusy) and, with `catalog`, the team's catalog version (StaleCatalog).
+    `extra` actions (FakePromoUsage) join the transaction; their failures raise ExtraActionFailed."""
+
+    def __init__(self, catalog: FakeCatalogRepository | None = None) -> None:
+        self._lock = threading.Lock()
+        self._catalog = catalog
+        self.docs: dict[str, dict] = {}  # request id -> stored doc (with its revision)
+        self.counters_by_key: dict[str, int] = {}  # capacity-table sort key (or promotion usage key) -> count
+        self.locks: dict[str, str] = {}  # member cell-lock sort key -> holder request id
+        self.day_limits: dict[str, int] = {}  # team-day sort key -> admin override (DayOverrides in DynamoDB)
+        self.fail_with: DomainError | None = None
+
+    # --- reads -------------------------------------------------------------------------------------------
+    def get(self, request_id: str) -> ServiceRequest | None:
+        with self._lock:
+            self._check()
+            doc = self.docs.get(request_id)
+            return codec.request_from_doc(copy.deepcopy(doc)) if doc else None
+
+    def counters(self, first: date, last: date, consistent: bool = False) -> CounterSnapshot:
+        snap = CounterSnapshot()
+        low, high = first.isoformat(), f"{last.isoformat()}~"
+        with self._lock:
+            self._check()
+            counted = [(sk, n) for sk, n in self.counters_by_key.items() if low <= sk <= high]
+            locked = [sk for sk in self.locks if low <= sk <= high]
+            overrides = {sk: n for sk, n in self.day_limits.items() if low <= sk <= high}
+        for sk, n in counted:
+            parts = sk.split("#")
+            if len(parts) == 4:  # date T team DAY
+                snap.day_counts[(parts[2], parts[0])] = n
+            elif len(parts) == 5:  # date T team S cell
+                snap.cell_counts[(parts[2], parts[4])] = n
+            elif len(parts) == 6:  # date T team M member DAY
+                snap.member_loads[(parts[4], parts[0])] = n
+        for sk in locked:  # date T team M member S cell
+            parts = sk.split("#")
+            snap.member_cells.setdefault(parts[4], set()).add(parts[6])
+        for sk, limit in overrides.items():
+            parts = sk.split("#")
+            snap.day_overrides[(parts[2], parts[0])] = limit
+        return snap
+
+    def list_for_user(self, user_id: str, cursor: str | None, limit: int) -> tuple[list[ServiceRequest], str | None]:
+        with self._lock:
+            self._check()
+            mine = sorted((d for d in self.docs.values() if d["userId"] == user_id),
+                          key=lambda d: f"{d['createdAt']}#{d['id']}", reverse=True)
+        docs, next_cursor = _page(mine, cursor, limit)
+        return [codec.request_from_doc(d) for d in docs], next_cursor
+
+    def admin_list(self, *, status: str | None, payment_status: str | None, team_id: str | None,
+                   start_from: str | None, start_to: str | None, cursor: str | None,
+                   limit: int) -> tuple[list[ServiceRequest], str | None]:
+        """Ordered by start within each status when no team or payment status narrows it, like the status walk of
+        the DynamoDB adapter."""
+        statuses = [st.value for st in Status]
+        with self._lock:
+            self._check()
+            found = [d for d in self.docs.values()
+                     if (status is None or d["status"] == status)
+                     and (payment_status is None or d["paymentStatus"] == payment_status)
+                     and (team_id is None or d["teamId"] == team_id)
+                     and (start_from is None or d["start"] >= start_from)
+                     and (start_to is None or d["start"] <= f"{start_to}~")]
+        walk = team_id is None and payment_status is None and status is None
+        found.sort(key=lambda d: (statuses.index(d["status"]) if walk else 0, f"{d['start']}#{d['id']}"))
+        docs, next_cursor = _page(found, cursor, limit)
+        return [codec.request_from_doc(d) for d in docs], next_cursor
+
+    def by_series(self, series_id: str) -> list[ServiceRequest]:
+        with self._lock:
+            self._check()
+            return [codec.request_from_doc(copy.deepcopy(d)) for d in self.docs.values()
+                    if d.get("seriesId") == series_id]
+
+    # --- writes ------------------------------------------------------------------------------------------
+    def create(self, request: ServiceRequest, plan: CapacityPlan,
+               extra: Iterable[Callable[[Any], None]] = ()) -> ServiceRequest:
+        tx = FakeTransaction(self)
+        self._claim(tx, plan, request.id)
+        tx.put("request", request, expected_revision=None)
+        for add in extra:
+            add(tx)
+        tx.commit()
+        return request.with_changes(revision=1)
+
+    def move(self, old: ServiceRequest, new: ServiceRequest, old_plan: CapacityPlan,
+             new_plan: CapacityPlan) -> ServiceRequest:
+        tx = FakeTransaction(self)
+        self._release(tx, old_plan, skip=new_plan)
+        self._claim(tx, new_plan, new.id, skip=old_plan)
+        tx.put("request", new, expected_revision=old.revision)
+        tx.commit()
+        return new.with_changes(revision=old.revision + 1)
+
+    def release(self, old: ServiceRequest, new: ServiceRequest, plan: CapacityPlan,
+                extra: Iterable[Callable[[Any], None]] = ()) -> ServiceRequest:
+        tx = FakeTransaction(self)
+        self._release(tx, plan)
+        tx.put("request", new, expected_revision=old.revision)
+        for add in extra:
+            add(tx)
+        tx.commit()
+        return new.with_changes(revision=old.revision + 1)
+
+    def save(self, old: ServiceRequest, new: ServiceRequest) -> ServiceRequest:
+        tx = FakeTransaction(self)
+        tx.put("request", new, expected_revision=old.revision)
+        tx.commit()
+        return new.with_changes(revision=old.revision + 1)
+
+    def _claim(self, tx: "FakeTransaction", plan: CapacityPlan, request_id: str,
+               skip: CapacityPlan | None = None) -> None:
+        """The same items and conditions as the DynamoDB adapter's claim; items the other placement of a move
+        already holds are left alone."""
+        if self._catalog is not None:
+            tx.require("team", self._catalog.team_version(plan.team_id) == plan.team_version)
+        same_day = skip is not None and (skip.team_id, skip.local_date) == (plan.team_id, plan.local_date)
+        if not same_day:
+            day = keys.day_key(plan.team_id, plan.local_date)[1]
+            tx.add("day", day, 1, limit=self.day_limits.get(day, plan.daily_limit))
+        kept_cells = set(skip.cells) if skip is not None and skip.team_id == plan.team_id else set()
+        for cell in plan.cells:
+            if cell not in kept_cells:
+                tx.add("slot", keys.cell_key(plan.team_id, cell, plan.timezone)[1], 1, limit=plan.slot_capacity)
+        same_member = skip is not None and skip.member_id == plan.member_id and skip.team_id == plan.team_id
+        kept_locks = set(skip.cells) if same_member else set()
+        for cell in plan.cells:
+            if cell not in kept_locks:
+                tx.lock("member", keys.member_cell_key(plan.team_id, plan.member_id, cell, plan.timezone)[1],
+                        request_id)
+        if not (same_member and same_day):
+            tx.add("member_day", keys.member_day_key(plan.team_id, plan.member_id, plan.local_date)[1], 1)
+
+    def _release(self, tx: "FakeTransaction", plan: CapacityPlan, skip: CapacityPlan | None = None) -> None:
+        same_day = skip is not None and (skip.team_id, skip.local_date) == (plan.team_id, plan.local_date)
+        if not same_day:
+            tx.add("release", keys.day_key(plan.team_id, plan.local_date)[1], -1)
+        kept_cells = set(skip.cells) if skip is not None and skip.team_id == plan.team_id else set()
+        for cell in plan.cells:
+            if cell not in kept_cells:
+                tx.add("release", keys.cell_key(plan.team_id, cell, plan.timezone)[1], -1)
+        same_member = skip is not None and skip.member_id == plan.member_id and skip.team_id == plan.team_id
+        kept_locks = set(skip.cells) if same_member else set()
+        for cell in plan.cells:
+            if cell not in kept_locks:
+                tx.unlock(keys.member_cell_key(plan.team_id, plan.member_id, cell, plan.timezone)[1])
+        if not (same_member and same_day):
+            tx.add("release", keys.member_day_key(plan.team_id, plan.member_id, plan.local_date)[1], -1)
+
+    def _check(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+
+
+class FakeTransaction:
+    """One all-or-nothing write of FakeServiceRequestRepository. Every condition is judged against the state
+    before the transaction (as DynamoDB does: an item appears once per transaction), then either every change
+    applies or none does, and the failed labels map to the same errors as the DynamoDB adapter's."""
+
+    def __init__(self, repo: FakeServiceRequestRepository) -> None:
+        self._repo = repo
+        self._checks: list[tuple[str, Callable[[], bool]]] = []
+        self._changes: list[Callable[[], None]] = []
+
+    def require(self, label: str, holds: bool) -> None:
+        self._checks.append((label, lambda: holds))
+
+    def add(self, label: str, key: str, delta: int, limit: int | None = None, nonnegative: bool = False) -> None:
+        """count += delta, only while count < limit (when given), never below 0 (when `nonnegative`)."""
+        counters = self._repo.counters_by_key
+        self._checks.append((label, lambda: (limit is None or counters.get(key, 0) < limit)
+                             and (not nonnegative or counters.get(key, 0) + delta >= 0)))
+        self._changes.append(lambda: counters.__setitem__(key, counters.get(key, 0) + delta))
+
+    def lock(self, label: str, key: str, holder: str) -> None:
+        locks = self._repo.locks
+        self._checks.append((label, lambda: key not in locks))
+        self._changes.append(lambda: locks.__setitem__(key, holder))
+
+    def unlock(self, key: str) -> None:
+        self._changes.append(lambda: self._repo.locks.pop(key, None))
+
+    def put(self, label: str, request: ServiceRequest, expected_revision: int | None) -> None:
+        """Write the request at the next revision; None = only if it does not exist yet."""
+        docs = self._repo.docs
+
+        def at_expected_revision() -> bool:
+            stored = docs.get(request.id)
+            if expected_revision is None:
+                return stored is None
+            return stored is not None and stored["revision"] == expected_revision
+
+        self._checks.append((label, at_expected_revision))
+        revision = 1 if expected_revision is None else expected_revision + 1
+        self._changes.append(lambda: docs.__setitem__(request.id, {**codec.request_to_doc(request),
+                                                                   "revision": revision}))
+
+    def commit(self) -> None:
+        """Raises StaleRevision, StaleCatalog, TeamDayFull, SlotFull, MemberBusy, ExtraActionFailed."""
+        with self._repo._lock:
+            self._repo._check()
+            failed = {label for label, holds in self._checks if not holds()}
+            if not failed:
+                for change in self._changes:
+                    change()
+                return
+        for label, error in (("request", StaleRevision), ("team", StaleCatalog), ("day", TeamDayFull),
+                             ("slot", SlotFull), ("member", MemberBusy)):
+            if label in failed:
+                raise error()
+        raise ExtraActionFailed(failed)
 
 
 class FakePromoUsage:
@@ -131,19 +361,15 @@ class FakePromoUsage:
     labels, keys and limits), applied by the fake transaction as conditional counter changes."""
 
     def actions(self, claim_docs: Iterable[dict], user_id: str, *, consume: bool) -> list[Callable[[Any], None]]:
-        from chalicelib.adapters.dynamodb.promo_repository import usage_updates
-        from chalicelib.domain.promotions import claims_from_doc
-
-        return [_usage_action(update) for update in usage_updates(claims_from_doc(claim_docs), user_id,
-                                                                  consume=consume)]
+        updates = usage_updates(claims_from_doc(claim_docs), user_id, consume=consume)
+        return [_usage_action(update) for update in updates]
 
     def spent(self, labels: Iterable[str]) -> dict:
-        from chalicelib.adapters.dynamodb.promo_repository import exhausted_details
         return exhausted_details(labels)
 
 
-def _usage_action(update: Any) -> Callable[[Any], None]:
-    def add_to(tx: Any) -> None:
+def _usage_action(update: UsageUpdate) -> Callable[[FakeTransaction], None]:
+    def add_to(tx: FakeTransaction) -> None:
         # Consuming stays under the limit; giving back never takes a counter below 0 (as the DynamoDB conditions).
         tx.add(update.label, f"{update.pk}|{update.sk}", update.delta, limit=update.limit,
                nonnegative=update.delta < 0)

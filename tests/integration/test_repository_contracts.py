@@ -3,13 +3,17 @@ adapters (against moto), or unit tests would prove things about a store that doe
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.domain.errors import ConcurrentUpdate, ValidationFailed
+from chalicelib.domain import availability as av
+from chalicelib.domain.booking import PaymentMethod, PaymentStatus, Placement, ServiceRequest, Status
+from chalicelib.domain.catalog import Money, Service, Team
+from chalicelib.domain.errors import ConcurrentUpdate, SlotFull, TeamDayFull, ValidationFailed
+from chalicelib.services.ports import MemberBusy, StaleCatalog, StaleRevision
 from devtools.seed import MEMBERS, SERVICES, demo_global_blackouts, demo_teams
-from tests.fakes import FakeAuditLog, FakeCatalogRepository
+from tests.fakes import FakeAuditLog, FakeCatalogRepository, FakeServiceRequestRepository
 
 TODAY = datetime(2026, 3, 2, tzinfo=timezone.utc).date()
 
@@ -99,3 +103,149 @@ def test_audit_entries_by_entity_in_order_and_day_feed_newest_first_with_cursor(
 def test_audit_feed_rejects_a_forged_cursor(audit_log):
     with pytest.raises(ValidationFailed):
         audit_log.list(day="2026-03-02", cursor="not-base64-json")
+
+
+# --- service requests and their capacity ---------------------------------------------------------------------
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+DAY = "2026-12-01"
+SERVICE = Service(id="svc", name="Cleaning", category="cleaning", description="", duration_minutes=60,
+                  buffer_minutes=0, slot_step_minutes=60, lead_time_minutes=0, base_price=Money(10000),
+                  team_ids=("t1",))
+# Two crews at once, three bookings a day.
+TEAM = Team(id="t1", name="NY", timezone="America/New_York", weekly_hours={}, daily_limit=3, slot_capacity=2)
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def request_store(request, settings):
+    """(ServiceRequestRepository, the catalog repository its team-version check reads), TEAM stored."""
+    if request.param == "fake":
+        catalog = FakeCatalogRepository()
+        repo = FakeServiceRequestRepository(catalog)
+    else:
+        request.getfixturevalue("tables")
+        from chalicelib.adapters.dynamodb.booking_repository import DynamoServiceRequestRepository
+        from chalicelib.adapters.dynamodb.catalog_repository import DynamoCatalogRepository
+        catalog = DynamoCatalogRepository()
+        repo = DynamoServiceRequestRepository(settings.dynamodb_endpoint, settings.region)
+    catalog.put_team(TEAM)
+    return repo, catalog
+
+
+def at(hour: int, day: str = DAY) -> datetime:
+    """`hour` o'clock in New York on `day`."""
+    return datetime.fromisoformat(f"{day}T{hour:02d}:00:00-05:00").astimezone(timezone.utc)
+
+
+def booking(request_id: str, member: str = "m1", hour: int = 10, user: str = "user-a", created: datetime = NOW,
+            day: str = DAY) -> tuple[ServiceRequest, av.CapacityPlan]:
+    start = at(hour, day)
+    plan = av.plan_for(SERVICE, TEAM, member, start)
+    placement = Placement(team_id=TEAM.id, member_id=member, start=start, end=start + timedelta(hours=1),
+                          local_date=plan.local_date, timezone=TEAM.timezone, cells=plan.cells)
+    request = ServiceRequest(id=request_id, user_id=user, service_id=SERVICE.id, placement=placement,
+                             status=Status.CONFIRMED, payment_status=PaymentStatus.COD_DUE,
+                             payment_method=PaymentMethod.COD, price={"currency": "USD", "total": 10000},
+                             created_at=created, updated_at=created, customer_email="a@example.com")
+    return request, plan
+
+
+def day_counters(repo) -> av.CounterSnapshot:
+    day = date.fromisoformat(DAY)
+    return repo.counters(day, day, consistent=True)
+
+
+def test_a_request_round_trips_and_writes_are_conditional_on_the_revision_read(request_store):
+    repo, _ = request_store
+    request, plan = booking("sr_1")
+    created = repo.create(request, plan)
+    assert created == request.with_changes(revision=1)
+    assert repo.get("sr_1") == created and repo.get("sr_missing") is None
+
+    noted = repo.save(created, created.with_changes(notes="ring twice", updated_at=NOW + timedelta(minutes=1)))
+    assert noted.revision == 2 and repo.get("sr_1") == noted
+    with pytest.raises(StaleRevision):  # written from the revision-1 copy: another write came first
+        repo.save(created, created.with_changes(notes="lost update"))
+    assert repo.get("sr_1").notes == "ring twice"
+    with pytest.raises(StaleRevision):  # the same id twice is never a second booking
+        repo.create(request, av.plan_for(SERVICE, TEAM, "m2", at(14)))
+
+
+def test_own_requests_newest_first_with_a_cursor(request_store):
+    repo, _ = request_store
+    for i in range(5):  # created in this order, booked for days in another
+        repo.create(*booking(f"sr_a{i}", day=f"2026-12-0{5 - i}", created=NOW + timedelta(minutes=i)))
+    repo.create(*booking("sr_b", member="m2", user="user-b"))
+    pages, cursor = [], None
+    while True:
+        items, cursor = repo.list_for_user("user-a", cursor, 2)
+        pages.append([r.id for r in items])
+        if cursor is None:
+            break
+    assert pages == [["sr_a4", "sr_a3"], ["sr_a2", "sr_a1"], ["sr_a0"]]
+    assert [r.id for r in repo.list_for_user("user-b", None, 10)[0]] == ["sr_b"]
+    with pytest.raises(ValidationFailed):
+        repo.list_for_user("user-a", "not-a-cursor", 2)
+
+
+def test_capacity_is_claimed_within_every_limit_or_not_at_all(request_store):
+    repo, catalog = request_store
+    repo.create(*booking("sr_1", member="m1", hour=10))
+    before = day_counters(repo)
+    with pytest.raises(MemberBusy):  # m1 is already at 10:00
+        repo.create(*booking("sr_2", member="m1", hour=10))
+    assert day_counters(repo) == before  # nothing of a refused booking stays
+    repo.create(*booking("sr_2", member="m2", hour=10))
+    with pytest.raises(SlotFull):  # both crews busy at 10:00
+        repo.create(*booking("sr_3", member="m3", hour=10))
+    repo.create(*booking("sr_3", member="m3", hour=12))
+    with pytest.raises(TeamDayFull):  # three bookings that day already
+        repo.create(*booking("sr_4", member="m3", hour=15))
+    assert repo.get("sr_4") is None
+
+    counters = day_counters(repo)
+    ten = av.plan_for(SERVICE, TEAM, "m1", at(10)).cells
+    assert counters.day_counts[(TEAM.id, DAY)] == 3
+    assert all(counters.cell_counts[(TEAM.id, cell)] == 2 for cell in ten)
+    assert counters.member_loads[("m1", DAY)] == 1 and counters.member_cells["m1"] == set(ten)
+
+    catalog.put_team(replace(TEAM, daily_limit=9, version=2), expected_version=1)
+    with pytest.raises(StaleCatalog):  # planned from the version-1 catalog
+        repo.create(*booking("sr_5", member="m4", hour=16))
+
+
+def test_release_gives_the_capacity_back_only_from_the_revision_read(request_store):
+    repo, _ = request_store
+    request, plan = booking("sr_1")
+    created = repo.create(request, plan)
+    moved = repo.save(created, created.with_changes(notes="changed meanwhile"))
+    cancelled = created.with_changes(status=Status.CANCELLED, sequence=1)
+    with pytest.raises(StaleRevision):
+        repo.release(created, cancelled, plan)
+    assert day_counters(repo).day_counts[(TEAM.id, DAY)] == 1 and repo.get("sr_1").status is Status.CONFIRMED
+
+    released = repo.release(moved, moved.with_changes(status=Status.CANCELLED, sequence=1), plan)
+    assert released.revision == 3 and repo.get("sr_1").status is Status.CANCELLED
+    counters = day_counters(repo)
+    assert counters.day_counts[(TEAM.id, DAY)] == 0 and "m1" not in counters.member_cells
+    assert all(counters.cell_counts[(TEAM.id, cell)] == 0 for cell in plan.cells)
+    repo.create(*booking("sr_2", member="m1", hour=10))  # the same member and slot are free again
+
+
+def test_a_move_frees_the_old_slot_and_claims_the_new_one_atomically(request_store):
+    repo, _ = request_store
+    request, old_plan = booking("sr_1", hour=10)
+    created = repo.create(request, old_plan)
+    repo.create(*booking("sr_2", member="m2", hour=13))
+    repo.create(*booking("sr_3", member="m3", hour=13))
+    target, new_plan = booking("sr_1", hour=13)
+    with pytest.raises(SlotFull):  # 13:00 has no crew left: nothing moves
+        repo.move(created, target.with_changes(sequence=1), old_plan, new_plan)
+    assert repo.get("sr_1").placement.start == at(10)
+
+    target, new_plan = booking("sr_1", hour=15)
+    moved = repo.move(created, target.with_changes(sequence=1), old_plan, new_plan)
+    assert moved.revision == 2 and repo.get("sr_1").placement.start == at(15)
+    counters = day_counters(repo)
+    assert counters.day_counts[(TEAM.id, DAY)] == 3  # same day: the day counter is left alone
+    assert all(counters.cell_counts[(TEAM.id, cell)] == 0 for cell in old_plan.cells)
+    assert counters.member_cells["m1"] == set(new_plan.cells)
