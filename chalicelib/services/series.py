@@ -16,8 +16,8 @@ How a series is booked:
 - `skipConflicts`: occurrences with a capacity conflict are left out and listed in `skipped` (index, start,
   code); everything else is booked. Other errors still roll the whole series back. If every occurrence
   conflicts, the first conflict is answered (nothing is booked).
-- After the whole series stands, each booking is settled (the after-booking hook: a CARD booking gets its own
-  Checkout Session; realtime pushes), so a rolled-back series never opened a payment.
+- After the whole series stands, each booking is settled (BookingCreated: a CARD booking gets its own Checkout
+  Session; realtime pushes), so a rolled-back series never opened a payment.
 - Idempotency: the whole series is one submission under the client's Idempotency-Key (the stored outcome, 201
   or a deterministic 4xx, is replayed). A transient failure rolls back and is not stored, so a retry starts over.
 - Cancel: one occurrence with the usual cancel route; the whole series with `cancel_series` (every occurrence
