@@ -75,19 +75,19 @@ def create(deps: BookingDeps, principal: Principal, draft: BookingDraft, idempot
             count("BookingRejected", code=exc.code)
             raise
 
-    request = with_fresh_catalog(deps, place, "booking")
+    request = with_fresh_catalog(deps, place)
     count("BookingCreated")
     logger.info("booking created", extra={"serviceRequestId": request.id, "teamId": request.placement.team_id})
     return settle(deps, request) if settled else request
 
 
-def with_fresh_catalog(deps: BookingDeps, operation: Callable[[Catalog], T], doing: str) -> T:
+def with_fresh_catalog(deps: BookingDeps, operation: Callable[[Catalog], T]) -> T:
     """Run `operation` with the cached catalog. A booking transaction made from a stale copy fails its team
     version check (StaleCatalog): the copy is dropped and the operation retried with a fresh one, a bounded
     number of times. Raises SlotUnavailable (retry after 1 s) when the schedule keeps changing meanwhile."""
     return with_retries(lambda: operation(deps.catalog.get()), retry_on=(StaleCatalog,),
                         on_retry=lambda _: deps.catalog.invalidate(),
-                        give_up=lambda: SlotUnavailable(f"The schedule changed while {doing}; try again.",
+                        give_up=lambda: SlotUnavailable("The schedule changed while booking; try again.",
                                                         retry_after=1))
 
 
@@ -170,8 +170,9 @@ def book_with_team(deps: BookingDeps, catalog: Catalog, service: Service, team: 
         tried.add(member.id)
         plan = av.plan_for(service, team, member.id, start)
         request = _new_request(deps, service, plan, principal, draft, start, now, idempotency_key)
+        uses = capacity.promotion_uses(deps, request, consume=True)
         try:
-            created = deps.requests.create(request, plan, tuple(extra) + capacity.promotion_uses(deps, request, consume=True))
+            created = deps.requests.create(request, plan, tuple(extra) + uses)
         except MemberBusy:
             continue
         except ExtraActionFailed as exc:
@@ -222,7 +223,8 @@ def get_own(deps: OwnRequestsDeps, principal: Principal, request_id: str) -> Ser
     return request
 
 
-def list_own(deps: OwnRequestsDeps, principal: Principal, cursor: str | None, limit: int) -> tuple[list[ServiceRequest], str | None]:
+def list_own(deps: OwnRequestsDeps, principal: Principal, cursor: str | None,
+             limit: int) -> tuple[list[ServiceRequest], str | None]:
     return deps.requests.list_for_user(principal.user_id, cursor, limit)
 
 

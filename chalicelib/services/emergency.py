@@ -54,10 +54,11 @@ def create_idempotent(deps: EmergencyDeps, principal: Principal, key: str, body:
     return once_per_key(deps, principal, key, body, lambda: create(deps, principal, draft, key), render)
 
 
-def create(deps: EmergencyDeps, principal: Principal, draft: EmergencyDraft, idempotency_key: str | None = None) -> ServiceRequest:
+def create(deps: EmergencyDeps, principal: Principal, draft: EmergencyDraft,
+           idempotency_key: str | None = None) -> ServiceRequest:
     """Book the earliest on-call slot inside the window. Raises NotFound, SlotUnavailable (nextAvailableAt)."""
     request = booking.with_fresh_catalog(
-        deps, lambda catalog: _book_earliest(deps, catalog, principal, draft, idempotency_key), "booking")
+        deps, lambda catalog: _book_earliest(deps, catalog, principal, draft, idempotency_key))
     request = booking.settle(deps, request)
     count("EmergencyCreated")
     try:
@@ -89,7 +90,8 @@ def _book_earliest(deps: EmergencyDeps, catalog: Catalog, principal: Principal, 
         "nextAvailableAt": codec.iso_utc(min(later)) if later else None})
 
 
-def _free_looking_slots(deps: EmergencyDeps, catalog: Catalog, service: Service, now: datetime) -> list[tuple[datetime, Team]]:
+def _free_looking_slots(deps: EmergencyDeps, catalog: Catalog, service: Service,
+                        now: datetime) -> list[tuple[datetime, Team]]:
     """Slots within HORIZON_DAYS (hours and blackouts respected) where an on-call member looks free, earliest
     first (ties by team id). Counters are read once; the booking transaction decides."""
     horizon = now + timedelta(days=HORIZON_DAYS)

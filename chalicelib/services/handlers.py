@@ -1,7 +1,7 @@
 """Who reacts to each booking event, in order. bootstrap binds every handler to the container.
 
-A new CARD booking opens its Checkout Session before availability is pushed, so the booking's response carries
-the session's checkoutUrl: the handler returns the request as it stored it and the use case answers with that.
+The checkout handler returns the request as it stored it (with its Checkout Session), and booking.settle answers
+with that: the response carries checkoutUrl without reading the request again.
 """
 from __future__ import annotations
 

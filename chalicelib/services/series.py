@@ -76,7 +76,8 @@ def create_idempotent(deps: SeriesDeps, principal: Principal, key: str, body: di
     return once_per_key(deps, principal, key, body, lambda: create(deps, principal, draft, key), render)
 
 
-def create(deps: SeriesDeps, principal: Principal, draft: SeriesDraft, idempotency_key: str | None = None) -> SeriesResult:
+def create(deps: SeriesDeps, principal: Principal, draft: SeriesDraft,
+           idempotency_key: str | None = None) -> SeriesResult:
     """Book the series (see the module docstring). Raises ValidationFailed (rule, zone), NotFound, SlotFull,
     TeamDayFull, SlotUnavailable (details.occurrence, details.start), PromoInvalid, PromoExhausted, and any
     transient error; in every case nothing of the series stays booked."""
