@@ -125,16 +125,18 @@ def _page(items: list, cursor: str | None, limit: int) -> tuple[list, str | None
     """One page of `items` and the cursor of the next (None after the last), through the app's cursor codec."""
     start = _offset(cursor)
     more = start + limit < len(items)
-    next_cursor = encode_cursor({"offset": start + limit}) if more else None
+    # Shaped like DynamoDB's LastEvaluatedKey, so the app's codec accepts it as it would a real one.
+    next_cursor = encode_cursor({"offset": {"N": str(start + limit)}}) if more else None
     return [copy.deepcopy(i) for i in items[start:start + limit]], next_cursor
 
 
 def _offset(cursor: str | None) -> int:
     """Raises ValidationFailed, as the app does, for a cursor that is not one of ours."""
-    offset = (decode_cursor(cursor) or {}).get("offset", 0)
-    if not isinstance(offset, int) or offset < 0:
+    key = decode_cursor(cursor) or {"offset": {"N": "0"}}
+    offset = key.get("offset", {}).get("N", "")
+    if set(key) != {"offset"} or not offset.isdigit():
         raise ValidationFailed("The cursor is not valid.", {"fields": [{"field": "cursor"}]})
-    return offset
+    return int(offset)
 
 
 class FakeServiceRequestRepository:

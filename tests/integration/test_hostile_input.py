@@ -124,3 +124,56 @@ def test_overrides_outside_the_calendar_are_not_stored(client, tokens, day):
                     {"teamId": "team-nyc", "date": day, "limit": 4, "reason": "x"}, tokens["admin"])
     assert response.status_code == 400
     assert error_of(response)["code"] == "VALIDATION_ERROR"
+
+
+def _cursor(value) -> str:
+    import base64
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
+@pytest.mark.parametrize("cursor", [
+    "not-base64!", _cursor([1, 2]), _cursor({"a": 1}), _cursor({"pk": {"S": "x"}, "sk": {"N": "1"}}),
+    _cursor({"userId": {"S": "user-a"}, "pk": {"S": "SR#nope"}, "startKey": {"S": "x"}}),
+    _cursor({"s": "abc", "k": None}), _cursor({"s": 99, "k": None}), _cursor({"s": -1, "k": None}),
+    _cursor({"s": 0, "k": {"pk": {"S": "x"}}}),
+])
+@pytest.mark.parametrize("path,role", [("/portal/service-requests", "userA"), ("/admin/service-requests", "admin"),
+                                       ("/admin/service-requests?status=CONFIRMED", "admin"),
+                                       ("/admin/audit", "admin")])
+def test_a_cursor_this_api_did_not_issue_is_400_not_503(client, tokens, path, role, cursor):
+    """Untagged, malformed or foreign: refused before DynamoDB sees it."""
+    separator = "&" if "?" in path else "?"
+    response = client.http.get(f"{path}{separator}cursor={quote(cursor)}", headers=auth(tokens[role]))
+    assert response.status_code == 400, response.body
+    assert error_of(response)["code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize("state", [{"s": "abc", "k": None}, {"s": 99, "k": None}, {"s": -1, "k": None},
+                                   {"s": True, "k": None}, {"s": 0, "k": {"pk": 1}}, {"s": 0}, {"offset": 3}])
+def test_a_well_tagged_cursor_with_an_impossible_walk_state_is_400(client, tokens, state):
+    """Tagged like the API's own (the tag is no secret): the walk's state is still checked before use."""
+    from chalicelib.adapters.dynamodb.cursors import encode_cursor
+
+    response = client.http.get(f"/admin/service-requests?cursor={quote(encode_cursor(state))}",
+                               headers=auth(tokens["admin"]))
+    assert response.status_code == 400, response.body
+    assert error_of(response)["code"] == "VALIDATION_ERROR"
+
+
+def test_the_cursors_the_api_issues_page_through_every_request(client, tokens):
+    booked = set()
+    for i in range(3):
+        created = post(client, "/portal/service-requests", {"serviceId": "plumbing", "paymentMethod": "COD",
+                                                            "start": f"2030-03-0{5 + i}T15:00:00Z"},
+                       tokens["userA"], {"Idempotency-Key": f"page-{i}"})
+        assert created.status_code == 201, created.body
+        booked.add(json.loads(created.body)["id"])
+    seen, cursor = [], None
+    for _ in range(10):
+        query = f"?limit=1&cursor={quote(cursor)}" if cursor else "?limit=1"
+        page = json.loads(client.http.get(f"/admin/service-requests{query}", headers=auth(tokens["admin"])).body)
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["nextCursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) and set(seen) == booked  # every request once, across pages of one

@@ -29,7 +29,7 @@ class DynamoAuditLog:
     def list(self, day: str | None = None, cursor: str | None = None,
              limit: int = 50) -> tuple[list[dict], str | None]:
         day = day or self._now().date().isoformat()
-        with translated():
+        with translated(cursor):
             result = AuditEntryItem.by_day.query(day, scan_index_forward=False, limit=limit,
                                                  last_evaluated_key=decode_cursor(cursor))
             items = [item.doc for item in result]

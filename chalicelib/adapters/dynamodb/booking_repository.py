@@ -15,7 +15,8 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb import keys
-from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor
+from chalicelib.adapters.dynamodb.cursors import (decode_cursor, decode_cursor_state, encode_cursor, invalid_cursor,
+                                                  is_start_key)
 from chalicelib.adapters.dynamodb.errors import cancellation_codes, response_code, translated
 from chalicelib.adapters.dynamodb.models import CapacityCounter, CatalogItem, ServiceRequestItem
 from chalicelib.domain import codec
@@ -116,7 +117,7 @@ class DynamoServiceRequestRepository:
         return snap
 
     def list_for_user(self, user_id: str, cursor: str | None, limit: int) -> tuple[list[ServiceRequest], str | None]:
-        with translated():
+        with translated(cursor):
             result = ServiceRequestItem.by_user.query(user_id, scan_index_forward=False, limit=limit,
                                                       last_evaluated_key=decode_cursor(cursor))
             items = [from_item(i) for i in result]
@@ -150,19 +151,17 @@ class DynamoServiceRequestRepository:
             index, hash_key = ServiceRequestItem.by_status, status
         else:
             return self._walk_statuses(range_condition, cursor, limit)
-        with translated():
+        with translated(cursor):
             result = index.query(hash_key, range_condition, filter_condition=filters, limit=limit,
                                  last_evaluated_key=decode_cursor(cursor))
             items = [from_item(i) for i in result]
             return items, encode_cursor(result.last_evaluated_key)
 
     def _walk_statuses(self, range_condition, cursor: str | None, limit: int):
-        state = decode_cursor(cursor) or {"s": 0, "k": None}
         statuses = [s.value for s in Status]
+        index, key = _walk_state(cursor, len(statuses))
         out: list[ServiceRequest] = []
-        index = int(state.get("s", 0))
-        key = state.get("k")
-        with translated():
+        with translated(cursor):
             while index < len(statuses) and len(out) < limit:
                 result = ServiceRequestItem.by_status.query(statuses[index], range_condition,
                                                             limit=limit - len(out), last_evaluated_key=key)
@@ -319,6 +318,18 @@ def _absorb(snap: CounterSnapshot, item: CapacityCounter) -> None:
         snap.member_loads[(parts[4], parts[0])] = count
     elif len(parts) == 7:  # date T team M member S cell
         snap.member_cells.setdefault(parts[4], set()).add(parts[6])
+
+
+def _walk_state(cursor: str | None, statuses: int) -> tuple[int, dict | None]:
+    """(status index, start key) of a status walk's cursor; ValidationFailed unless this API could have issued it."""
+    if not cursor:
+        return 0, None
+    state = decode_cursor_state(cursor)
+    index, key = state.get("s"), state.get("k")
+    if set(state) != {"s", "k"} or type(index) is not int or not 0 <= index < statuses or not (
+            key is None or is_start_key(key)):
+        raise invalid_cursor()
+    return index, key
 
 
 class DayOverrides:

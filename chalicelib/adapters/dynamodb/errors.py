@@ -6,7 +6,7 @@ from typing import Iterator
 
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib.domain.errors import DomainError, Throttled, TemporarilyUnavailable
+from chalicelib.domain.errors import DomainError, TemporarilyUnavailable, Throttled, ValidationFailed
 
 THROTTLE_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException",
                   "RequestLimitExceeded", "TransactionConflictException", "TransactionInProgressException"}
@@ -23,8 +23,9 @@ def cancellation_codes(exc: BaseException) -> list[str | None]:
 
 
 @contextmanager
-def translated() -> Iterator[None]:
+def translated(cursor: str | None = None) -> Iterator[None]:
     """Map throttling/transient infrastructure failures to Throttled / TemporarilyUnavailable (with Retry-After).
+    With the client's `cursor`, DynamoDB refusing its start key is the client's invalid cursor (400).
 
     Conditional-check failures are NOT handled here: callers catch them where they know what they mean.
     """
@@ -34,6 +35,8 @@ def translated() -> Iterator[None]:
         raise
     except PynamoDBException as exc:
         code = response_code(exc)
+        if cursor and code == "ValidationException":
+            raise ValidationFailed("The cursor is not valid.", {"fields": [{"field": "cursor"}]}) from exc
         if code in THROTTLE_CODES or any(c in THROTTLE_CODES for c in cancellation_codes(exc)):
             raise Throttled(retry_after=1) from exc
         if code == "ConditionalCheckFailedException" or code == "TransactionCanceledException":
