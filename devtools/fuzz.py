@@ -11,46 +11,18 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from devtools.processes import PROJECT_DIR, free_port
+from devtools import background
+from devtools.processes import PROJECT_DIR
 
 CHECKS = "not_a_server_error,response_schema_conformance"
 # One worker: hypothesis inspects lambdas with ast.parse, which CPython 3.11 cannot run from several threads at
 # once ("AST constructor recursion depth mismatch").
 PHASES = "examples,coverage,fuzzing,stateful"
-
-
-def start_stack(log_path: Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PORT": str(free_port()), "MOTO_PORT": str(free_port()), "WS_PORT": str(free_port()),
-           "STRIPE_STUB_PORT": str(free_port())}
-    log = open(log_path, "wb")  # noqa: SIM115 - the stack's lifetime
-    process = subprocess.Popen([sys.executable, "-m", "devtools.run"], cwd=PROJECT_DIR, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if "local stack is up" in log_path.read_text(errors="replace"):
-            return process, f"http://127.0.0.1:{env['PORT']}"
-        if process.poll() is not None:
-            break
-        time.sleep(0.5)
-    stop_stack(process)
-    raise SystemExit(f"fuzz: the local stack did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
-
-
-def stop_stack(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def schemathesis(base_url: str, token: str, seconds: int, path_filter: list[str]) -> int:
@@ -66,7 +38,11 @@ def schemathesis(base_url: str, token: str, seconds: int, path_filter: list[str]
 def main() -> int:
     budget = int(os.environ.get("FUZZ_SECONDS", "300"))
     with tempfile.TemporaryDirectory() as tmp:
-        process, base_url = start_stack(Path(tmp) / "stack.log")
+        try:
+            stack = background.start(Path(tmp) / "stack.log")
+        except RuntimeError as exc:
+            raise SystemExit(f"fuzz: {exc}") from exc
+        base_url = stack.base_url
         try:
             tokens = json.loads((PROJECT_DIR / ".local" / "demo-tokens.json").read_text())
             portal = schemathesis(base_url, tokens["userA"], max(1, budget // 2),
@@ -74,7 +50,7 @@ def main() -> int:
             admin = schemathesis(base_url, tokens["admin"], max(1, budget - budget // 2),
                                  ["--include-path-regex", "^/admin"])
         finally:
-            stop_stack(process)
+            stack.stop()
     failed = [name for name, code in (("portal", portal), ("admin", admin)) if code != 0]
     print("fuzz: " + (f"failures in the {' and '.join(failed)} run(s)" if failed else "0 server errors, "
                       "0 schema violations"), flush=True)

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from devtools.processes import PROJECT_DIR, free_port
+from devtools import background
 
 pytestmark = pytest.mark.e2e
 
@@ -38,31 +36,11 @@ def _get(url: str):
 
 @pytest.fixture
 def make_run(tmp_path):
-    api_port, moto_port = free_port(), free_port()
-    env = {**os.environ, "PORT": str(api_port), "MOTO_PORT": str(moto_port), "WS_PORT": str(free_port()),
-           "STRIPE_STUB_PORT": str(free_port())}
-    log = open(tmp_path / "run.log", "w+b")  # noqa: SIM115 - closed below
-    process = subprocess.Popen([sys.executable, "-m", "devtools.run"], cwd=PROJECT_DIR, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{api_port}"
-
-    def output() -> str:
-        log.flush()
-        return (tmp_path / "run.log").read_text(errors="replace")
-
+    stack = background.start(tmp_path / "run.log")
     try:
-        _wait(lambda: "local stack is up" in output() or process.poll() is not None, 180, "make run to start")
-        assert process.poll() is None, output()
-        yield {"process": process, "base": base, "output": output}
+        yield {"process": stack.process, "base": stack.base_url, "output": stack.output}
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        log.close()
+        stack.stop()
 
 
 def _pid_listening_on(port: int) -> int:
