@@ -81,7 +81,7 @@ class PowertoolsIdempotency:
 
 def _execute(request: dict) -> dict:
     outcome: Outcome = _work.fn()
-    return {"ok": outcome.ok, "body": outcome.body}
+    return {"ok": outcome.ok, "body": outcome.body, "replayed": outcome.replayed}
 
 
 def _mark_replayed(response: Any, data_record: Any) -> Any:

@@ -3,6 +3,7 @@ with its capacity in one transaction, and settle what follows a stored booking. 
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -12,15 +13,15 @@ from chalicelib.domain import availability as av
 from chalicelib.domain import codec
 from chalicelib.domain.booking import PaymentMethod, Placement, ServiceRequest, Status, initial_states
 from chalicelib.domain.catalog import Catalog, Service, Team
-from chalicelib.domain.errors import (DomainError, NotFound, PromoExhausted, SlotFull, SlotUnavailable, TeamDayFull,
-                                      ValidationFailed)
+from chalicelib.domain.errors import (DomainError, IdempotencyKeyReused, NotFound, PromoExhausted, SlotFull,
+                                      SlotUnavailable, TeamDayFull, ValidationFailed)
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count, logger
 from chalicelib.services import capacity
 from chalicelib.services.catalog import require_service
 from chalicelib.services.events import BookingCreated, EventPublisher, latest_request
 from chalicelib.services.ports import (CatalogSource, Clock, ExtraActionFailed, MemberBusy, Pricer,
-                                       ServiceRequestRepository, StaleCatalog)
+                                       ServiceRequestRepository, StaleCatalog, StaleRevision)
 from chalicelib.services.retry import with_retries
 
 if TYPE_CHECKING:
@@ -62,6 +63,23 @@ class BookingDeps(capacity.UsageDeps, OwnRequestsDeps, Protocol):
     events: EventPublisher
 
 
+class AlreadyBooked(Exception):
+    """An earlier attempt of this submission (same user and Idempotency-Key) stored its booking and died before
+    answering; the booking transaction refused a second one. Carries that booking, to be answered again."""
+
+    def __init__(self, request: ServiceRequest) -> None:
+        super().__init__(request.id)
+        self.request = request
+
+
+def keyed_request_id(user_id: str, idempotency_key: str) -> str:
+    """The id of the booking a keyed submission makes. Derived, not random, so the booking transaction itself
+    (its request item must not exist yet) refuses to book twice for one key, whatever happened to the
+    idempotency record in between (an invocation killed after the transaction, a record that expired)."""
+    digest = hashlib.sha256(f"{user_id}\n{idempotency_key}".encode("utf-8")).hexdigest()
+    return "sr_" + digest[:20]
+
+
 # --- create ----------------------------------------------------------------------------------------------
 def create(deps: BookingDeps, principal: Principal, draft: BookingDraft, idempotency_key: str | None = None,
            extra: tuple = (), settled: bool = True) -> ServiceRequest:
@@ -75,7 +93,10 @@ def create(deps: BookingDeps, principal: Principal, draft: BookingDraft, idempot
             count("BookingRejected", code=exc.code)
             raise
 
-    request = with_fresh_catalog(deps, place)
+    try:
+        request = with_fresh_catalog(deps, place)
+    except AlreadyBooked as found:
+        raise AlreadyBooked(finish_recovered(deps, found.request) if settled else found.request) from None
     count("BookingCreated")
     logger.info("booking created", extra={"serviceRequestId": request.id, "teamId": request.placement.team_id})
     return settle(deps, request) if settled else request
@@ -95,6 +116,30 @@ def settle(deps: BookingDeps, request: ServiceRequest) -> ServiceRequest:
     """Publish BookingCreated for a stored booking (its handlers open a CARD booking's Checkout Session and push
     availability); returns the request as they stored it."""
     return latest_request(request, deps.events.publish(BookingCreated(request)))
+
+
+def finish_recovered(deps: BookingDeps, request: ServiceRequest) -> ServiceRequest:
+    """A booking found stored by an attempt that died: run what that attempt may not have reached (a CARD
+    booking's Checkout Session, opened idempotently per request and attempt; the availability push)."""
+    if request.payment_method is PaymentMethod.CARD and request.payment.session_id is None:
+        return settle(deps, request)
+    return request
+
+
+def _recover(deps: BookingDeps, request: ServiceRequest) -> AlreadyBooked:
+    """The request item of a keyed booking already exists: the same submission's earlier attempt stored it.
+    Raises IdempotencyKeyReused when that booking is not what this submission asks for."""
+    existing = deps.requests.get(request.id)
+    if existing is None or existing.user_id != request.user_id:
+        raise IdempotencyKeyReused(details={"idempotencyKey": request.idempotency_key})
+    same = existing.service_id == request.service_id and existing.payment_method is request.payment_method
+    if request.priority != EMERGENCY:  # an emergency's slot is chosen here, and may differ on a retry
+        same = same and existing.placement.start == request.placement.start
+    if not same:
+        raise IdempotencyKeyReused(details={"idempotencyKey": request.idempotency_key})
+    logger.info("booking recovered", extra={"serviceRequestId": existing.id})
+    count("BookingRecovered")
+    return AlreadyBooked(existing)
 
 
 def _place(deps: BookingDeps, catalog: Catalog, principal: Principal, draft: BookingDraft, idempotency_key: str | None,
@@ -173,6 +218,10 @@ def book_with_team(deps: BookingDeps, catalog: Catalog, service: Service, team: 
         uses = capacity.promotion_uses(deps, request, consume=True)
         try:
             created = deps.requests.create(request, plan, tuple(extra) + uses)
+        except StaleRevision:
+            if idempotency_key is None or draft.series_id is not None:
+                raise
+            raise _recover(deps, request) from None
         except MemberBusy:
             continue
         except ExtraActionFailed as exc:
@@ -190,8 +239,12 @@ def _new_request(deps: BookingDeps, service: Service, plan: av.CapacityPlan, pri
                           end=start + timedelta(minutes=service.duration_minutes), local_date=plan.local_date,
                           timezone=plan.timezone, cells=plan.cells)
     hold = now + timedelta(minutes=deps.settings.hold_minutes) if status is Status.PENDING_PAYMENT else None
+    # A series' occurrences share the series' key: they keep random ids (compensation cancels them, and a
+    # retried series books afresh).
+    keyed = idempotency_key is not None and draft.series_id is None
+    request_id = keyed_request_id(principal.user_id, idempotency_key) if keyed else deps.new_id()
     return ServiceRequest(
-        id=deps.new_id(), user_id=principal.user_id, service_id=service.id, placement=placement, status=status,
+        id=request_id, user_id=principal.user_id, service_id=service.id, placement=placement, status=status,
         payment_status=payment_status, payment_method=draft.payment_method,
         price=deps.price(service, draft, start, plan.timezone, principal), created_at=now, updated_at=now,
         address=draft.address, notes=draft.notes, customer_email=draft.customer_email or principal.email,

@@ -57,8 +57,11 @@ def create_idempotent(deps: EmergencyDeps, principal: Principal, key: str, body:
 def create(deps: EmergencyDeps, principal: Principal, draft: EmergencyDraft,
            idempotency_key: str | None = None) -> ServiceRequest:
     """Book the earliest on-call slot inside the window. Raises NotFound, SlotUnavailable (nextAvailableAt)."""
-    request = booking.with_fresh_catalog(
-        deps, lambda catalog: _book_earliest(deps, catalog, principal, draft, idempotency_key))
+    try:
+        request = booking.with_fresh_catalog(
+            deps, lambda catalog: _book_earliest(deps, catalog, principal, draft, idempotency_key))
+    except booking.AlreadyBooked as found:  # an earlier attempt stored it and died before answering
+        raise booking.AlreadyBooked(booking.finish_recovered(deps, found.request)) from None
     request = booking.settle(deps, request)
     count("EmergencyCreated")
     try:

@@ -23,10 +23,13 @@ def once_per_key(deps: SubmissionDeps, principal: Principal, key: str, body: dic
                  render: Callable[[Any], dict]) -> Outcome:
     """Run `action` at most once per (user, Idempotency-Key) and return its Outcome (a replay returns the stored
     one). A deterministic DomainError (slot full, invalid promo...) is stored and replayed like a success; a
-    transient one raises, which frees the key so the client's retry runs again."""
+    transient one raises, which frees the key so the client's retry runs again. A booking an earlier attempt
+    stored before it died (its idempotency record lost or expired) is answered as the replay it is."""
     def work() -> Outcome:
         try:
             result = action()
+        except booking.AlreadyBooked as found:
+            return Outcome(ok=True, body=render(found.request), replayed=True)
         except DomainError as exc:
             if exc.transient:
                 raise
