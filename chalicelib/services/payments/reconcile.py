@@ -114,7 +114,7 @@ def reconcile_payments(deps: ReconcileDeps, deadline: float | None = None,
     checkpoint = Checkpoint.from_doc(store.load_checkpoint(RECONCILE_JOB))
     run = _Run(deps, deps.clock(), deadline, timedelta(days=paid_lookback_days),
                {**dict.fromkeys(SUMMARY_KEYS, 0), **checkpoint.summary})
-    stripe_calls_before = getattr(deps.stripe, "calls", 0)
+    stripe_calls_before = deps.stripe.calls
     phases = list(Phase)
     for phase in phases[phases.index(checkpoint.phase):]:
         stopped = PHASES[phase](run, checkpoint.after if phase is checkpoint.phase else None)
@@ -127,7 +127,7 @@ def reconcile_payments(deps: ReconcileDeps, deadline: float | None = None,
 
 def _report(run: _Run, complete: bool, stripe_calls_before: int) -> dict:
     out = {**run.summary, "changed": sum(run.summary[k] for k in CHANGE_KEYS), "complete": complete,
-           "stripeCalls": getattr(run.deps.stripe, "calls", 0) - stripe_calls_before}
+           "stripeCalls": run.deps.stripe.calls - stripe_calls_before}
     for key, value in run.summary.items():
         if value:
             count(f"Reconcile{key[0].upper()}{key[1:]}", value)
