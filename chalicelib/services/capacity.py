@@ -2,7 +2,7 @@
 orders candidates, and telling realtime subscribers that availability changed.
 
 Booking claims capacity (services/booking.py); cancellation and reschedule (services/changes.py), hold expiry and
-failed payments (services/payments.py) give it back; admin schedule changes (services/admin.py) change it.
+failed payments (services/payments/) give it back; admin schedule changes (services/admin.py) change it.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the booking use cases report, and the dispatch that runs whoever reacts.
+"""What the booking and payment use cases report, and the dispatch that runs whoever reacts.
 
 A use case publishes an event once its write stands; the composition root (bootstrap) decides which handlers run
 (opening a Checkout Session, pushing availability), so use cases never call into each other's follow-ups.
@@ -46,7 +46,19 @@ class BookingCancelled:
         return [self.request.placement.local_date]
 
 
-Event = Union[BookingCreated, BookingMoved, BookingCancelled]
+@dataclass(frozen=True)
+class CapacityReleased:
+    """A payment state change ended a request's hold (hold expired, payment failed or expired) and gave its
+    capacity back. Not BookingCancelled: nobody cancelled the booking, and reactions to a cancellation (e.g.
+    telling the customer) must not run when an unpaid hold runs out."""
+    request: ServiceRequest
+
+    @property
+    def changed_days(self) -> list[str]:
+        return [self.request.placement.local_date]
+
+
+Event = Union[BookingCreated, BookingMoved, BookingCancelled, CapacityReleased]
 E = TypeVar("E")
 D = TypeVar("D")
 Handler = Callable[[Any], Any]

@@ -115,6 +115,7 @@ class ExtraActionFailed(Exception):
 class PaymentGateway(Protocol):
     """Stripe Checkout as the payment use cases need it (adapters/stripe_gateway.py). Plain dicts in Stripe's
     shapes; failures are DomainErrors (PaymentProviderUnavailable with retry_after when transient)."""
+    calls: int  # API calls made so far, failed ones included (reconciliation reports its own as stripeCalls)
 
     def create_checkout_session(self, *, request_id: str, amount: int, currency: str, description: str,
                                 expires_at: datetime | int, customer_email: str | None = None,

@@ -13,8 +13,8 @@ from chalicelib.bootstrap import Container
 
 def _deps_protocols() -> list[type]:
     found = []
-    for info in pkgutil.iter_modules(chalicelib.services.__path__):
-        module = importlib.import_module(f"chalicelib.services.{info.name}")
+    for info in pkgutil.walk_packages(chalicelib.services.__path__, prefix="chalicelib.services."):
+        module = importlib.import_module(info.name)  # subpackages too (services/payments/...)
         for name, value in vars(module).items():
             if name.endswith("Deps") and inspect.isclass(value) and Protocol in value.__mro__ \
                     and value.__module__ == module.__name__:
@@ -32,7 +32,8 @@ def test_the_container_provides_what_every_use_case_names(settings):
     protocols = _deps_protocols()
     assert {p.__name__ for p in protocols} >= {"BookingDeps", "ChangeDeps", "AvailabilityDeps", "SubmissionDeps",
                                                "ReleaseDeps", "PublishDeps", "EmergencyDeps", "SeriesDeps",
-                                               "AdminDeps", "CalendarDeps", "ReminderDeps", "CheckoutDeps"}
+                                               "AdminDeps", "CalendarDeps", "ReminderDeps", "CheckoutDeps",
+                                               "TransitionDeps", "WebhookDeps", "ExpiryDeps", "ReconcileDeps"}
     missing = {}
     for protocol in protocols:
         absent = []

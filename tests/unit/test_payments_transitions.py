@@ -16,6 +16,8 @@ from chalicelib.domain.errors import (ConcurrentUpdate, InvalidState, PaymentPro
 from chalicelib.domain.payment import Payment
 from chalicelib.domain.principal import Principal
 from chalicelib.services import payments
+from chalicelib.services.events import CapacityReleased, EventBus, inject
+from chalicelib.services.handlers import EVENT_HANDLERS
 from chalicelib.services.payments import transition
 from chalicelib.services.ports import StaleRevision
 from tests.fakes import FakeAuditLog, FakePromoUsage
@@ -105,10 +107,14 @@ class FakeGateway:
 
 def make_deps():
     publisher = SimpleNamespace(availability_changed=lambda *a: None)
-    return SimpleNamespace(requests=FakeRequests(), payment_store=FakePaymentStore(), audit=FakeAuditLog(),
+    deps = SimpleNamespace(requests=FakeRequests(), payment_store=FakePaymentStore(), audit=FakeAuditLog(),
                            catalog=SimpleNamespace(get=lambda: SimpleNamespace(teams={}, services={})),
                            publisher=publisher, booking_publisher=publisher, promo_usage=FakePromoUsage(),
                            clock=lambda: NOW, stripe=FakeGateway(), settings=SimpleNamespace(hold_minutes=30))
+    # The handlers bootstrap registers, bound to this double as bootstrap binds them to the container.
+    deps.events = EventBus({event: [inject(handler, deps) for handler in handlers]
+                            for event, handlers in EVENT_HANDLERS.items()})
+    return deps
 
 
 def card_request(request_id: str = "sr_1", method: PaymentMethod = PaymentMethod.CARD) -> ServiceRequest:
@@ -296,3 +302,39 @@ def test_resume_reuses_an_open_session_and_refuses_settled_requests():
     payments.process_event(deps, COMPLETED_PAID, "test")
     with pytest.raises(InvalidState):
         payments.resume_checkout(deps, Principal("user-a"), "sr_1")
+
+
+def _recording(deps) -> tuple[list, list]:
+    """The events deps publishes, and the availability pushes their handlers make."""
+    published, pushes, bus = [], [], deps.events
+    deps.events = SimpleNamespace(publish=lambda event: published.append(event) or bus.publish(event))
+    deps.booking_publisher = SimpleNamespace(availability_changed=lambda *args: pushes.append(args))
+    return published, pushes
+
+
+def test_a_released_hold_publishes_capacity_released_and_its_handler_pushes_availability():
+    deps = make_deps()
+    published, pushes = _recording(deps)
+    held = card_request().with_changes(hold_expires_at=NOW - timedelta(minutes=1))
+    deps.requests.put(held)
+    deps.stripe.sessions["cs_1"] = session(payment_status="unpaid", status="open")
+    deps.payment_store.open_payments = lambda: iter([deps.requests.get("sr_1")])
+
+    assert payments.expire_holds(deps)["expired"] == 1
+    assert deps.requests.releases == ["sr_1"]
+    assert [type(e) for e in published] == [CapacityReleased]
+    assert published[0].request.id == "sr_1" and published[0].changed_days == [held.placement.local_date]
+    assert pushes == [(["svc"], "t1", [held.placement.local_date])]
+
+    deps.payment_store.open_payments = lambda: iter([deps.requests.get("sr_1")])
+    payments.expire_holds(deps)  # nothing left to release: nothing published again
+    assert len(published) == 1 and len(pushes) == 1
+
+
+def test_a_payment_that_keeps_the_hold_publishes_nothing():
+    deps = make_deps()
+    published, pushes = _recording(deps)
+    deps.requests.put(card_request())
+    payments.process_event(deps, COMPLETED_PAID, "test")
+    assert deps.requests.get("sr_1").payment_status is P.PAID
+    assert published == [] and pushes == []

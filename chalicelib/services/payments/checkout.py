@@ -9,7 +9,7 @@ booking while the first one already holds capacity.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Protocol
 
 from chalicelib.domain.booking import OPEN_PAYMENT, PaymentMethod, ServiceRequest, Status
 from chalicelib.domain.errors import DomainError, InvalidState, NotFound
@@ -18,22 +18,27 @@ from chalicelib.domain.payment import (CheckoutError, amount_due, decide_checkou
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count, logger
 from chalicelib.services import booking
-from chalicelib.services.payments.transition import apply_transition
-from chalicelib.services.ports import StaleRevision
+from chalicelib.services.payments.transition import TransitionDeps, apply_transition
+from chalicelib.services.ports import PaymentGateway, StaleRevision
 
 SESSION_MIN_LIFETIME = timedelta(minutes=31)  # Stripe's minimum is 30 minutes; one more absorbs clock skew
 CHECKOUT_ACTOR = "system:checkout"
 
 
-def checkout_after_booking(deps: Any, request: ServiceRequest) -> ServiceRequest:
-    """Hook run by booking.create: opens the Checkout Session of a new CARD request. Never raises for a Stripe
-    failure (the request keeps UNPAID, its hold keeps expiring, `payment.error` says why)."""
+class CheckoutDeps(TransitionDeps, Protocol):
+    """What opening, resuming and settling a payment reads (its state changes go through apply_transition)."""
+    stripe: PaymentGateway
+
+
+def checkout_after_booking(deps: CheckoutDeps, request: ServiceRequest) -> ServiceRequest:
+    """The BookingCreated handler (services/handlers.py): opens the Checkout Session of a new CARD request. Never
+    raises for a Stripe failure (the request keeps UNPAID, its hold keeps expiring, `payment.error` says why)."""
     if request.payment_method is not PaymentMethod.CARD or request.status is not Status.PENDING_PAYMENT:
         return request
     return _open_session(deps, request, attempt=1, raise_on_error=False)
 
 
-def resume_checkout(deps: Any, principal: Principal, request_id: str) -> ServiceRequest:
+def resume_checkout(deps: CheckoutDeps, principal: Principal, request_id: str) -> ServiceRequest:
     """Reuse the open session, or open a fresh one (attempt + 1, new hold) if it expired or never opened.
     Raises NotFound, InvalidState (not an unpaid card request, or its hold was already released),
     PaymentProviderUnavailable (state unchanged; retry)."""
@@ -62,7 +67,7 @@ def resume_checkout(deps: Any, principal: Principal, request_id: str) -> Service
     return _open_session(deps, current, attempt=(current.payment.attempt or 0) + 1, raise_on_error=True)
 
 
-def _open_session(deps: Any, current: ServiceRequest, attempt: int, raise_on_error: bool) -> ServiceRequest:
+def _open_session(deps: CheckoutDeps, current: ServiceRequest, attempt: int, raise_on_error: bool) -> ServiceRequest:
     amount, currency = amount_due(current)
     now = deps.clock()
     expires = max(current.hold_expires_at or now, now + SESSION_MIN_LIFETIME)
@@ -83,7 +88,8 @@ def _open_session(deps: Any, current: ServiceRequest, attempt: int, raise_on_err
     return saved or current
 
 
-def _record_checkout_error(deps: Any, current: ServiceRequest, attempt: int, exc: DomainError) -> ServiceRequest:
+def _record_checkout_error(deps: CheckoutDeps, current: ServiceRequest, attempt: int,
+                           exc: DomainError) -> ServiceRequest:
     error = CheckoutError(exc.code, exc.message, at=deps.clock(), attempt=attempt)
     failed = current.with_changes(payment=current.payment.with_changes(attempt=attempt, error=error))
     try:
@@ -93,7 +99,8 @@ def _record_checkout_error(deps: Any, current: ServiceRequest, attempt: int, exc
         return failed  # the response still tells the client; the stored state is UNPAID either way
 
 
-def cod_collected(deps: Any, principal: Principal, request_id: str, note: str | None = None) -> ServiceRequest:
+def cod_collected(deps: CheckoutDeps, principal: Principal, request_id: str,
+                  note: str | None = None) -> ServiceRequest:
     """COD_DUE -> COD_COLLECTED (audited). Repeating it returns the request unchanged.
     Raises NotFound, InvalidState (not a COD request due)."""
     decide = decide_cod_collected(principal.actor, deps.clock(), note)

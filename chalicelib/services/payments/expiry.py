@@ -6,16 +6,24 @@ under a paid session (which would oversell the slot).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Protocol
 
 from chalicelib.clock import monotonic
 from chalicelib.domain.booking import PaymentStatus, ServiceRequest, Status
 from chalicelib.domain.errors import DomainError, NotFound
 from chalicelib.domain.payment import decide_awaiting_settlement, decide_ended, decide_paid, session_is_paid
 from chalicelib.observability import count, logger
-from chalicelib.services.payments.transition import apply_transition
+from chalicelib.services.payments.transition import TransitionDeps, apply_transition
+from chalicelib.services.ports import PaymentGateway, PaymentStore
 
 EXPIRY_ACTOR = "system:expire-holds"
+
+
+class ExpiryDeps(TransitionDeps, Protocol):
+    """What ending holds reads: open payments, their sessions at Stripe (state changes go through
+    apply_transition)."""
+    stripe: PaymentGateway
+    payment_store: PaymentStore
 
 
 def out_of_time(deadline: float | None) -> bool:
@@ -23,7 +31,7 @@ def out_of_time(deadline: float | None) -> bool:
     return deadline is not None and monotonic() >= deadline
 
 
-def expire_holds(deps: Any, deadline: float | None = None) -> dict:
+def expire_holds(deps: ExpiryDeps, deadline: float | None = None) -> dict:
     """PENDING_PAYMENT requests past their hold: expire the Stripe session, then EXPIRED + capacity released
     (one transaction). A session found paid or completed meanwhile is applied instead. Stripe failures leave
     the request held for the next run (releasing while the session may still be paid would oversell).
@@ -62,7 +70,7 @@ def _due(request: ServiceRequest, now: datetime) -> bool:
     return request.hold_expires_at is not None and request.hold_expires_at <= now
 
 
-def end_request(deps: Any, request: ServiceRequest, now: datetime, actor: str, reason: str) -> str | None:
+def end_request(deps: ExpiryDeps, request: ServiceRequest, now: datetime, actor: str, reason: str) -> str | None:
     """Expire the session at Stripe (if any), then apply what Stripe says. Returns what changed ("expired",
     "paid", "awaitingSettlement") or None."""
     session_id = request.payment.session_id

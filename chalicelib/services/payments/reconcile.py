@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from chalicelib.domain import codec
 from chalicelib.domain.booking import PaymentMethod, PaymentStatus, ServiceRequest, Status
@@ -23,9 +23,9 @@ from chalicelib.domain.errors import DomainError, NotFound
 from chalicelib.domain.payment import (Decide, decide_awaiting_settlement, decide_ended, decide_paid,
                                        decide_paid_not_in_stripe, session_is_paid)
 from chalicelib.observability import count, logger
-from chalicelib.services.payments.expiry import end_request, out_of_time
+from chalicelib.services.payments.expiry import ExpiryDeps, end_request, out_of_time
 from chalicelib.services.payments.transition import Applied, apply_transition
-from chalicelib.services.payments.webhooks import HANDLERS, process_event
+from chalicelib.services.payments.webhooks import HANDLERS, WebhookDeps, process_event
 
 STALE_SESSION_AGE = timedelta(hours=24)
 PAID_LOOKBACK_DAYS = 2
@@ -38,6 +38,11 @@ SUMMARY_KEYS = ("open", "eventsReplayed", "fixedPaid", "fixedPending", "fixedFai
 # What closing a stale session at Stripe turned out to be (expiry.end_request) -> the count it adds to.
 STALE_SESSION_ENDED_AS = {"expired": "expiredStale", "paid": "fixedPaid", "awaitingSettlement": "fixedPending"}
 CHANGE_KEYS = tuple(key for key in SUMMARY_KEYS if key not in ("open", "errors"))  # they add up to `changed`
+
+
+class ReconcileDeps(ExpiryDeps, WebhookDeps, Protocol):
+    """What reconciliation reads (payment_store, stripe, clock); it ends stale sessions as expiry does and replays
+    events through the webhook handler."""
 
 
 class Phase(str, Enum):
@@ -74,7 +79,7 @@ class Checkpoint:
 class _Run:
     """One invocation: its clock reading, deadline and lookback, the counts it adds to, and Stripe's sessions by
     request id (listed once, by the first phase that needs them)."""
-    deps: Any
+    deps: ReconcileDeps
     now: datetime
     deadline: float | None
     lookback: timedelta
@@ -101,7 +106,7 @@ class _Run:
             logger.warning("session listing incomplete; retrieving individually", extra={"code": exc.code})
 
 
-def reconcile_payments(deps: Any, deadline: float | None = None,
+def reconcile_payments(deps: ReconcileDeps, deadline: float | None = None,
                        paid_lookback_days: int = PAID_LOOKBACK_DAYS) -> dict:
     """Run the phases from the saved checkpoint on; `deadline` is a monotonic() reading. Returns the counts,
     `changed` (their sum), `stripeCalls`, and `complete` (False when the deadline cut the run short)."""
@@ -109,7 +114,7 @@ def reconcile_payments(deps: Any, deadline: float | None = None,
     checkpoint = Checkpoint.from_doc(store.load_checkpoint(RECONCILE_JOB))
     run = _Run(deps, deps.clock(), deadline, timedelta(days=paid_lookback_days),
                {**dict.fromkeys(SUMMARY_KEYS, 0), **checkpoint.summary})
-    stripe_calls_before = getattr(deps.stripe, "calls", 0)
+    stripe_calls_before = deps.stripe.calls
     phases = list(Phase)
     for phase in phases[phases.index(checkpoint.phase):]:
         stopped = PHASES[phase](run, checkpoint.after if phase is checkpoint.phase else None)
@@ -122,7 +127,7 @@ def reconcile_payments(deps: Any, deadline: float | None = None,
 
 def _report(run: _Run, complete: bool, stripe_calls_before: int) -> dict:
     out = {**run.summary, "changed": sum(run.summary[k] for k in CHANGE_KEYS), "complete": complete,
-           "stripeCalls": getattr(run.deps.stripe, "calls", 0) - stripe_calls_before}
+           "stripeCalls": run.deps.stripe.calls - stripe_calls_before}
     for key, value in run.summary.items():
         if value:
             count(f"Reconcile{key[0].upper()}{key[1:]}", value)

@@ -3,11 +3,12 @@
 A lost race (StaleRevision) reads again and decides again, a bounded number of times with jittered backoff
 (services/retry.py), then gives up with ConcurrentUpdate; a decision that finds nothing to do writes nothing,
 which is why late, duplicated and reordered events converge and a second reconciliation run changes nothing.
-A change that ends the request's hold gives its capacity back in the same transaction.
+A change that ends the request's hold gives its capacity back in the same transaction and publishes
+CapacityReleased; its handlers (bootstrap, services/handlers.py) push the availability.
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple, Protocol
 
 from chalicelib.domain import codec
 from chalicelib.domain.booking import ServiceRequest
@@ -15,10 +16,19 @@ from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.payment import Change, Decide
 from chalicelib.observability import count
 from chalicelib.services import capacity
-from chalicelib.services.ports import StaleRevision
+from chalicelib.services.events import CapacityReleased, EventPublisher
+from chalicelib.services.ports import AuditLog, CatalogSource, Clock, StaleRevision
 from chalicelib.services.retry import with_retries
 
 MAX_WRITE_ATTEMPTS = 5  # then ConcurrentUpdate: Stripe redelivers the event, the schedules run again
+
+
+class TransitionDeps(capacity.ReleaseDeps, Protocol):
+    """What every payment state change reads and writes (ending a hold releases its capacity)."""
+    catalog: CatalogSource
+    audit: AuditLog
+    clock: Clock
+    events: EventPublisher
 
 
 class Applied(NamedTuple):
@@ -26,7 +36,7 @@ class Applied(NamedTuple):
     request: ServiceRequest | None
 
 
-def apply_transition(deps: Any, request_id: str, decide: Decide, actor: str) -> Applied:
+def apply_transition(deps: TransitionDeps, request_id: str, decide: Decide, actor: str) -> Applied:
     """Raises ConcurrentUpdate after repeated races, Throttled/TemporarilyUnavailable from the store."""
     def read_decide_write() -> tuple[ServiceRequest | None, Change | None, ServiceRequest | None]:
         current = deps.requests.get(request_id)
@@ -48,19 +58,14 @@ def apply_transition(deps: Any, request_id: str, decide: Decide, actor: str) -> 
     if change.action == "payment.mismatch_flagged":
         count("PaymentMismatch", kind="amount_mismatch")
     if current.holds_capacity and not saved.holds_capacity:
-        _announce_released_capacity(deps, saved)
+        deps.events.publish(CapacityReleased(saved))
     return Applied("changed", saved)
 
 
-def _write(deps: Any, current: ServiceRequest, new: ServiceRequest) -> ServiceRequest:
+def _write(deps: TransitionDeps, current: ServiceRequest, new: ServiceRequest) -> ServiceRequest:
     """Conditional on `current.revision` (StaleRevision if it moved); ending the hold releases its capacity in the
     same transaction."""
     if current.holds_capacity and not new.holds_capacity:
         return capacity.release_capacity(deps, current, new, capacity.plan_of(deps.catalog.get(), current))
     return deps.requests.save(current, new)
 
-
-def _announce_released_capacity(deps: Any, request: ServiceRequest) -> None:
-    # The one call into capacity's availability publishing, so it can follow booking when capacity changes become
-    # events.
-    capacity.publish_availability(deps, request.service_id, request.placement.team_id, [request.placement.local_date])

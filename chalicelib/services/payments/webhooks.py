@@ -6,27 +6,34 @@ Unknown types are acknowledged without a write.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable, Protocol
 
 from chalicelib.domain.booking import PaymentStatus
 from chalicelib.domain.payment import (Decide, decide_awaiting_settlement, decide_ended, decide_paid, decide_refund,
                                        decide_session)
 from chalicelib.observability import count, logger
-from chalicelib.services.payments.transition import apply_transition
+from chalicelib.services.payments.transition import TransitionDeps, apply_transition
+from chalicelib.services.ports import PaymentGateway, PaymentStore
 
 WEBHOOK_ACTOR = "system:stripe-webhook"
 MAX_REQUEST_ID_LENGTH = 64
 MAX_PAYMENT_REF_LENGTH = 255
 
 
-def receive_webhook(deps: Any, raw_body: bytes | str | None, signature: str | None) -> dict:
+class WebhookDeps(TransitionDeps, Protocol):
+    """What verifying, claiming and applying a Stripe event reads (state changes go through apply_transition)."""
+    stripe: PaymentGateway
+    payment_store: PaymentStore
+
+
+def receive_webhook(deps: WebhookDeps, raw_body: bytes | str | None, signature: str | None) -> dict:
     """Verify (raises SignatureInvalid before anything is written), then process once per event id."""
     body = raw_body if isinstance(raw_body, bytes) else (raw_body or "").encode("utf-8")
     event = deps.stripe.construct_event(body, signature)
     return process_event(deps, event, WEBHOOK_ACTOR)
 
 
-def process_event(deps: Any, event: dict, actor: str) -> dict:
+def process_event(deps: WebhookDeps, event: dict, actor: str) -> dict:
     """Handle one verified event. Unknown types are acknowledged without a write; a failure releases the
     claim so Stripe's retry (or reconciliation's replay) can process it again."""
     event_id, event_type = str(event.get("id")), str(event.get("type"))
@@ -50,7 +57,7 @@ def process_event(deps: Any, event: dict, actor: str) -> dict:
     return {"received": True, "eventId": event_id, "outcome": outcome}
 
 
-def _request_id_for(deps: Any, obj: dict) -> str | None:
+def _request_id_for(deps: WebhookDeps, obj: dict) -> str | None:
     """The service request a Stripe object is about: our ids in its metadata first, else its session or payment
     intent looked up by payment reference. Lengths are bounded before anything reaches the store."""
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
@@ -65,7 +72,7 @@ def _request_id_for(deps: Any, obj: dict) -> str | None:
     return None
 
 
-def _run(deps: Any, obj: dict, decide: Decide, actor: str) -> str:
+def _run(deps: WebhookDeps, obj: dict, decide: Decide, actor: str) -> str:
     request_id = _request_id_for(deps, obj)
     if request_id is None:
         count("StripeEventUnmatched")
@@ -73,30 +80,30 @@ def _run(deps: Any, obj: dict, decide: Decide, actor: str) -> str:
     return apply_transition(deps, request_id, decide, actor).outcome
 
 
-def _on_completed(deps: Any, session: dict, event_id: str, actor: str) -> str:
+def _on_completed(deps: WebhookDeps, session: dict, event_id: str, actor: str) -> str:
     decide = decide_session(session, event_id, deps.clock()) or decide_awaiting_settlement(session, event_id)
     return _run(deps, session, decide, actor)
 
 
-def _on_async_succeeded(deps: Any, session: dict, event_id: str, actor: str) -> str:
+def _on_async_succeeded(deps: WebhookDeps, session: dict, event_id: str, actor: str) -> str:
     return _run(deps, session, decide_paid(session, event_id, deps.clock()), actor)
 
 
-def _on_async_failed(deps: Any, session: dict, event_id: str, actor: str) -> str:
+def _on_async_failed(deps: WebhookDeps, session: dict, event_id: str, actor: str) -> str:
     return _run(deps, session, decide_ended(PaymentStatus.FAILED, None, event_id, "payment.failed",
                                             "Delayed payment failed"), actor)
 
 
-def _on_expired(deps: Any, session: dict, event_id: str, actor: str) -> str:
+def _on_expired(deps: WebhookDeps, session: dict, event_id: str, actor: str) -> str:
     return _run(deps, session, decide_ended(PaymentStatus.EXPIRED, session.get("id"), event_id, "payment.expired",
                                             "Checkout Session expired"), actor)
 
 
-def _on_refunded(deps: Any, charge: dict, event_id: str, actor: str) -> str:
+def _on_refunded(deps: WebhookDeps, charge: dict, event_id: str, actor: str) -> str:
     return _run(deps, charge, decide_refund(charge, event_id, deps.clock()), actor)
 
 
-HANDLERS: dict[str, Callable[[Any, dict, str, str], str]] = {
+HANDLERS: dict[str, Callable[[WebhookDeps, dict, str, str], str]] = {
     "checkout.session.completed": _on_completed,
     "checkout.session.async_payment_succeeded": _on_async_succeeded,
     "checkout.session.async_payment_failed": _on_async_failed,
