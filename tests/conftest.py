@@ -104,6 +104,15 @@ def _transactions_that_copy_only_touched_items() -> None:
 _transactions_that_copy_only_touched_items()
 
 
+def _queries_that_cost_what_they_return() -> None:
+    """The same table Query as the local stack's moto server (devtools/moto_query.py)."""
+    from devtools import moto_query
+    moto_query.install()
+
+
+_queries_that_cost_what_they_return()
+
+
 def _sleep_that_survives_a_shifted_wall_clock() -> None:
     """Under Debian's libfaketime with only the wall clock shifted (FAKETIME_DONT_FAKE_MONOTONIC=1, which Python's
     timed lock waits need), `time.sleep` fails with EINVAL: libfaketime shifts its absolute CLOCK_MONOTONIC
