@@ -113,6 +113,15 @@ def _queries_that_cost_what_they_return() -> None:
 _queries_that_cost_what_they_return()
 
 
+def _item_values_serialized_as_they_are() -> None:
+    """The same DynamoDB responses as the local stack's moto server (devtools/moto_responses.py)."""
+    from devtools import moto_responses
+    moto_responses.install()
+
+
+_item_values_serialized_as_they_are()
+
+
 def _sleep_that_survives_a_shifted_wall_clock() -> None:
     """Under Debian's libfaketime with only the wall clock shifted (FAKETIME_DONT_FAKE_MONOTONIC=1, which Python's
     timed lock waits need), `time.sleep` fails with EINVAL: libfaketime shifts its absolute CLOCK_MONOTONIC
