@@ -146,7 +146,7 @@ def main(on_ready: Callable[[], None] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGHUP, lambda signum, frame: restart_requested.append("api"))
     try:
-        # moto logs every request; keep that out of the terminal. It holds every table: not restartable.
+        # moto logs its errors; keep them out of the terminal. It holds every table: not restartable.
         moto = supervisor.add(start_moto(port=int(os.environ.get("MOTO_PORT", "0")) or None,
                                          log_path=LOG_DIR / "moto.log"))
         env = local_stack_env(moto.url or "", stage=os.environ.get("CHALICE_STAGE", "local"))
