@@ -7,7 +7,8 @@
   -> the local API (python -m devtools.local_api, JSON 404 for unknown routes)
 and stops them all on exit. Child output goes to log files in `log_dir` (`stack.log_tail(name)`).
 The e2e tests (tests/e2e/conftest.py) and the local load bench (bench/local_load.py) both use it.
-`make run` starts the same pieces under a supervisor instead (devtools/run.py), on fixed ports.
+`make run` starts the same pieces under a supervisor instead (devtools/run.py), on fixed ports; tools that need
+`make run` itself in the background use devtools/background.py.
 
 Talking to moto directly (e.g. to check a counter item): `stack.bind_models()` points the pynamodb models at
 the stack's moto server with the stack's table names, or use `stack.env` / `stack.settings` with boto3
