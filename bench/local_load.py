@@ -113,18 +113,18 @@ def preload(stack, starts: list[datetime], per_slot: int) -> float:
     price = {"currency": "USD", "subtotal": PRICE, "discount": 0, "total": PRICE,
              "lines": [{"kind": "base", "code": SERVICE_ID, "description": service.name, "amount": PRICE}]}
     counts: Counter = Counter()
-    with ServiceRequestItem.batch_write() as requests, CapacityCounter.batch_write() as capacity:
+    with ServiceRequestItem.batch_write() as request_items, CapacityCounter.batch_write() as capacity:
         for number, (turn, start) in enumerate((turn, start) for turn in range(per_slot) for start in starts):
             plan = av.plan_for(service, team, members[turn], start)
-            created = datetime.now(start.tzinfo) - timedelta(days=3)
+            booked_at = datetime.now(start.tzinfo) - timedelta(days=3)  # older than the idempotency window
             request = ServiceRequest(
                 id=deps.new_id(), user_id=f"bench-user-{number % 300}", service_id=SERVICE_ID,
                 placement=Placement(team_id=TEAM_ID, member_id=plan.member_id, start=start,
                                     end=start + timedelta(minutes=service.duration_minutes),
                                     local_date=plan.local_date, timezone=plan.timezone, cells=plan.cells),
                 status=status, payment_status=payment_status, payment_method=PaymentMethod.COD, price=price,
-                created_at=created, updated_at=created)
-            requests.save(to_item(request, 1))
+                created_at=booked_at, updated_at=booked_at)
+            request_items.save(to_item(request, 1))
             counts[keys.day_key(TEAM_ID, plan.local_date)] += 1
             counts[keys.member_day_key(TEAM_ID, plan.member_id, plan.local_date)] += 1
             for cell in plan.cells:
