@@ -11,8 +11,9 @@ limits a booking:
   - the 20th booking of every slot (500) is made over HTTP by 10 concurrent clients, each request with its own
     Idempotency-Key, the slots in random order (every day and every month partition is hit).
 Then moto holds 10,000 bookings, and its resident memory is read from /proc/<pid>/status. The CPU time the API
-and moto processes spent per HTTP booking (from /proc/<pid>/stat) says where the time goes, and does not depend
-on what else the machine is running, unlike the rate; the machine's load average is reported next to it.
+and moto processes spent per HTTP booking (from /proc/<pid>/stat) says where the time goes and depends less than
+the rate on what else the machine is running (it still varies: per-day reads are cached for a few seconds, so
+a slower run re-reads more often); the machine's load average is reported next to it.
 """
 from __future__ import annotations
 
