@@ -24,6 +24,20 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def pk_sk_table(name: str):
+    """A plain on-demand table keyed (pk, sk), both strings, in the mocked account; returns a boto3 client.
+    For tests of the local DynamoDB itself (devtools/moto_*.py), which need no model."""
+    import boto3
+
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                              {"AttributeName": "sk", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                   {"AttributeName": "sk", "KeyType": "RANGE"}])
+    return client
+
+
 @pytest.fixture
 def aws():
     """A fresh in-process mocked AWS account for the duration of one test."""

@@ -3,10 +3,10 @@ tests/conftest.py): every item-returning operation answers exactly what moto's o
 every attribute type."""
 from __future__ import annotations
 
-import boto3
 import pytest
 
 from devtools import moto_responses
+from tests.integration.conftest import pk_sk_table
 
 TABLE = "responses-contract"
 KEY = {"pk": {"S": "p"}, "sk": {"S": "a"}}
@@ -21,12 +21,7 @@ EVERY_TYPE = {
 
 @pytest.fixture
 def ddb(aws):
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                              {"AttributeName": "sk", "AttributeType": "S"}],
-                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                   {"AttributeName": "sk", "KeyType": "RANGE"}])
+    client = pk_sk_table(TABLE)
     client.put_item(TableName=TABLE, Item=EVERY_TYPE)
     client.put_item(TableName=TABLE, Item={"pk": {"S": "p"}, "sk": {"S": "b"}, "binary": {"B": b"\x10"}})
     return client

@@ -2,22 +2,17 @@
 tests/conftest.py): DynamoDB's all-or-nothing semantics, at a cost that does not depend on the table's size."""
 from __future__ import annotations
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
+
+from tests.integration.conftest import pk_sk_table
 
 TABLE = "tx-contract"
 
 
 @pytest.fixture
 def ddb(aws):
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                              {"AttributeName": "sk", "AttributeType": "S"}],
-                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                   {"AttributeName": "sk", "KeyType": "RANGE"}])
-    return client
+    return pk_sk_table(TABLE)
 
 
 def key(pk: str, sk: str = "x") -> dict:
