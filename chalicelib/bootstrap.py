@@ -136,6 +136,12 @@ class Container:
         return StripeGateway.from_settings(self.settings, clock=self._now)
 
     @cached_property
+    def series_claims(self):
+        assert self.dynamodb_ready
+        from chalicelib.adapters.dynamodb.series_claims import DynamoSeriesClaims
+        return DynamoSeriesClaims(self.settings.idempotency_ttl_seconds, clock=self._now)
+
+    @cached_property
     def payment_store(self):
         assert self.dynamodb_ready
         from chalicelib.adapters.dynamodb.payments_repository import DynamoPaymentStore

@@ -308,6 +308,10 @@ class FakeTransaction:
         self._repo = repo
         self._checks: list[tuple[str, Callable[[], bool]]] = []
         self._changes: list[Callable[[], None]] = []
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
 
     def require(self, label: str, holds: bool) -> None:
         self._checks.append((label, lambda: holds))
@@ -350,7 +354,10 @@ class FakeTransaction:
             if not failed:
                 for change in self._changes:
                     change()
-                return
+        if not failed:
+            for callback in self._after_commit:
+                callback()
+            return
         for label, error in (("request", StaleRevision), ("team", StaleCatalog), ("day", TeamDayFull),
                              ("slot", SlotFull), ("member", MemberBusy)):
             if label in failed:
@@ -376,3 +383,20 @@ def _usage_action(update: UsageUpdate) -> Callable[[FakeTransaction], None]:
         tx.add(update.label, f"{update.pk}|{update.sk}", update.delta, limit=update.limit,
                nonnegative=update.delta < 0)
     return add_to
+
+
+class FakeSeriesClaims:
+    """SeriesClaims in memory: the first claim of a (user, key) holds until released by its own series."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.claims: dict[tuple[str, str], str] = {}
+
+    def claim(self, user: str, key: str, series_id: str) -> str:
+        with self._lock:
+            return self.claims.setdefault((user, key), series_id)
+
+    def release(self, user: str, key: str, series_id: str) -> None:
+        with self._lock:
+            if self.claims.get((user, key)) == series_id:
+                del self.claims[(user, key)]

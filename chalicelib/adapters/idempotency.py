@@ -4,9 +4,15 @@ A key is scoped to its user (JMESPath `[user, key]`), kept `idempotency_ttl_seco
 offline queues late), and bound to the request body (`payload_validation_jmespath="body"`). Outcomes that a
 retry would not change (2xx and deterministic 4xx) are stored and replayed; transient failures (429/5xx)
 raise, which deletes the record so the client's retry runs again.
+
+A booking stores its answer in its own transaction (`completion`): the record turns COMPLETED in the same
+TransactWriteItems that writes the booking, so no crash can separate the two, and Powertools' separate
+completing write is skipped when it would store that same answer again. A warm booking costs two DynamoDB
+requests: the in-progress record's conditional put and the booking transaction.
 """
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any, Callable
 
@@ -24,7 +30,7 @@ class PowertoolsIdempotency:
                                                                  idempotent_function)
 
         client = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint)
-        store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
+        store = _completed_in_transaction_aware(DynamoDBPersistenceLayer)(table_name=table_name, boto3_client=client)
         config = IdempotencyConfig(event_key_jmespath="[user, key]", payload_validation_jmespath="body",
                                    raise_on_no_idempotency_key=True, expires_after_seconds=ttl_seconds,
                                    response_hook=_mark_replayed)
@@ -50,7 +56,7 @@ class PowertoolsIdempotency:
             # Lets an in-progress record expire when this invocation would have timed out, so a crashed
             # attempt blocks the key for seconds, not for the record's whole lifetime.
             self._config.register_lambda_context(context)
-        _work.fn = work
+        _work.fn, _work.record_key, _work.stored = work, None, None
         try:
             stored = self._run(request={"user": user, "key": key, "body": body})
         except IdempotencyValidationError as exc:
@@ -60,7 +66,7 @@ class PowertoolsIdempotency:
         except IdempotencyPersistenceLayerError as exc:
             raise TemporarilyUnavailable(retry_after=2) from exc
         finally:
-            _work.fn = None
+            _work.fn, _work.record_key, _work.stored = None, None, None
         return Outcome(ok=bool(stored["ok"]), body=stored["body"], replayed=bool(stored.get("replayed")))
 
     def lookup(self, user: str, key: str) -> Submission | None:
@@ -77,6 +83,51 @@ class PowertoolsIdempotency:
         if record is None or record.status == "EXPIRED" or record.is_expired:
             return None
         return Submission(status=record.status, outcome=record.response_json_as_dict())
+
+
+    def completion(self, outcome: Outcome) -> Callable[[Any], None] | None:
+        """A transaction action storing `outcome` as the answer of the submission `run` is working on, in the
+        transaction that makes it true (None outside `run`)."""
+        record_key = getattr(_work, "record_key", None)
+        if record_key is None:
+            return None
+        stored = _stored_form(outcome)
+        response_data = json.dumps(stored, cls=_powertools_encoder(), sort_keys=True)
+
+        def add(tx: Any) -> None:
+            from chalicelib.adapters.dynamodb.models import IdempotencyRecordItem as Record
+
+            tx.update("idempotency", Record(record_key), actions=[
+                Record.record_status.set("COMPLETED"), Record.response_data.set(response_data)])
+            tx.after_commit(lambda: setattr(_work, "stored", stored))
+        return add
+
+
+def _stored_form(outcome: Outcome) -> dict:
+    return {"ok": outcome.ok, "body": outcome.body, "replayed": outcome.replayed}
+
+
+def _powertools_encoder() -> type:
+    from aws_lambda_powertools.shared.json_encoder import Encoder
+
+    return Encoder
+
+
+def _completed_in_transaction_aware(layer: type) -> type:
+    """The persistence layer, remembering which record this thread's submission holds (for `completion`) and
+    not writing an answer the submission's own transaction already stored."""
+    class Layer(layer):  # type: ignore[misc, valid-type]
+        def _put_record(self, data_record: Any) -> None:
+            super()._put_record(data_record)
+            _work.record_key = data_record.idempotency_key
+
+        def _update_record(self, data_record: Any) -> None:
+            stored = getattr(_work, "stored", None)
+            if stored is not None and data_record.response_data is not None \
+                    and json.loads(data_record.response_data) == stored:
+                return
+            super()._update_record(data_record)
+    return Layer
 
 
 def _execute(request: dict) -> dict:

@@ -1,8 +1,10 @@
 """Signed links for e-mails: one request, one purpose, valid until the appointment starts.
 
 Token = base64url(payload) "." base64url(HMAC-SHA256(secret, payload)), payload = "v1|<request id>|<purpose>|<expiry
-epoch seconds>", unpadded; a token has exactly one valid spelling. Verification answers only "which request" or None: callers turn None into a plain 404, so a
-tampered, expired or wrong-purpose token reveals nothing about why it failed.
+epoch seconds>", unpadded; a token has exactly one valid spelling. (A percent-encoded character in the URL, such
+as `%2D` for `-`, is not another spelling: RFC 3986 section 2.3 makes it the same URI, and API Gateway and the
+local server decode the path before the app sees it.) Verification answers only "which request" or None: callers
+turn None into a plain 404, so a tampered, expired or wrong-purpose token reveals nothing about why it failed.
 """
 from __future__ import annotations
 

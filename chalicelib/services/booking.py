@@ -7,7 +7,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Callable, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 from chalicelib.domain import availability as av
 from chalicelib.domain import codec
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 UTC = timezone.utc
 EMERGENCY = "EMERGENCY"
 T = TypeVar("T")
+# What a keyed submission stores as its answer inside the booking transaction: the action for a booking about to
+# be written, or None when the answer is only known after the write (see submissions.answer_in_transaction).
+AnswerAction = Callable[[ServiceRequest], "Callable[[Any], None] | None"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class BookingDraft:
     priority: str = "NORMAL"  # "EMERGENCY": on-call members only, emergency surcharge
     series_id: str | None = None
     exhausted_rules: tuple[str, ...] = ()  # promotion rules found used up by an earlier attempt (priced without)
+    request_id: str | None = None  # the id this booking must have (a keyed series' occurrence, see series.py)
 
 
 class OwnRequestsDeps(Protocol):
@@ -82,14 +86,17 @@ def keyed_request_id(user_id: str, idempotency_key: str) -> str:
 
 # --- create ----------------------------------------------------------------------------------------------
 def create(deps: BookingDeps, principal: Principal, draft: BookingDraft, idempotency_key: str | None = None,
-           extra: tuple = (), settled: bool = True) -> ServiceRequest:
+           extra: tuple = (), settled: bool = True, answer: AnswerAction | None = None) -> ServiceRequest:
     """Place and store a booking. Raises NotFound, ValidationFailed, SlotUnavailable, SlotFull, TeamDayFull,
     PromoInvalid, PromoExhausted. `settled=False` leaves BookingCreated unpublished (a caller booking several at
-    once settles them with `settle(deps, request)` once they all stand)."""
+    once settles them with `settle(deps, request)` once they all stand). `answer` joins the transaction."""
     def place(catalog: Catalog) -> ServiceRequest:
         try:
-            return _place(deps, catalog, principal, draft, idempotency_key, extra)
+            return _place(deps, catalog, principal, draft, idempotency_key, extra, answer)
         except (SlotFull, TeamDayFull, SlotUnavailable) as exc:
+            stored = stored_booking(deps, principal, draft, idempotency_key)
+            if stored is not None:  # the slot is full of this very submission's booking
+                raise stored from None
             count("BookingRejected", code=exc.code)
             raise
 
@@ -126,24 +133,36 @@ def finish_recovered(deps: BookingDeps, request: ServiceRequest) -> ServiceReque
     return request
 
 
-def _recover(deps: BookingDeps, request: ServiceRequest) -> AlreadyBooked:
+def stored_booking(deps: BookingDeps, principal: Principal, draft: BookingDraft,
+                   idempotency_key: str | None) -> AlreadyBooked | None:
+    """A keyed booking about to be refused as a conflict: is the slot taken by this very submission's booking,
+    stored by an earlier attempt that died? (One read, on the refusal path only.) Raises IdempotencyKeyReused."""
+    if idempotency_key is None or (draft.series_id is not None and draft.request_id is None):
+        return None
+    request_id = draft.request_id or keyed_request_id(principal.user_id, idempotency_key)
+    if deps.requests.get(request_id) is None:
+        return None
+    return _recover(deps, request_id, principal.user_id, draft.service_id, draft.payment_method,
+                    None if draft.priority == EMERGENCY else draft.start.astimezone(UTC), idempotency_key)
+
+
+def _recover(deps: BookingDeps, request_id: str, user_id: str, service_id: str, payment_method: PaymentMethod,
+             start: datetime | None, idempotency_key: str | None) -> AlreadyBooked:
     """The request item of a keyed booking already exists: the same submission's earlier attempt stored it.
-    Raises IdempotencyKeyReused when that booking is not what this submission asks for."""
-    existing = deps.requests.get(request.id)
-    if existing is None or existing.user_id != request.user_id:
-        raise IdempotencyKeyReused(details={"idempotencyKey": request.idempotency_key})
-    same = existing.service_id == request.service_id and existing.payment_method is request.payment_method
-    if request.priority != EMERGENCY:  # an emergency's slot is chosen here, and may differ on a retry
-        same = same and existing.placement.start == request.placement.start
+    Raises IdempotencyKeyReused when that booking is not what this submission asks for (`start` None: any start,
+    as an emergency's slot is chosen on each attempt)."""
+    existing = deps.requests.get(request_id)
+    same = existing is not None and existing.user_id == user_id and existing.service_id == service_id \
+        and existing.payment_method is payment_method and start in (None, existing and existing.placement.start)
     if not same:
-        raise IdempotencyKeyReused(details={"idempotencyKey": request.idempotency_key})
+        raise IdempotencyKeyReused(details={"idempotencyKey": idempotency_key})
     logger.info("booking recovered", extra={"serviceRequestId": existing.id})
     count("BookingRecovered")
     return AlreadyBooked(existing)
 
 
 def _place(deps: BookingDeps, catalog: Catalog, principal: Principal, draft: BookingDraft, idempotency_key: str | None,
-           extra: tuple) -> ServiceRequest:
+           extra: tuple, answer: AnswerAction | None) -> ServiceRequest:
     service = require_service(catalog, draft.service_id)
     unknown = sorted(set(draft.options) - {o.id for o in service.options})
     if unknown:
@@ -165,7 +184,8 @@ def _place(deps: BookingDeps, catalog: Catalog, principal: Principal, draft: Boo
     last: DomainError = SlotFull()
     for team in open_teams:
         try:
-            return book_with_team(deps, catalog, service, team, principal, draft, start, now, idempotency_key, extra)
+            return book_with_team(deps, catalog, service, team, principal, draft, start, now, idempotency_key, extra,
+                                  answer)
         except (SlotFull, TeamDayFull) as exc:
             last = exc
     raise last
@@ -187,7 +207,7 @@ def _candidate_teams(catalog: Catalog, service: Service, draft: BookingDraft) ->
 
 def book_with_team(deps: BookingDeps, catalog: Catalog, service: Service, team: Team, principal: Principal,
                    draft: BookingDraft, start: datetime, now: datetime, idempotency_key: str | None,
-                   extra: tuple) -> ServiceRequest:
+                   extra: tuple, answer: AnswerAction | None = None) -> ServiceRequest:
     """Book `start` with this team: the least-loaded free eligible member first (on-call members only for an
     EMERGENCY draft), then the next one when a member turns out busy; the member loads are read once more before
     giving up. Raises SlotFull, TeamDayFull, StaleCatalog, PromoExhausted."""
@@ -216,12 +236,15 @@ def book_with_team(deps: BookingDeps, catalog: Catalog, service: Service, team: 
         plan = av.plan_for(service, team, member.id, start)
         request = _new_request(deps, service, plan, principal, draft, start, now, idempotency_key)
         uses = capacity.promotion_uses(deps, request, consume=True)
+        stored_answer = answer(request.with_changes(revision=1)) if answer is not None else None
         try:
-            created = deps.requests.create(request, plan, tuple(extra) + uses)
+            created = deps.requests.create(request, plan, tuple(extra) + uses + _present(stored_answer))
         except StaleRevision:
-            if idempotency_key is None or draft.series_id is not None:
+            if idempotency_key is None or (draft.series_id is not None and draft.request_id is None):
                 raise
-            raise _recover(deps, request) from None
+            raise _recover(deps, request.id, request.user_id, request.service_id, request.payment_method,
+                           None if request.priority == EMERGENCY else request.placement.start,
+                           idempotency_key) from None
         except MemberBusy:
             continue
         except ExtraActionFailed as exc:
@@ -232,6 +255,10 @@ def book_with_team(deps: BookingDeps, catalog: Catalog, service: Service, team: 
         return created
 
 
+def _present(action: Callable[[Any], None] | None) -> tuple:
+    return () if action is None else (action,)
+
+
 def _new_request(deps: BookingDeps, service: Service, plan: av.CapacityPlan, principal: Principal, draft: BookingDraft,
                  start: datetime, now: datetime, idempotency_key: str | None) -> ServiceRequest:
     status, payment_status = initial_states(draft.payment_method)
@@ -239,10 +266,9 @@ def _new_request(deps: BookingDeps, service: Service, plan: av.CapacityPlan, pri
                           end=start + timedelta(minutes=service.duration_minutes), local_date=plan.local_date,
                           timezone=plan.timezone, cells=plan.cells)
     hold = now + timedelta(minutes=deps.settings.hold_minutes) if status is Status.PENDING_PAYMENT else None
-    # A series' occurrences share the series' key: they keep random ids (compensation cancels them, and a
-    # retried series books afresh).
+    # A series' occurrences share the series' key: their ids derive from the series the key claimed instead.
     keyed = idempotency_key is not None and draft.series_id is None
-    request_id = keyed_request_id(principal.user_id, idempotency_key) if keyed else deps.new_id()
+    request_id = draft.request_id or (keyed_request_id(principal.user_id, idempotency_key) if keyed else deps.new_id())
     return ServiceRequest(
         id=request_id, user_id=principal.user_id, service_id=service.id, placement=placement, status=status,
         payment_status=payment_status, payment_method=draft.payment_method,

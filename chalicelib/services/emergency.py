@@ -30,7 +30,7 @@ from chalicelib.observability import count, logger
 from chalicelib.services import booking
 from chalicelib.services.catalog import require_service
 from chalicelib.services.ports import AvailabilityPublisher, Outcome
-from chalicelib.services.submissions import SubmissionDeps, once_per_key
+from chalicelib.services.submissions import SubmissionDeps, answer_in_transaction, once_per_key
 
 HORIZON_DAYS = 7
 EMERGENCY = booking.EMERGENCY
@@ -50,16 +50,17 @@ class EmergencyDeps(booking.BookingDeps, SubmissionDeps, Protocol):
 
 def create_idempotent(deps: EmergencyDeps, principal: Principal, key: str, body: dict, draft: EmergencyDraft,
                       render: Callable[[ServiceRequest], dict]) -> Outcome:
-    """Once per (user, Idempotency-Key), as bookings."""
-    return once_per_key(deps, principal, key, body, lambda: create(deps, principal, draft, key), render)
+    """Once per (user, Idempotency-Key), as bookings (the answer stored by the booking transaction)."""
+    answer = answer_in_transaction(deps, render)
+    return once_per_key(deps, principal, key, body, lambda: create(deps, principal, draft, key, answer), render)
 
 
 def create(deps: EmergencyDeps, principal: Principal, draft: EmergencyDraft,
-           idempotency_key: str | None = None) -> ServiceRequest:
+           idempotency_key: str | None = None, answer: booking.AnswerAction | None = None) -> ServiceRequest:
     """Book the earliest on-call slot inside the window. Raises NotFound, SlotUnavailable (nextAvailableAt)."""
     try:
         request = booking.with_fresh_catalog(
-            deps, lambda catalog: _book_earliest(deps, catalog, principal, draft, idempotency_key))
+            deps, lambda catalog: _book_earliest(deps, catalog, principal, draft, idempotency_key, answer))
     except booking.AlreadyBooked as found:  # an earlier attempt stored it and died before answering
         raise booking.AlreadyBooked(booking.finish_recovered(deps, found.request)) from None
     request = booking.settle(deps, request)
@@ -72,7 +73,7 @@ def create(deps: EmergencyDeps, principal: Principal, draft: EmergencyDraft,
 
 
 def _book_earliest(deps: EmergencyDeps, catalog: Catalog, principal: Principal, draft: EmergencyDraft,
-                   idempotency_key: str | None) -> ServiceRequest:
+                   idempotency_key: str | None, answer: booking.AnswerAction | None) -> ServiceRequest:
     service = replace(require_service(catalog, draft.service_id), lead_time_minutes=0)
     now = deps.clock()
     window = deps.settings.emergency_window_minutes
@@ -84,7 +85,7 @@ def _book_earliest(deps: EmergencyDeps, catalog: Catalog, principal: Principal, 
                                      address=draft.address, notes=draft.description, priority=EMERGENCY)
         try:
             return booking.book_with_team(deps, catalog, service, team, principal, visit, start, now,
-                                          idempotency_key, ())
+                                          idempotency_key, (), answer)
         except (SlotFull, TeamDayFull):
             continue  # taken meanwhile: next candidate
     later = [start for start, team in candidates if start > deadlines[team.id]]

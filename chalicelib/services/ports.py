@@ -89,6 +89,20 @@ class Idempotency(Protocol):
     def lookup(self, user: str, key: str) -> Submission | None:
         """What became of a submission: None if unknown (never received, or expired)."""
 
+    def completion(self, outcome: Outcome) -> Callable[[Any], None] | None:
+        """Inside `run`'s work: a transaction action that stores `outcome` as the submission's answer in the same
+        transaction as the write producing it, so a crash cannot separate them (None outside `run`)."""
+
+
+class SeriesClaims(Protocol):
+    """Which series a (user, Idempotency-Key) is booking (adapters/dynamodb/series_claims.py)."""
+
+    def claim(self, user: str, key: str, series_id: str) -> str:
+        """Claim the key for `series_id` unless an earlier attempt holds it; returns the holding series id."""
+
+    def release(self, user: str, key: str, series_id: str) -> None:
+        """Free the key, if `series_id` still holds it."""
+
 
 # Signals between the booking service and its repository (not HTTP errors: the service decides what they mean).
 class MemberBusy(Exception):

@@ -20,11 +20,17 @@ How a series is booked:
   Session; realtime pushes), so a rolled-back series never opened a payment.
 - Idempotency: the whole series is one submission under the client's Idempotency-Key (the stored outcome, 201
   or a deterministic 4xx, is replayed). A transient failure rolls back and is not stored, so a retry starts over.
+- Exactly once across crashes: the key claims a series id (series_claims) and each occurrence's request id
+  derives from it, so a retry after a process died mid-series books the same ids: the occurrences already
+  stored are taken as they are (DynamoDB refuses them twice) and the rest are booked. A rollback frees the claim
+  only once every occurrence is cancelled; a retry that finds a half-rolled-back series finishes the rollback
+  and starts afresh.
 - Cancel: one occurrence with the usual cancel route; the whole series with `cancel_series` (every occurrence
   still holding capacity and not yet started).
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol
@@ -38,7 +44,7 @@ from chalicelib.domain.zones import load_zone
 from chalicelib.observability import count, logger
 from chalicelib.services import booking, changes
 from chalicelib.services.catalog import require_service
-from chalicelib.services.ports import Outcome
+from chalicelib.services.ports import Outcome, SeriesClaims
 from chalicelib.services.submissions import SubmissionDeps, once_per_key
 
 CONFLICTS = (SlotFull, TeamDayFull, SlotUnavailable)
@@ -64,6 +70,7 @@ class SeriesResult:
 
 class SeriesDeps(booking.BookingDeps, changes.ChangeDeps, SubmissionDeps, Protocol):
     """Books through booking.create and compensates through changes.cancel."""
+    series_claims: SeriesClaims
 
 
 def new_series_id() -> str:
@@ -87,34 +94,82 @@ def create(deps: SeriesDeps, principal: Principal, draft: SeriesDraft,
     load_zone(tz)
     rule = parse_rrule(draft.rrule)
     series = occurrences(rule, draft.booking.start, tz, service.duration_minutes)
-    series_id = new_series_id()
+    series_id = _claim(deps, principal, idempotency_key)
     booked: list[ServiceRequest] = []
+    recovered: set[str] = set()
     skipped: list[dict] = []
-    first_conflict: DomainError | None = None
     try:
-        for occ in series:
-            occurrence_draft = replace(draft.booking, start=occ.start, series_id=series_id)
-            try:
-                booked.append(booking.create(deps, principal, occurrence_draft, idempotency_key, settled=False))
-            except CONFLICTS as exc:
-                _locate(exc, occ)
-                if not draft.skip_conflicts:
-                    raise
-                first_conflict = first_conflict or exc
-                skipped.append({"index": occ.index, "start": occ.to_dict()["start"], "code": exc.code})
-            except DomainError as exc:
-                _locate(exc, occ)
-                raise
+        first_conflict = _book_each(deps, principal, draft, series, series_id, idempotency_key, booked, recovered,
+                                    skipped)
         if not booked and first_conflict is not None:
             raise first_conflict
     except BaseException as exc:
-        _compensate(deps, principal, booked, f"series {series_id} not booked: {type(exc).__name__}")
-        count("SeriesRolledBack")
+        _roll_back(deps, principal, idempotency_key, series_id, booked, f"series {series_id} not booked: "
+                   f"{type(exc).__name__}")
         raise
-    settled = tuple(booking.settle(deps, request) for request in booked)
+    settled = tuple(booking.finish_recovered(deps, r) if r.id in recovered else booking.settle(deps, r)
+                    for r in booked)
     count("SeriesBooked")
     return SeriesResult(series_id=series_id, rrule=rule.to_rrule_string(), tz=tz, booked=settled,
                         skipped=tuple(skipped))
+
+
+def _book_each(deps: SeriesDeps, principal: Principal, draft: SeriesDraft, series: list[Occurrence], series_id: str,
+               idempotency_key: str | None, booked: list[ServiceRequest], recovered: set[str],
+               skipped: list[dict]) -> DomainError | None:
+    """Book every occurrence, appending to `booked` (an occurrence an earlier attempt of this key stored is
+    taken as it is, into `recovered` too) and `skipped`. Returns the first skipped conflict."""
+    first_conflict: DomainError | None = None
+    for occ in series:
+        occurrence_id = occurrence_request_id(series_id, occ.index) if idempotency_key else None
+        occurrence_draft = replace(draft.booking, start=occ.start, series_id=series_id, request_id=occurrence_id)
+        try:
+            booked.append(booking.create(deps, principal, occurrence_draft, idempotency_key, settled=False))
+        except booking.AlreadyBooked as found:
+            if not found.request.holds_capacity:  # being rolled back by a concurrent attempt of this key
+                raise SlotUnavailable("This series is being rolled back; try again.", retry_after=1) from None
+            booked.append(found.request)
+            recovered.add(found.request.id)
+        except CONFLICTS as exc:
+            _locate(exc, occ)
+            if not draft.skip_conflicts:
+                raise
+            first_conflict = first_conflict or exc
+            skipped.append({"index": occ.index, "start": occ.to_dict()["start"], "code": exc.code})
+        except DomainError as exc:
+            _locate(exc, occ)
+            raise
+    return first_conflict
+
+
+def occurrence_request_id(series_id: str, index: int) -> str:
+    """A keyed series' occurrence id: a retry of the key books the same ids, which DynamoDB refuses to store
+    twice (see booking.keyed_request_id)."""
+    return "sr_" + hashlib.sha256(f"{series_id}\n{index}".encode("utf-8")).hexdigest()[:20]
+
+
+def _claim(deps: SeriesDeps, principal: Principal, idempotency_key: str | None) -> str:
+    """The series this submission books: a fresh one, or the one an earlier attempt of the same key claimed and
+    did not finish (its process died). An earlier attempt that died while rolling back (an occurrence of its
+    series is cancelled) is rolled back completely first, and the key claimed afresh."""
+    if idempotency_key is None:
+        return new_series_id()
+    series_id = deps.series_claims.claim(principal.user_id, idempotency_key, new_series_id())
+    stored = deps.requests.by_series(series_id)
+    if any(not r.holds_capacity for r in stored):
+        _roll_back(deps, principal, idempotency_key, series_id, [r for r in stored if r.holds_capacity],
+                   f"series {series_id} not booked: rolled back after an interrupted attempt")
+        series_id = deps.series_claims.claim(principal.user_id, idempotency_key, new_series_id())
+    return series_id
+
+
+def _roll_back(deps: SeriesDeps, principal: Principal, idempotency_key: str | None, series_id: str,
+               booked: list[ServiceRequest], reason: str) -> None:
+    """Cancel what the series booked, then free its key for a fresh attempt. A cancel that failed leaves the key
+    claimed, so the next attempt finishes the rollback before booking again."""
+    if _compensate(deps, principal, booked, reason) and idempotency_key is not None:
+        deps.series_claims.release(principal.user_id, idempotency_key, series_id)
+    count("SeriesRolledBack")
 
 
 def cancel_series(deps: SeriesDeps, principal: Principal, series_id: str, reason: str | None = None) -> dict:
@@ -145,9 +200,11 @@ def _locate(exc: DomainError, occ: Occurrence) -> None:
     exc.details = {**(exc.details or {}), "occurrence": occ.index, "start": occ.to_dict()["start"]}
 
 
-def _compensate(deps: SeriesDeps, principal: Principal, booked: list[ServiceRequest], reason: str) -> None:
+def _compensate(deps: SeriesDeps, principal: Principal, booked: list[ServiceRequest], reason: str) -> bool:
     """Cancel what this series booked (capacity and promotion uses go back in each cancel's transaction).
-    A cancel that keeps failing is logged loudly and left for an operator: it must not hide the original error."""
+    A cancel that keeps failing is logged loudly and left for an operator (or the key's next attempt): it must not
+    hide the original error. Returns whether every cancel succeeded."""
+    complete = True
     for request in reversed(booked):
         for attempt in range(1, COMPENSATION_ATTEMPTS + 1):
             try:
@@ -155,4 +212,6 @@ def _compensate(deps: SeriesDeps, principal: Principal, booked: list[ServiceRequ
                 break
             except Exception:  # noqa: BLE001 - keep compensating the others
                 if attempt == COMPENSATION_ATTEMPTS:
+                    complete = False
                     logger.exception("series compensation failed", extra={"serviceRequestId": request.id})
+    return complete

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
-from chalicelib.domain.booking import ServiceRequest
+from chalicelib.domain.booking import PaymentMethod, ServiceRequest
 from chalicelib.domain.errors import DomainError, NotFound
 from chalicelib.domain.principal import Principal
 from chalicelib.services import booking
@@ -41,8 +41,21 @@ def once_per_key(deps: SubmissionDeps, principal: Principal, key: str, body: dic
 
 def book_once(deps: BookOnceDeps, principal: Principal, key: str, body: dict, draft: booking.BookingDraft,
               render: Callable[[ServiceRequest], dict]) -> Outcome:
-    """Book once per (user, Idempotency-Key)."""
-    return once_per_key(deps, principal, key, body, lambda: booking.create(deps, principal, draft, key), render)
+    """Book once per (user, Idempotency-Key); the answer is stored by the booking transaction itself."""
+    answer = answer_in_transaction(deps, render)
+    return once_per_key(deps, principal, key, body,
+                        lambda: booking.create(deps, principal, draft, key, answer=answer), render)
+
+
+def answer_in_transaction(deps: SubmissionDeps, render: Callable[[ServiceRequest], dict]) -> booking.AnswerAction:
+    """The 201 a booking answers, stored with the booking in one transaction. Not for a CARD booking: its answer
+    carries the Checkout Session opened after the write, so it is stored after it (a crash in between leaves the
+    submission in progress; the retry finds the booking and opens the session, see booking.finish_recovered)."""
+    def action(request: ServiceRequest):
+        if request.payment_method is PaymentMethod.CARD:
+            return None
+        return deps.idempotency.completion(Outcome(ok=True, body=render(request)))
+    return action
 
 
 def get_submission(deps: SubmissionDeps, principal: Principal, key: str) -> dict:

@@ -1,5 +1,6 @@
 """Exactly once when the process dies: an invocation killed after the booking transaction and before its answer
-(and before the idempotency record is completed) leaves a booking; when the client retries with the same key —
+leaves a booking whose answer its own transaction stored (a CARD booking's answer is stored after its Checkout
+Session opens, so its record is still in progress); when the client retries with the same key —
 while the record is still in progress, or after it expired — there is never a second booking and never a 409
 for a key whose booking exists: the retry answers that booking (201, Idempotent-Replayed)."""
 from __future__ import annotations
@@ -33,6 +34,10 @@ def dies_once(app_container):
     dying = DiesAfterTheTransaction(app_container.events)
     app_container.override(events=dying)
     return dying
+
+
+def idempotency_records(settings) -> list[dict]:
+    return boto3.resource("dynamodb", region_name="us-east-1").Table(settings.idempotency_table).scan()["Items"]
 
 
 def expire_idempotency_records(settings) -> int:
@@ -72,16 +77,37 @@ def test_a_retry_after_the_process_died_and_the_record_expired_replays_the_one_b
     assert again.headers.get("Idempotent-Replayed") == "true"
 
 
-def test_a_retry_while_the_crashed_attempt_is_still_in_progress_waits_then_replays(api, users, dies_once,
-                                                                                   settings):
+def test_the_booking_transaction_stores_the_answer_so_a_retry_right_after_the_crash_replays_it(api, users, dies_once,
+                                                                                              settings):
     with pytest.raises(SystemExit):
         book(api, users["a"], "crash-2")
-    busy = book(api, users["a"], "crash-2")
+    [stored] = own_requests(api, users["a"])
+    [record] = idempotency_records(settings)
+    assert record["status"] == "COMPLETED"  # written by the booking's own transaction, before the process died
+    assert json.loads(record["data"])["body"]["id"] == stored["id"]
+
+    retry = book(api, users["a"], "crash-2")
+    assert retry.status_code == 201 and retry.headers.get("Idempotent-Replayed") == "true"
+    assert body_of(retry)["id"] == stored["id"]
+    assert len(own_requests(api, users["a"])) == 1
+
+
+def test_a_card_booking_whose_process_died_is_in_progress_until_its_record_expires_then_replays(api, users,
+                                                                                                dies_once, settings):
+    """A CARD booking's answer carries the Checkout Session opened after the write, so it is not stored by the
+    transaction: the retry waits (409 + Retry-After), then finds the booking and opens its session."""
+    with pytest.raises(SystemExit):
+        book(api, users["a"], "crash-card", paymentMethod="CARD")
+    [record] = idempotency_records(settings)
+    assert record["status"] == "INPROGRESS"
+    busy = book(api, users["a"], "crash-card", paymentMethod="CARD")
     assert busy.status_code == 409 and busy.headers.get("Retry-After")
     assert body_of(busy)["error"]["code"] == "IDEMPOTENCY_IN_PROGRESS"
     expire_idempotency_records(settings)
-    retry = book(api, users["a"], "crash-2")
+    retry = book(api, users["a"], "crash-card", paymentMethod="CARD")
     assert retry.status_code == 201 and retry.headers.get("Idempotent-Replayed") == "true"
+    # The recovered booking's session is opened now (no Stripe here: the attempt is reported on the booking).
+    assert body_of(retry)["paymentError"]["code"] == "PAYMENT_PROVIDER_UNAVAILABLE"
     assert len(own_requests(api, users["a"])) == 1
 
 

@@ -8,7 +8,7 @@ by reading first. Request writes are conditional on `rev` (optimistic concurrenc
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError
@@ -55,6 +55,10 @@ class _Tx:
     def __init__(self, connection: Connection) -> None:
         self.tx = TransactWrite(connection=connection)
         self.groups: dict[str, list[str]] = {"check": [], "delete": [], "put": [], "update": []}
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:  # runs once committed; never when cancelled
+        self._after_commit.append(callback)
 
     def check(self, label: str, *args: Any, **kw: Any) -> None:
         self.groups["check"].append(label)
@@ -79,6 +83,8 @@ class _Tx:
         """Raises TransactWriteError; map it with `failed_labels`."""
         with self.tx:  # TransactWrite commits on a clean exit
             pass
+        for callback in self._after_commit:
+            callback()
 
     def failed_labels(self, exc: BaseException) -> set[str]:
         codes = cancellation_codes(exc)

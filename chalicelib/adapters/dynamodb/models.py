@@ -182,6 +182,9 @@ class IdempotencyRecordItem(_Base):
 
     id = UnicodeAttribute(hash_key=True)
     expiration = TTLAttribute(null=True)
+    # Written by the booking transaction itself when it stores a submission's answer (adapters/idempotency.py).
+    record_status = UnicodeAttribute(attr_name="status", null=True)
+    response_data = UnicodeAttribute(attr_name="data", null=True)
 
 
 # --- ops: webhook event dedupe, job checkpoints, other short-lived markers (TTL) ------------------------
