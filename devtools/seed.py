@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.adapters import dev_tokens
 from chalicelib.domain.catalog import Blackout, Money, Service, ServiceOption, Team, TeamMember, TimeWindow
+from chalicelib.domain.service_areas import area
 from chalicelib.settings import Settings, settings_from_env
 
 NYC, LONDON = "team-nyc", "team-london"
@@ -89,9 +90,9 @@ def demo_teams(today: date) -> tuple[Team, ...]:
     training_start, training_end = _local_day_utc(_next_weekday(today, WED, 14), "Europe/London")
     return (
         Team(id=NYC, name="New York crew", timezone="America/New_York", weekly_hours=NYC_HOURS, daily_limit=8,
-             slot_capacity=2),
+             slot_capacity=2, service_areas=(area("US", prefixes=("100", "101", "102")),)),
         Team(id=LONDON, name="London crew", timezone="Europe/London", weekly_hours=LONDON_HOURS, daily_limit=6,
-             slot_capacity=1,
+             slot_capacity=1, service_areas=(area("GB", codes=("SW1A", "EC1", "E1", "N1", "W1")),),
              blackouts=(Blackout(id="blackout-london-training", start=training_start, end=training_end,
                                  reason="Team training day", team_id=LONDON),)),
     )

@@ -4,9 +4,11 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.api.routing import Ctx, endpoint, json_response
-from chalicelib.api.schemas.catalog import ServiceListOut, ServiceOut, TeamMemberListOut
+from chalicelib.api.schemas.catalog import (ServiceAreaLookupOut, ServiceAreaLookupQuery, ServiceListOut, ServiceOut,
+                                            TeamMemberListOut)
 from chalicelib.bootstrap import container
 from chalicelib.services import catalog as catalog_service
+from chalicelib.services import service_areas
 
 bp = Blueprint(__name__)
 
@@ -39,3 +41,10 @@ def get_service(ctx: Ctx, service_id: str) -> Response:
           response=TeamMemberListOut, errors=("NOT_FOUND",), tags=("portal",))
 def team_members(ctx: Ctx, service_id: str) -> dict:
     return {"items": catalog_service.team_members_for_service(container().catalog.get(), service_id)}
+
+
+@endpoint(bp, "/service-areas/lookup", summary="Which services can be booked at a postal code, and by which teams",
+          query=ServiceAreaLookupQuery, response=ServiceAreaLookupOut,
+          errors=("VALIDATION_ERROR", "SERVICE_AREA_NOT_COVERED"), tags=("catalog",))
+def service_area_lookup(ctx: Ctx) -> dict:
+    return service_areas.lookup(container().catalog.get(), ctx.query.postalCode, ctx.query.country)

@@ -29,6 +29,7 @@ STATUS_BY_ERROR: dict[type[e.DomainError], int] = {
     e.ConcurrentUpdate: 409,
     e.AlreadyExists: 409,
     e.IdempotencyKeyReused: 422,
+    e.ServiceAreaNotCovered: 422,
     e.PromoInvalid: 422,
     e.Throttled: 429,
     e.PaymentProviderUnavailable: 503,

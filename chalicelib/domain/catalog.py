@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
+from chalicelib.domain.service_areas import Location, ServiceArea
+
 
 @dataclass(frozen=True)
 class Money:
@@ -63,6 +65,10 @@ class Team:
     slot_capacity: int  # bookings that may overlap any instant (crews)
     blackouts: tuple[Blackout, ...] = ()
     version: int = 1
+    service_areas: tuple[ServiceArea, ...] = ()  # where its crews go (domain/service_areas.py)
+
+    def covers(self, location: Location) -> bool:
+        return any(a.covers(location) for a in self.service_areas)
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,10 @@ class Catalog:
     teams: dict[str, Team] = field(default_factory=dict)
     members: dict[str, TeamMember] = field(default_factory=dict)
     global_blackouts: tuple[Blackout, ...] = ()
+
+    def teams_covering(self, service: Service, location: Location) -> list[Team]:
+        """The teams performing `service` whose areas cover `location`, in the service's team order."""
+        return [self.teams[t] for t in service.team_ids if t in self.teams and self.teams[t].covers(location)]
 
     def members_for(self, service_id: str, team_id: str | None = None) -> list[TeamMember]:
         return sorted((m for m in self.members.values()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from chalicelib.domain.catalog import (Blackout, Catalog, Money, Service, ServiceOption, Team, TeamMember,
                                        TimeWindow)
 from chalicelib.domain.payment import CheckoutError, Payment, ReconciliationNote
+from chalicelib.domain.service_areas import ServiceArea
 
 if TYPE_CHECKING:
     from chalicelib.domain.booking import ServiceRequest
@@ -72,14 +73,19 @@ def blackout_from_doc(d: dict) -> Blackout:
 def team_to_doc(t: Team) -> dict:
     return {"id": t.id, "name": t.name, "timezone": t.timezone, "weeklyHours": hours_to_doc(t.weekly_hours),
             "dailyLimit": t.daily_limit, "slotCapacity": t.slot_capacity, "version": t.version,
-            "blackouts": [blackout_to_doc(b) for b in t.blackouts]}
+            "blackouts": [blackout_to_doc(b) for b in t.blackouts],
+            "serviceAreas": [{"country": a.country, "codes": list(a.codes), "prefixes": list(a.prefixes)}
+                             for a in t.service_areas]}
 
 
 def team_from_doc(d: dict) -> Team:
     return Team(id=d["id"], name=d["name"], timezone=d["timezone"],
                 weekly_hours=hours_from_doc(d.get("weeklyHours", {})), daily_limit=int(d["dailyLimit"]),
                 slot_capacity=int(d["slotCapacity"]), version=int(d.get("version", 1)),
-                blackouts=tuple(blackout_from_doc(b) for b in d.get("blackouts", ())))
+                blackouts=tuple(blackout_from_doc(b) for b in d.get("blackouts", ())),
+                service_areas=tuple(ServiceArea(country=a["country"], codes=tuple(a.get("codes", ())),
+                                                prefixes=tuple(a.get("prefixes", ())))
+                                    for a in d.get("serviceAreas", ())))
 
 
 def member_to_doc(m: TeamMember) -> dict:

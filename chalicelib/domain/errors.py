@@ -119,6 +119,11 @@ class AlreadyExists(DomainError):
 
 
 # 422
+class ServiceAreaNotCovered(DomainError):
+    code = "SERVICE_AREA_NOT_COVERED"
+    default_message = "No crew serves this location for this service."
+
+
 class IdempotencyKeyReused(DomainError):
     code = "IDEMPOTENCY_KEY_REUSED"
     default_message = "This Idempotency-Key was used with a different request body."

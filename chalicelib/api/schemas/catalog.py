@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict
 
-from chalicelib.api.schemas.common import MoneyOut, Schema
+from chalicelib.api.schemas.common import CountryCode, MoneyOut, PostalCode, Schema, Strict
 
 
 class ServiceOptionOut(Schema):
@@ -42,3 +42,25 @@ class TeamMemberOut(Schema):
 
 class TeamMemberListOut(Schema):
     items: list[TeamMemberOut]
+
+
+class ServiceAreaLookupQuery(Strict):
+    postalCode: PostalCode
+    country: CountryCode | None = None
+
+
+class CoveringTeamOut(Schema):
+    teamId: str
+    timezone: str
+
+
+class CoveredServiceOut(Schema):
+    serviceId: str
+    name: str
+    teams: list[CoveringTeamOut]
+
+
+class ServiceAreaLookupOut(Schema):
+    postalCode: str
+    country: str
+    services: list[CoveredServiceOut]

@@ -64,6 +64,10 @@ PaymentMethodCode = Literal["CARD", "COD"]
 OptionIds = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)]
 PromoCodes = Annotated[list[Annotated[str, Field(max_length=32)]], Field(max_length=5)]
 RRule = Annotated[str, Field(min_length=1, max_length=256)]
+# A customer's location (chalicelib/domain/service_areas.py normalises and checks it per country).
+PostalCode = Annotated[str, Field(min_length=1, max_length=16, description="Postal code or ZIP (e.g. 10001, SW1A 1AA)")]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2; default: the one "
+                                   "country among the service areas whose postal-code format fits")]
 RRULE_HELP = "RRULE: FREQ=WEEKLY|MONTHLY, INTERVAL, COUNT<=52 or UNTIL<=1 year, BYDAY."
 
 
