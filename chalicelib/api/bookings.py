@@ -41,7 +41,8 @@ def idempotency_key(ctx: Ctx) -> str:
 def draft_from(body: CreateServiceRequestIn) -> booking.BookingDraft:
     return booking.BookingDraft(service_id=body.serviceId, start=body.start,
                                 payment_method=PaymentMethod(body.paymentMethod), member_id=body.teamMemberId,
-                                team_id=body.teamId, address=body.address, notes=body.notes,
+                                team_id=body.teamId, postal_code=body.postalCode, country=body.country,
+                                address=body.address, notes=body.notes,
                                 options=tuple(body.options), promo_codes=tuple(body.promoCodes),
                                 customer_email=body.customerEmail)
 

@@ -23,7 +23,8 @@ bp = Blueprint(__name__)
 def create_emergency_request(ctx: Ctx) -> Response:
     b = ctx.body
     draft = emergency.EmergencyDraft(service_id=b.serviceId, address=b.address, description=b.description,
-                                     payment_method=PaymentMethod(b.paymentMethod))
+                                     payment_method=PaymentMethod(b.paymentMethod), postal_code=b.postalCode,
+                                     country=b.country)
     outcome = emergency.create_idempotent(container(), ctx.principal, idempotency_key(ctx),
                                           b.model_dump(mode="json"), draft, portal_view)
     return outcome_response(outcome)

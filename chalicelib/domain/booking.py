@@ -14,6 +14,7 @@ from chalicelib.domain.errors import InvalidState
 
 if TYPE_CHECKING:
     from chalicelib.domain.payment import Payment
+    from chalicelib.domain.service_areas import Location
 
 
 class Status(str, Enum):
@@ -111,6 +112,7 @@ class ServiceRequest:
     hold_expires_at: datetime | None = None
     payment: Payment = field(default_factory=_no_payment)  # session, Stripe's reports, cash (domain/payment.py)
     reminders_sent: tuple[str, ...] = ()  # "24h", "2h"
+    location: Location | None = None  # the customer's location the booking was routed by (service areas)
     revision: int = 0  # storage revision this copy was read at (writes are conditional on it)
 
     def with_changes(self, **changes) -> "ServiceRequest":

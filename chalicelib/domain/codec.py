@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from chalicelib.domain.catalog import (Blackout, Catalog, Money, Service, ServiceOption, Team, TeamMember,
                                        TimeWindow)
 from chalicelib.domain.payment import CheckoutError, Payment, ReconciliationNote
-from chalicelib.domain.service_areas import ServiceArea
+from chalicelib.domain.service_areas import Location, ServiceArea
 
 if TYPE_CHECKING:
     from chalicelib.domain.booking import ServiceRequest
@@ -122,6 +122,7 @@ def request_to_doc(r: "ServiceRequest") -> dict:
             "options": list(r.options), "promoCodes": list(r.promo_codes),
             "holdExpiresAt": iso_utc(r.hold_expires_at) if r.hold_expires_at else None,
             "payment": payment_to_doc(r.payment), "remindersSent": list(r.reminders_sent),
+            "location": r.location.to_dict() if r.location else None,
             "createdAt": iso_utc(r.created_at), "updatedAt": iso_utc(r.updated_at)}
 
 
@@ -141,6 +142,7 @@ def request_from_doc(d: dict) -> "ServiceRequest":
         options=tuple(d.get("options", ())), promo_codes=tuple(d.get("promoCodes", ())),
         hold_expires_at=parse_iso(d["holdExpiresAt"]) if d.get("holdExpiresAt") else None,
         payment=payment_from_doc(d.get("payment")), reminders_sent=tuple(d.get("remindersSent", ())),
+        location=Location(d["location"]["postalCode"], d["location"]["country"]) if d.get("location") else None,
         revision=int(d.get("revision", 0)),
     )
 

@@ -16,8 +16,9 @@ from chalicelib.domain.catalog import Catalog, Service, Team
 from chalicelib.domain.errors import (DomainError, IdempotencyKeyReused, NotFound, PromoExhausted, SlotFull,
                                       SlotUnavailable, TeamDayFull, ValidationFailed)
 from chalicelib.domain.principal import Principal
+from chalicelib.domain.service_areas import Location
 from chalicelib.observability import count, logger
-from chalicelib.services import capacity
+from chalicelib.services import capacity, service_areas
 from chalicelib.services.catalog import require_service
 from chalicelib.services.events import BookingCreated, EventPublisher, latest_request
 from chalicelib.services.ports import (CatalogSource, Clock, ExtraActionFailed, MemberBusy, Pricer,
@@ -51,6 +52,9 @@ class BookingDraft:
     series_id: str | None = None
     exhausted_rules: tuple[str, ...] = ()  # promotion rules found used up by an earlier attempt (priced without)
     request_id: str | None = None  # the id this booking must have (a keyed series' occurrence, see series.py)
+    postal_code: str | None = None  # the customer's location as typed (resolved with the catalog's areas)
+    country: str | None = None
+    location: Location | None = None  # resolved: only teams whose service area covers it are considered
 
 
 class OwnRequestsDeps(Protocol):
@@ -169,6 +173,7 @@ def _place(deps: BookingDeps, catalog: Catalog, principal: Principal, draft: Boo
         raise ValidationFailed("Unknown option.", {"fields": [{"field": "options", "unknown": unknown}]})
     start = draft.start.astimezone(UTC)
     now = deps.clock()
+    draft = located(catalog, draft)
     teams = _candidate_teams(catalog, service, draft)
     problems: dict[str, str] = {}
     open_teams: list[Team] = []
@@ -191,8 +196,20 @@ def _place(deps: BookingDeps, catalog: Catalog, principal: Principal, draft: Boo
     raise last
 
 
+def located(catalog: Catalog, draft: BookingDraft) -> BookingDraft:
+    """The draft with its location resolved (ValidationFailed when malformed); unchanged without one."""
+    if draft.location is not None or draft.postal_code is None:
+        return draft
+    return replace(draft, location=service_areas.locate(catalog, draft.postal_code, draft.country))
+
+
 def _candidate_teams(catalog: Catalog, service: Service, draft: BookingDraft) -> list[Team]:
+    """The service's teams that could take the draft, in the service's order (the selection rule quotes and
+    previews share): those covering its location, then the one of the pinned member or team.
+    Raises ServiceAreaNotCovered, NotFound."""
     teams = av.teams_for(catalog, service)
+    if draft.location is not None:
+        teams = service_areas.covering_teams(catalog, service, draft.location)
     if draft.member_id is not None:
         member = catalog.members.get(draft.member_id)
         if member is None or service.id not in member.service_ids:
@@ -275,7 +292,7 @@ def _new_request(deps: BookingDeps, service: Service, plan: av.CapacityPlan, pri
         price=deps.price(service, draft, start, plan.timezone, principal), created_at=now, updated_at=now,
         address=draft.address, notes=draft.notes, customer_email=draft.customer_email or principal.email,
         idempotency_key=idempotency_key, series_id=draft.series_id, priority=draft.priority,
-        options=draft.options, promo_codes=draft.promo_codes, hold_expires_at=hold)
+        options=draft.options, promo_codes=draft.promo_codes, hold_expires_at=hold, location=draft.location)
 
 
 def _without_spent_rules(deps: BookingDeps, draft: BookingDraft, request: ServiceRequest,

@@ -27,7 +27,7 @@ from chalicelib.domain.catalog import Catalog, Service, Team
 from chalicelib.domain.errors import SlotFull, SlotUnavailable, TeamDayFull
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count, logger
-from chalicelib.services import booking
+from chalicelib.services import booking, service_areas
 from chalicelib.services.catalog import require_service
 from chalicelib.services.ports import AvailabilityPublisher, Outcome
 from chalicelib.services.submissions import SubmissionDeps, answer_in_transaction, once_per_key
@@ -42,6 +42,8 @@ class EmergencyDraft:
     address: str
     description: str
     payment_method: PaymentMethod
+    postal_code: str | None = None  # only on-call crews whose service area covers it are considered
+    country: str | None = None
 
 
 class EmergencyDeps(booking.BookingDeps, SubmissionDeps, Protocol):
@@ -75,14 +77,17 @@ def create(deps: EmergencyDeps, principal: Principal, draft: EmergencyDraft,
 def _book_earliest(deps: EmergencyDeps, catalog: Catalog, principal: Principal, draft: EmergencyDraft,
                    idempotency_key: str | None, answer: booking.AnswerAction | None) -> ServiceRequest:
     service = replace(require_service(catalog, draft.service_id), lead_time_minutes=0)
+    location = service_areas.locate(catalog, draft.postal_code, draft.country) if draft.postal_code else None
+    teams = service_areas.covering_teams(catalog, service, location) if location else av.teams_for(catalog, service)
     now = deps.clock()
     window = deps.settings.emergency_window_minutes
-    candidates = _free_looking_slots(deps, catalog, service, now)
+    candidates = _free_looking_slots(deps, catalog, service, teams, now)
     deadlines = {team.id: opening_deadline(team, now, window) for _, team in candidates}
     in_window = [(start, team) for start, team in candidates if start <= deadlines[team.id]]
     for start, team in in_window:
         visit = booking.BookingDraft(service_id=service.id, start=start, payment_method=draft.payment_method,
-                                     address=draft.address, notes=draft.description, priority=EMERGENCY)
+                                     address=draft.address, notes=draft.description, priority=EMERGENCY,
+                                     location=location)
         try:
             return booking.book_with_team(deps, catalog, service, team, principal, visit, start, now,
                                           idempotency_key, (), answer)
@@ -94,12 +99,12 @@ def _book_earliest(deps: EmergencyDeps, catalog: Catalog, principal: Principal, 
         "nextAvailableAt": codec.iso_utc(min(later)) if later else None})
 
 
-def _free_looking_slots(deps: EmergencyDeps, catalog: Catalog, service: Service,
+def _free_looking_slots(deps: EmergencyDeps, catalog: Catalog, service: Service, teams: list[Team],
                         now: datetime) -> list[tuple[datetime, Team]]:
     """Slots within HORIZON_DAYS (hours and blackouts respected) where an on-call member looks free, earliest
     first (ties by team id). Counters are read once; the booking transaction decides."""
     horizon = now + timedelta(days=HORIZON_DAYS)
-    teams = [t for t in av.teams_for(catalog, service) if _on_call(catalog, service, t)]
+    teams = [t for t in teams if _on_call(catalog, service, t)]
     if not teams:
         return []
     dates = av.team_local_dates(teams, now, horizon)

@@ -39,10 +39,11 @@ from chalicelib.domain.booking import ServiceRequest
 from chalicelib.domain.catalog import Catalog, Service
 from chalicelib.domain.errors import DomainError, NotFound, SlotFull, SlotUnavailable, TeamDayFull
 from chalicelib.domain.principal import Principal
+from chalicelib.domain.service_areas import Location
 from chalicelib.domain.recurrence import Occurrence, occurrences, parse_rrule
 from chalicelib.domain.zones import load_zone
 from chalicelib.observability import count, logger
-from chalicelib.services import booking, changes
+from chalicelib.services import booking, changes, service_areas
 from chalicelib.services.catalog import require_service
 from chalicelib.services.ports import Outcome, SeriesClaims
 from chalicelib.services.submissions import SubmissionDeps, once_per_key
@@ -90,7 +91,8 @@ def create(deps: SeriesDeps, principal: Principal, draft: SeriesDraft,
     transient error; in every case nothing of the series stays booked."""
     catalog = deps.catalog.get()
     service = require_service(catalog, draft.booking.service_id)
-    tz = draft.tz or _default_zone(catalog, service)
+    draft = replace(draft, booking=booking.located(catalog, draft.booking))
+    tz = draft.tz or _default_zone(catalog, service, draft.booking.location)
     load_zone(tz)
     rule = parse_rrule(draft.rrule)
     series = occurrences(rule, draft.booking.start, tz, service.duration_minutes)
@@ -189,7 +191,10 @@ def cancel_series(deps: SeriesDeps, principal: Principal, series_id: str, reason
     return {"seriesId": series_id, "cancelled": cancelled, "unchanged": unchanged}
 
 
-def _default_zone(catalog: Catalog, service: Service) -> str:
+def _default_zone(catalog: Catalog, service: Service, location: Location | None) -> str:
+    """The zone of the first team that would serve the series (of those covering the location, if given)."""
+    if location is not None:
+        return service_areas.covering_teams(catalog, service, location)[0].timezone
     team = next((catalog.teams[t] for t in service.team_ids if t in catalog.teams), None)
     if team is None:
         raise NotFound("No team performs this service.", {"serviceId": service.id})

@@ -5,8 +5,9 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, RootModel
 
-from chalicelib.api.schemas.common import (RRULE_HELP, Address, Day, IanaZone, Identifier, Instant, Notes, OptionalId,
-                                           OptionIds, PaymentMethodCode, PromoCodes, Reason, RRule, Schema, Strict)
+from chalicelib.api.schemas.common import (RRULE_HELP, Address, CountryCode, Day, IanaZone, Identifier, Instant, Notes,
+                                           OptionalId, OptionIds, PaymentMethodCode, PostalCode, PromoCodes, Reason,
+                                           RRule, Schema, Strict)
 
 
 class AvailabilityQuery(Strict):
@@ -47,6 +48,9 @@ class CreateServiceRequestIn(Strict):
     paymentMethod: PaymentMethodCode
     teamMemberId: OptionalId = None
     teamId: OptionalId = None
+    postalCode: PostalCode | None = Field(default=None, description="Where the crew goes: only teams whose "
+                                          "service area covers it are considered (422 SERVICE_AREA_NOT_COVERED).")
+    country: CountryCode | None = None
     address: Address = ""
     notes: Notes = ""
     options: OptionIds = Field(default_factory=list)
@@ -56,6 +60,11 @@ class CreateServiceRequestIn(Strict):
                                             "201 returns a SeriesBookingOut; 409 names the conflicting occurrence.")
     skipConflicts: bool = Field(default=False, strict=True,
                                 description="With recurrence: book the free occurrences and list the others.")
+
+
+class LocationOut(Schema):
+    postalCode: str
+    country: str
 
 
 class ServiceRequestOut(Schema):
@@ -77,6 +86,7 @@ class ServiceRequestOut(Schema):
     priority: str
     options: list[str]
     promoCodes: list[str]
+    location: LocationOut | None = None
     holdExpiresAt: str | None = None
     checkoutUrl: str | None = None
     paymentError: dict | None = None  # why checkoutUrl is null (Stripe unavailable): retry with POST .../checkout

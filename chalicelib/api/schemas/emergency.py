@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from chalicelib.api.schemas.common import Address, Identifier, Notes, PaymentMethodCode, Strict
+from chalicelib.api.schemas.common import (Address, CountryCode, Identifier, Notes, PaymentMethodCode, PostalCode,
+                                           Strict)
 
 
 class EmergencyRequestIn(Strict):
@@ -11,3 +12,6 @@ class EmergencyRequestIn(Strict):
     address: Address = Field(min_length=1)
     description: Notes = ""
     paymentMethod: PaymentMethodCode
+    postalCode: PostalCode | None = Field(default=None, description="Only on-call crews whose service area covers "
+                                          "it are considered (422 SERVICE_AREA_NOT_COVERED).")
+    country: CountryCode | None = None

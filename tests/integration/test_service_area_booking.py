@@ -1,0 +1,90 @@
+"""Bookings routed by the customer's location, on the demo catalog (cleaning is done by the New York and the
+London crews; plumbing emergencies by on-call members of both): a New York ZIP books the New York crew, a
+London postcode the London crew, an uncovered code is 422 SERVICE_AREA_NOT_COVERED and writes nothing."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, time, timedelta, timezone
+
+import pytest
+
+from chalicelib.clock import FixedClock, system_clock
+from tests.integration.conftest import auth
+
+
+def a_tuesday_ahead() -> datetime:
+    """14:00 UTC (09:00 in New York, 14:00 in London: both crews work) on a Tuesday 8 to 14 days ahead of the
+    clock, never New Year's Day (a demo blackout)."""
+    day = system_clock().date() + timedelta(days=8)
+    day += timedelta(days=(1 - day.weekday()) % 7)
+    if (day.month, day.day) == (1, 1):
+        day += timedelta(days=7)
+    return datetime.combine(day, time(14), timezone.utc)
+
+
+@pytest.fixture
+def slot(app_container) -> datetime:
+    start = a_tuesday_ahead()
+    app_container.override(clock=FixedClock(start - timedelta(days=7)))
+    return start
+
+
+def post(client, path, token, body, key):
+    return client.http.post(path, body=json.dumps(body), headers={
+        **auth(token), "Content-Type": "application/json", "Idempotency-Key": key})
+
+
+def book(client, token, start, key, **location):
+    return post(client, "/portal/service-requests", token,
+                {"serviceId": "cleaning", "start": start.isoformat(), "paymentMethod": "COD", **location}, key)
+
+
+def own(client, token) -> list[dict]:
+    return json.loads(client.http.get("/portal/service-requests", headers=auth(token)).body)["items"]
+
+
+@pytest.mark.parametrize("location, team", [({"postalCode": "10001"}, "team-nyc"),
+                                            ({"postalCode": "10118-0110", "country": "US"}, "team-nyc"),
+                                            ({"postalCode": "sw1a 1aa"}, "team-london"),
+                                            ({"postalCode": "E1W 1AA", "country": "GB"}, "team-london")])
+def test_the_location_decides_which_crew_books_it(client, tokens, slot, location, team):
+    response = book(client, tokens["userA"], slot, "loc-1", **location)
+    assert response.status_code == 201, response.body
+    body = json.loads(response.body)
+    assert body["teamId"] == team
+    assert body["location"]["postalCode"] == location["postalCode"].replace(" ", "").upper().split("-")[0]
+
+
+@pytest.mark.parametrize("location", [{"postalCode": "11201"}, {"postalCode": "E14 5AB"},
+                                      {"postalCode": "75001", "country": "FR"}])
+def test_an_uncovered_location_is_422_and_books_nothing(client, tokens, slot, location):
+    response = book(client, tokens["userA"], slot, "loc-2", **location)
+    assert response.status_code == 422, response.body
+    error = json.loads(response.body)["error"]
+    assert error["code"] == "SERVICE_AREA_NOT_COVERED" and error["details"]["serviceId"] == "cleaning"
+    assert own(client, tokens["userA"]) == []
+
+
+def test_a_malformed_postal_code_is_400_and_books_nothing(client, tokens, slot):
+    response = book(client, tokens["userA"], slot, "loc-3", postalCode="1000")
+    assert response.status_code == 400, response.body
+    assert own(client, tokens["userA"]) == []
+
+
+def test_a_series_from_london_keeps_london_wall_time_and_crew(client, tokens, slot):
+    response = book(client, tokens["userA"], slot, "loc-4", postalCode="N1 9GU",
+                    recurrence={"rrule": "FREQ=WEEKLY;COUNT=3"})
+    assert response.status_code == 201, response.body
+    body = json.loads(response.body)
+    assert body["tz"] == "Europe/London"
+    assert {o["teamId"] for o in body["items"]} == {"team-london"}
+
+
+@pytest.mark.parametrize("postal_code, team", [("SW1A 2AA", "team-london"), ("10001", "team-nyc")])
+def test_an_emergency_goes_to_an_on_call_member_of_the_crew_covering_it(client, tokens, slot, postal_code, team):
+    """Both crews have plumbing on-call members (Ben, Dan): whichever is earliest overall, the location decides."""
+    response = post(client, "/portal/emergency-requests", tokens["userA"],
+                    {"serviceId": "plumbing", "address": "1 Main St", "paymentMethod": "COD",
+                     "postalCode": postal_code}, "sos-" + postal_code)
+    assert response.status_code == 201, response.body
+    assert json.loads(response.body)["teamId"] == team
