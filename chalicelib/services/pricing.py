@@ -1,7 +1,10 @@
 """Quote use case: the price of one visit, or of every occurrence of a recurring series.
 
-The team whose local time judges the surcharges is ``team_id`` when given (it must serve the service), else the
-service's first team. Recurring occurrences keep the start's wall time in the customer's ``tz``.
+The team whose local time and prices apply is chosen by the rule booking follows (`serving_team`): ``team_id``
+when given (it must serve the service, and the location when one is given); otherwise, among the service's teams
+that cover the customer's location (all of them without one), the first in the service's order whose slot at
+``start`` is open (working hours, blackouts, lead time) — the team a booking of that slot tries first — or the first
+of them when none is open. Recurring occurrences keep the start's wall time in the customer's ``tz``.
 """
 from __future__ import annotations
 
@@ -9,12 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterable
 
+from chalicelib.domain import availability as av
 from chalicelib.domain.catalog import Catalog, Service, Team
-from chalicelib.domain.errors import NotFound, PromoExhausted, PromoInvalid, ValidationFailed
+from chalicelib.domain.errors import NotFound, PromoExhausted, PromoInvalid, ServiceAreaNotCovered, ValidationFailed
 from chalicelib.domain.pricing import PricingPolicy, Quote, price
 from chalicelib.domain.promotions import PromoRule, normalize_code
 from chalicelib.domain.recurrence import Occurrence, occurrences, parse_rrule
 from chalicelib.domain.zones import load_zone
+from chalicelib.domain.service_areas import Location
+from chalicelib.services import service_areas
 from chalicelib.services.promotions import PromoRepository
 
 
@@ -29,22 +35,37 @@ class QuoteRequest:
     emergency: bool = False
     recurrence: str | None = None  # RRULE
     customer_id: str | None = None
+    postal_code: str | None = None  # the customer's location (service areas)
+    country: str | None = None
+    now: datetime | None = None  # judges lead time when choosing the team, as booking does
 
 
-def service_and_team(catalog: Catalog, service_id: str, team_id: str | None = None) -> tuple[Service, Team]:
-    """Raises NotFound (unknown/inactive service, team without data) or ValidationFailed (team does not serve
-    the service)."""
+def service_and_team(catalog: Catalog, service_id: str, team_id: str | None = None,
+                     location: Location | None = None, start: datetime | None = None,
+                     now: datetime | None = None) -> tuple[Service, Team]:
+    """The service and the team serving it (module docstring). Raises NotFound (unknown/inactive service, team
+    without data), ValidationFailed (team does not serve the service), ServiceAreaNotCovered."""
     service = catalog.services.get(service_id)
     if service is None or not service.active:
         raise NotFound(details={"serviceId": service_id})
     if team_id is not None and team_id not in service.team_ids:
         raise ValidationFailed("This team does not perform the service.",
                                {"fields": [{"field": "teamId", "message": "not a team of the service"}]})
-    chosen = team_id or (service.team_ids[0] if service.team_ids else None)
-    team = catalog.teams.get(chosen) if chosen else None
-    if team is None:
+    teams = service_areas.covering_teams(catalog, service, location) if location else av.teams_for(catalog, service)
+    if team_id is not None:
+        if location is not None and team_id not in {t.id for t in teams}:
+            raise ServiceAreaNotCovered(details={**location.to_dict(), "serviceId": service.id, "teamId": team_id})
+        teams = [t for t in teams if t.id == team_id]
+    if not teams:
         raise NotFound("No team performs this service.", {"serviceId": service_id})
-    return service, team
+    if start is not None and now is not None:
+        start = start.astimezone(av.UTC)
+        return service, next((t for t in teams if not av.slot_problem(catalog, service, t, start, now)), teams[0])
+    return service, teams[0]
+
+
+def location_of(catalog: Catalog, postal_code: str | None, country: str | None) -> Location | None:
+    return service_areas.locate(catalog, postal_code, country) if postal_code else None
 
 
 def relevant_rules(rules: Iterable[PromoRule], codes: Iterable[str]) -> list[PromoRule]:
@@ -66,7 +87,9 @@ def rules_for(promotions: PromoRepository, codes: Iterable[str]) -> list:
 def quote(catalog: Catalog, promotions: PromoRepository, policy: PricingPolicy, request: QuoteRequest) -> dict:
     """Raises NotFound, ValidationFailed (options, zone, recurrence), PromoInvalid or PromoExhausted; for a series,
     a promotion error names the occurrence (details.occurrence)."""
-    service, team = service_and_team(catalog, request.service_id, request.team_id)
+    location = location_of(catalog, request.postal_code, request.country)
+    service, team = service_and_team(catalog, request.service_id, request.team_id, location, request.start,
+                                     request.now)
     zone = load_zone(request.tz)
     rules = rules_for(promotions, request.promo_codes)
     exhausted = promotions.exhausted_rule_ids(rules, request.customer_id)

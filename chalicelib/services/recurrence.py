@@ -14,7 +14,7 @@ from chalicelib.domain.codec import parse_iso
 from chalicelib.domain.pricing import PricingPolicy, price
 from chalicelib.domain.recurrence import occurrences, parse_rrule
 from chalicelib.domain.zones import load_zone
-from chalicelib.services.pricing import relevant_rules, series_summary, service_and_team
+from chalicelib.services.pricing import location_of, relevant_rules, series_summary, service_and_team
 from chalicelib.services.promotions import PromoRepository
 
 AVAILABLE = "AVAILABLE"
@@ -29,12 +29,17 @@ class PreviewRequest:
     rrule: str
     team_id: str | None = None
     customer_id: str | None = None
+    postal_code: str | None = None  # the customer's location: the team is chosen as quotes and bookings do
+    country: str | None = None
+    now: datetime | None = None
 
 
 def preview(catalog: Catalog, promotions: PromoRepository, policy: PricingPolicy, request: PreviewRequest,
             check: SlotCheck) -> dict:
     """Raises NotFound or ValidationFailed (rule, zone, team). Conflicts are reported, never raised."""
-    service, team = service_and_team(catalog, request.service_id, request.team_id)
+    location = location_of(catalog, request.postal_code, request.country)
+    service, team = service_and_team(catalog, request.service_id, request.team_id, location, request.start,
+                                     request.now)
     load_zone(request.tz)
     rule = parse_rrule(request.rrule)
     series = occurrences(rule, request.start, request.tz, service.duration_minutes)

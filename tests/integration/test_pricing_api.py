@@ -57,11 +57,26 @@ def test_quote_equals_the_resolver_for_the_same_input(client, tokens, app_contai
 
 def test_surcharges_follow_the_chosen_team_zone(client):
     # 12:00 UTC on a Wednesday: 07:00 in New York (after hours), 12:00 in London (business hours).
-    nyc = post_quote(client, start="2026-12-02T12:00:00Z").json_body
+    nyc = post_quote(client, start="2026-12-02T12:00:00Z", postalCode="10001").json_body
     london = post_quote(client, start="2026-12-02T12:00:00Z", teamId="team-london").json_body
+    assert nyc["teamId"] == "team-nyc"
     assert [line["code"] for line in nyc["quote"]["lines"] if line["kind"] == "SURCHARGE"] == ["AFTER_HOURS"]
     assert [line["code"] for line in london["quote"]["lines"] if line["kind"] == "SURCHARGE"] == []
     assert london["teamTimezone"] == "Europe/London"
+
+
+def test_without_a_team_or_location_the_quote_judges_the_team_a_booking_would_try_first(client):
+    """New York is closed at 07:00 its time, London is open: a booking of that instant goes to London."""
+    anywhere = post_quote(client, start="2026-12-02T12:00:00Z").json_body
+    assert anywhere["teamId"] == "team-london"
+    assert [line["code"] for line in anywhere["quote"]["lines"] if line["kind"] == "SURCHARGE"] == []
+
+
+@pytest.mark.parametrize("body", [{"postalCode": "11201"}, {"postalCode": "SW1A 1AA", "teamId": "team-nyc"}])
+def test_a_quote_for_an_uncovered_location_is_422(client, body):
+    response = post_quote(client, **body)
+    assert response.status_code == 422, response.json_body
+    assert response.json_body["error"]["code"] == "SERVICE_AREA_NOT_COVERED"
 
 
 @pytest.mark.parametrize("body,status,code", [

@@ -88,3 +88,23 @@ def test_an_emergency_goes_to_an_on_call_member_of_the_crew_covering_it(client, 
                      "postalCode": postal_code}, "sos-" + postal_code)
     assert response.status_code == 201, response.body
     assert json.loads(response.body)["teamId"] == team
+
+
+@pytest.mark.parametrize("postal_code, team", [("10001", "team-nyc"), ("SW1A 1AA", "team-london")])
+def test_the_quote_and_preview_judge_the_crew_and_price_the_booking_then_charges(client, tokens, slot, postal_code,
+                                                                                  team):
+    quoted = client.http.post("/pricing/quote", headers={"Content-Type": "application/json"}, body=json.dumps(
+        {"serviceId": "cleaning", "start": slot.isoformat(), "tz": "UTC", "postalCode": postal_code}))
+    assert quoted.status_code == 200, quoted.body
+    previewed = post(client, "/portal/recurring/preview", tokens["userA"], {
+        "serviceId": "cleaning", "start": slot.isoformat(), "tz": "UTC", "rrule": "FREQ=WEEKLY;COUNT=2",
+        "postalCode": postal_code}, "unused")
+    assert previewed.status_code == 200, previewed.body
+    booked = book(client, tokens["userA"], slot, "offer-" + postal_code, postalCode=postal_code)
+    assert booked.status_code == 201, booked.body
+
+    quote, preview, request = json.loads(quoted.body), json.loads(previewed.body), json.loads(booked.body)
+    assert quote["teamId"] == preview["teamId"] == request["teamId"] == team
+    assert preview["series"]["occurrences"][0]["availability"] == "AVAILABLE"
+    assert quote["quote"]["total"] == request["price"]["total"]
+    assert preview["series"]["occurrences"][0]["quote"]["total"] == request["price"]["total"]

@@ -5,16 +5,18 @@ from typing import Literal
 
 from pydantic import Field, StrictBool
 
-from chalicelib.api.schemas.common import (RRULE_HELP, Identifier, Instant, OptionalId, OptionIds, PromoCodes, RRule,
-                                           Schema, Strict, ZoneName)
+from chalicelib.api.schemas.common import (RRULE_HELP, CountryCode, Identifier, Instant, OptionalId, OptionIds,
+                                           PostalCode, PromoCodes, RRule, Schema, Strict, ZoneName)
 
 
 class QuoteIn(Strict):
     serviceId: Identifier
     start: Instant
     tz: ZoneName = Field(description="Customer's IANA zone: local times shown and recurrence wall time.")
-    teamId: OptionalId = Field(default=None,
-                               description="Team whose local time judges surcharges (default: the first team).")
+    teamId: OptionalId = Field(default=None, description="Team whose prices and local time apply (default: the team "
+                               "a booking of this slot would try first, among those covering postalCode).")
+    postalCode: PostalCode | None = None
+    country: CountryCode | None = None
     options: OptionIds = Field(default_factory=list)
     promoCodes: PromoCodes = Field(default_factory=list)
     emergency: StrictBool = False
@@ -82,6 +84,8 @@ class RecurringPreviewIn(Strict):
     tz: ZoneName
     rrule: RRule
     teamId: OptionalId = None
+    postalCode: PostalCode | None = None
+    country: CountryCode | None = None
 
 
 class RecurringPreviewOut(Schema):
