@@ -7,14 +7,14 @@ from chalicelib.api.errors import status_for_code
 from chalicelib.api.routing import Ctx, endpoint, outcome_response
 from chalicelib.api.schemas.bookings import (AvailabilityOut, AvailabilityQuery, BookingCreatedOut, CancelIn,
                                              CreateServiceRequestIn, RescheduleIn, SeriesCancelOut,
-                                             ServiceRequestListOut, ServiceRequestOut, SubmissionOut)
+                                             ServiceRequestListOut, ServiceRequestOut, SubmissionOut, ValidatedRequestOut)
 from chalicelib.api.schemas.common import PageQuery
 from chalicelib.bootstrap import container
 from chalicelib.domain import codec
 from chalicelib.domain.booking import PaymentMethod, ServiceRequest
 from chalicelib.domain.errors import IdempotencyKeyRequired, ValidationFailed
 from chalicelib.services import availability as availability_service
-from chalicelib.services import booking, changes, series, submissions
+from chalicelib.services import booking, booking_validation, changes, series, submissions
 
 bp = Blueprint(__name__)
 
@@ -79,6 +79,16 @@ def create_service_request(ctx: Ctx) -> Response:
     else:
         outcome = submissions.book_once(container(), ctx.principal, key, body, draft_from(ctx.body), portal_view)
     return outcome_response(outcome)
+
+
+@endpoint(bp, "/portal/service-requests/validate", "POST", auth="user",
+          summary="Check a booking and price it exactly as booking would, writing nothing (the confirmation step)",
+          body=CreateServiceRequestIn, response=ValidatedRequestOut,
+          errors=("NOT_FOUND", "SERVICE_AREA_NOT_COVERED", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE",
+                  "PROMO_INVALID", "PROMO_EXHAUSTED"), tags=("portal",))
+def validate_service_request(ctx: Ctx) -> dict:
+    """With `recurrence`, the first occurrence is checked (POST /portal/recurring/preview reports every one)."""
+    return booking_validation.view(booking_validation.validate(container(), ctx.principal, draft_from(ctx.body)))
 
 
 @endpoint(bp, "/portal/service-requests", auth="user", summary="My service requests (newest first)",

@@ -167,25 +167,9 @@ def _recover(deps: BookingDeps, request_id: str, user_id: str, service_id: str, 
 
 def _place(deps: BookingDeps, catalog: Catalog, principal: Principal, draft: BookingDraft, idempotency_key: str | None,
            extra: tuple, answer: AnswerAction | None) -> ServiceRequest:
-    service = require_service(catalog, draft.service_id)
-    unknown = sorted(set(draft.options) - {o.id for o in service.options})
-    if unknown:
-        raise ValidationFailed("Unknown option.", {"fields": [{"field": "options", "unknown": unknown}]})
-    start = draft.start.astimezone(UTC)
     now = deps.clock()
-    draft = located(catalog, draft)
-    teams = _candidate_teams(catalog, service, draft)
-    problems: dict[str, str] = {}
-    open_teams: list[Team] = []
-    for team in teams:
-        problem = av.slot_problem(catalog, service, team, start, now)
-        if problem:
-            problems[team.id] = problem
-        else:
-            open_teams.append(team)
-    if not open_teams:
-        reason = next(iter(problems.values()), "outside_hours")
-        raise SlotUnavailable(details={"reason": reason, "start": codec.iso_utc(start)})
+    service, draft, open_teams = open_teams_for(catalog, draft, now)
+    start = draft.start.astimezone(UTC)
     last: DomainError = SlotFull()
     for team in open_teams:
         try:
@@ -194,6 +178,31 @@ def _place(deps: BookingDeps, catalog: Catalog, principal: Principal, draft: Boo
         except (SlotFull, TeamDayFull) as exc:
             last = exc
     raise last
+
+
+def open_teams_for(catalog: Catalog, draft: BookingDraft, now: datetime) -> tuple[Service, BookingDraft, list[Team]]:
+    """Every check of a draft that needs no capacity read: the service and its options, the location, the
+    candidate teams in the order booking tries them, and which of them can take the start at all (hours,
+    blackouts, lead time). Returns (service, the located draft, the open teams). Raises NotFound,
+    ValidationFailed, ServiceAreaNotCovered, SlotUnavailable."""
+    service = require_service(catalog, draft.service_id)
+    unknown = sorted(set(draft.options) - {o.id for o in service.options})
+    if unknown:
+        raise ValidationFailed("Unknown option.", {"fields": [{"field": "options", "unknown": unknown}]})
+    start = draft.start.astimezone(UTC)
+    draft = located(catalog, draft)
+    problems: dict[str, str] = {}
+    open_teams: list[Team] = []
+    for team in _candidate_teams(catalog, service, draft):
+        problem = av.slot_problem(catalog, service, team, start, now)
+        if problem:
+            problems[team.id] = problem
+        else:
+            open_teams.append(team)
+    if not open_teams:
+        reason = next(iter(problems.values()), "outside_hours")
+        raise SlotUnavailable(details={"reason": reason, "start": codec.iso_utc(start)})
+    return service, draft, open_teams
 
 
 def located(catalog: Catalog, draft: BookingDraft) -> BookingDraft:
@@ -251,7 +260,7 @@ def book_with_team(deps: BookingDeps, catalog: Catalog, service: Service, team: 
         member = candidates[0]
         tried.add(member.id)
         plan = av.plan_for(service, team, member.id, start)
-        request = _new_request(deps, service, plan, principal, draft, start, now, idempotency_key)
+        request = new_request(deps, service, plan, principal, draft, start, now, idempotency_key)
         uses = capacity.promotion_uses(deps, request, consume=True)
         stored_answer = answer(request.with_changes(revision=1)) if answer is not None else None
         try:
@@ -276,7 +285,7 @@ def _present(action: Callable[[Any], None] | None) -> tuple:
     return () if action is None else (action,)
 
 
-def _new_request(deps: BookingDeps, service: Service, plan: av.CapacityPlan, principal: Principal, draft: BookingDraft,
+def new_request(deps: BookingDeps, service: Service, plan: av.CapacityPlan, principal: Principal, draft: BookingDraft,
                  start: datetime, now: datetime, idempotency_key: str | None) -> ServiceRequest:
     status, payment_status = initial_states(draft.payment_method)
     placement = Placement(team_id=plan.team_id, member_id=plan.member_id, start=start,

@@ -37,7 +37,7 @@ class PublishDeps(Protocol):
 class LoadSnapshots:
     """Per-container cache of team-day counters, used only to ORDER candidate members (least loaded first).
     Correctness never depends on it: the booking transaction's conditions decide. Keeping it warm for a few
-    seconds keeps a booking at 3 DynamoDB requests (idempotency start + transaction + idempotency end)."""
+    seconds keeps a booking at 2 DynamoDB requests (the idempotency record and the transaction storing the answer)."""
 
     def __init__(self, ttl_seconds: float = 10.0, clock: Callable[[], float] = monotonic) -> None:
         self._ttl = ttl_seconds

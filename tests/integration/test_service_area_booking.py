@@ -108,3 +108,36 @@ def test_the_quote_and_preview_judge_the_crew_and_price_the_booking_then_charges
     assert preview["series"]["occurrences"][0]["availability"] == "AVAILABLE"
     assert quote["quote"]["total"] == request["price"]["total"]
     assert preview["series"]["occurrences"][0]["quote"]["total"] == request["price"]["total"]
+
+
+def validate(client, token, start, **extra):
+    return post(client, "/portal/service-requests/validate", token,
+                {"serviceId": "cleaning", "start": start.isoformat(), "paymentMethod": "COD", **extra}, "unused")
+
+
+@pytest.mark.parametrize("postal_code, team", [("10001", "team-nyc"), ("SW1A 1AA", "team-london")])
+def test_validate_answers_the_request_booking_then_creates_and_writes_nothing(client, tokens, slot, postal_code,
+                                                                              team):
+    checked = validate(client, tokens["userA"], slot, postalCode=postal_code)
+    assert checked.status_code == 200, checked.body
+    assert own(client, tokens["userA"]) == []  # nothing written
+    booked = book(client, tokens["userA"], slot, "after-validate", postalCode=postal_code)
+    assert booked.status_code == 201, booked.body
+    answer, request = json.loads(checked.body), json.loads(booked.body)
+    assert answer["teamId"] == request["teamId"] == team
+    assert (answer["start"], answer["end"]) == (request["start"], request["end"])
+    assert answer["price"]["total"] == request["price"]["total"] and "usageClaims" not in answer["price"]
+    assert answer["memberId"] is None  # not pinned: booking picks the member
+
+
+def test_validate_gives_the_codes_booking_gives(client, tokens, slot):
+    assert json.loads(validate(client, tokens["userA"], slot, postalCode="11201").body)["error"]["code"] == \
+        "SERVICE_AREA_NOT_COVERED"
+    closed = slot.replace(hour=3)  # 03:00 UTC: neither crew works
+    assert json.loads(validate(client, tokens["userA"], closed).body)["error"]["code"] == "SLOT_UNAVAILABLE"
+    # London has one crew: once it is booked, validate and booking both say SLOT_FULL.
+    assert book(client, tokens["userB"], slot, "take-london", postalCode="E1 6AN").status_code == 201
+    full = validate(client, tokens["userA"], slot, postalCode="E1 6AN")
+    assert full.status_code == 409 and json.loads(full.body)["error"]["code"] == "SLOT_FULL"
+    refused = book(client, tokens["userA"], slot, "london-full", postalCode="E1 6AN")
+    assert json.loads(refused.body)["error"]["code"] == "SLOT_FULL"

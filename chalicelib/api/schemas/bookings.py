@@ -94,6 +94,21 @@ class ServiceRequestOut(Schema):
     updatedAt: str
 
 
+class ValidatedRequestOut(Schema):
+    """The request booking would create now (nothing is written or reserved)."""
+    serviceId: str
+    teamId: str
+    teamTimezone: str
+    memberId: str | None = None  # only when the body pinned a member; booking picks one otherwise
+    start: str
+    end: str
+    localStart: str  # in the team's zone
+    localEnd: str
+    paymentMethod: str
+    price: dict
+    location: LocationOut | None = None
+
+
 class SkippedOccurrenceOut(Schema):
     index: int
     start: str
