@@ -1,7 +1,7 @@
 """Catalog value objects: services, teams (hours, blackouts, limits), team members. Pure Python."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 
 from chalicelib.domain.service_areas import Location, ServiceArea
@@ -24,6 +24,14 @@ class ServiceOption:
 
 
 @dataclass(frozen=True)
+class AreaPrice:
+    """What a service costs where one team works, in that area's currency (options likewise)."""
+    team_id: str
+    base_price: Money
+    option_prices: tuple[tuple[str, Money], ...] = ()  # (option id, price); options not listed keep theirs
+
+
+@dataclass(frozen=True)
 class Service:
     id: str
     name: str
@@ -37,6 +45,16 @@ class Service:
     team_ids: tuple[str, ...]
     options: tuple[ServiceOption, ...] = ()
     active: bool = True
+    area_prices: tuple[AreaPrice, ...] = ()  # per team; a team without one charges base_price
+
+    def priced_for(self, team_id: str) -> "Service":
+        """The service as the team `team_id` sells it: its area's base and option prices and currency."""
+        area = next((a for a in self.area_prices if a.team_id == team_id), None)
+        if area is None:
+            return self
+        prices = dict(area.option_prices)
+        return replace(self, base_price=area.base_price,
+                       options=tuple(replace(o, price=prices.get(o.id, o.price)) for o in self.options))
 
 
 @dataclass(frozen=True)

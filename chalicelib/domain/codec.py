@@ -5,7 +5,7 @@ from datetime import datetime, time, timezone
 
 from typing import TYPE_CHECKING
 
-from chalicelib.domain.catalog import (Blackout, Catalog, Money, Service, ServiceOption, Team, TeamMember,
+from chalicelib.domain.catalog import (AreaPrice, Blackout, Catalog, Money, Service, ServiceOption, Team, TeamMember,
                                        TimeWindow)
 from chalicelib.domain.payment import CheckoutError, Payment, ReconciliationNote
 from chalicelib.domain.service_areas import Location, ServiceArea
@@ -36,7 +36,10 @@ def service_to_doc(s: Service) -> dict:
             "durationMinutes": s.duration_minutes, "bufferMinutes": s.buffer_minutes,
             "slotStepMinutes": s.slot_step_minutes, "leadTimeMinutes": s.lead_time_minutes,
             "basePrice": s.base_price.to_dict(), "teamIds": list(s.team_ids), "active": s.active,
-            "options": [{"id": o.id, "name": o.name, "price": o.price.to_dict()} for o in s.options]}
+            "options": [{"id": o.id, "name": o.name, "price": o.price.to_dict()} for o in s.options],
+            "areaPrices": [{"teamId": a.team_id, "basePrice": a.base_price.to_dict(),
+                            "options": [{"id": o, "price": m.to_dict()} for o, m in a.option_prices]}
+                           for a in s.area_prices]}
 
 
 def service_from_doc(d: dict) -> Service:
@@ -46,7 +49,10 @@ def service_from_doc(d: dict) -> Service:
                    lead_time_minutes=int(d.get("leadTimeMinutes", 0)), base_price=money_from(d["basePrice"]),
                    team_ids=tuple(d.get("teamIds", ())), active=bool(d.get("active", True)),
                    options=tuple(ServiceOption(o["id"], o["name"], money_from(o["price"]))
-                                 for o in d.get("options", ())))
+                                 for o in d.get("options", ())),
+                   area_prices=tuple(AreaPrice(a["teamId"], money_from(a["basePrice"]),
+                                               tuple((o["id"], money_from(o["price"])) for o in a.get("options", ())))
+                                     for a in d.get("areaPrices", ())))
 
 
 def hours_to_doc(hours: dict[int, tuple[TimeWindow, ...]]) -> dict:

@@ -298,7 +298,8 @@ def new_request(deps: BookingDeps, service: Service, plan: av.CapacityPlan, prin
     return ServiceRequest(
         id=request_id, user_id=principal.user_id, service_id=service.id, placement=placement, status=status,
         payment_status=payment_status, payment_method=draft.payment_method,
-        price=deps.price(service, draft, start, plan.timezone, principal), created_at=now, updated_at=now,
+        price=deps.price(service.priced_for(plan.team_id), draft, start, plan.timezone, principal), created_at=now,
+        updated_at=now,
         address=draft.address, notes=draft.notes, customer_email=draft.customer_email or principal.email,
         idempotency_key=idempotency_key, series_id=draft.series_id, priority=draft.priority,
         options=draft.options, promo_codes=draft.promo_codes, hold_expires_at=hold, location=draft.location)

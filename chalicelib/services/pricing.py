@@ -90,6 +90,7 @@ def quote(catalog: Catalog, promotions: PromoRepository, policy: PricingPolicy, 
     location = location_of(catalog, request.postal_code, request.country)
     service, team = service_and_team(catalog, request.service_id, request.team_id, location, request.start,
                                      request.now)
+    service = service.priced_for(team.id)
     zone = load_zone(request.tz)
     rules = rules_for(promotions, request.promo_codes)
     exhausted = promotions.exhausted_rule_ids(rules, request.customer_id)

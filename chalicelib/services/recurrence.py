@@ -40,6 +40,7 @@ def preview(catalog: Catalog, promotions: PromoRepository, policy: PricingPolicy
     location = location_of(catalog, request.postal_code, request.country)
     service, team = service_and_team(catalog, request.service_id, request.team_id, location, request.start,
                                      request.now)
+    service = service.priced_for(team.id)
     load_zone(request.tz)
     rule = parse_rrule(request.rrule)
     series = occurrences(rule, request.start, request.tz, service.duration_minutes)

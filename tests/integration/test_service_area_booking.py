@@ -90,9 +90,10 @@ def test_an_emergency_goes_to_an_on_call_member_of_the_crew_covering_it(client, 
     assert json.loads(response.body)["teamId"] == team
 
 
-@pytest.mark.parametrize("postal_code, team", [("10001", "team-nyc"), ("SW1A 1AA", "team-london")])
+@pytest.mark.parametrize("postal_code, team, currency", [("10001", "team-nyc", "USD"),
+                                                         ("SW1A 1AA", "team-london", "GBP")])
 def test_the_quote_and_preview_judge_the_crew_and_price_the_booking_then_charges(client, tokens, slot, postal_code,
-                                                                                  team):
+                                                                                  team, currency):
     quoted = client.http.post("/pricing/quote", headers={"Content-Type": "application/json"}, body=json.dumps(
         {"serviceId": "cleaning", "start": slot.isoformat(), "tz": "UTC", "postalCode": postal_code}))
     assert quoted.status_code == 200, quoted.body
@@ -107,6 +108,7 @@ def test_the_quote_and_preview_judge_the_crew_and_price_the_booking_then_charges
     assert quote["teamId"] == preview["teamId"] == request["teamId"] == team
     assert preview["series"]["occurrences"][0]["availability"] == "AVAILABLE"
     assert quote["quote"]["total"] == request["price"]["total"]
+    assert quote["quote"]["currency"] == request["price"]["currency"] == currency  # the area's prices
     assert preview["series"]["occurrences"][0]["quote"]["total"] == request["price"]["total"]
 
 

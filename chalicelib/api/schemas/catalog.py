@@ -12,6 +12,18 @@ class ServiceOptionOut(Schema):
     price: MoneyOut
 
 
+class OptionPriceOut(Schema):
+    id: str
+    price: MoneyOut
+
+
+class AreaPriceOut(Schema):
+    """The service's prices where this team works (its currency); other teams charge basePrice."""
+    teamId: str
+    basePrice: MoneyOut
+    options: list[OptionPriceOut]
+
+
 class ServiceOut(Schema):
     id: str
     name: str
@@ -24,6 +36,7 @@ class ServiceOut(Schema):
     basePrice: MoneyOut
     teamIds: list[str]
     options: list[ServiceOptionOut]
+    areaPrices: list[AreaPriceOut] = []
 
 
 class ServiceListOut(Schema):
