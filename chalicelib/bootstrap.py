@@ -133,7 +133,13 @@ class Container:
     def stripe(self):
         """Stripe Checkout/events/webhook verification (imports the SDK on first use only)."""
         from chalicelib.adapters.stripe_gateway import StripeGateway
-        return StripeGateway.from_settings(self.settings, clock=self._now)
+        return StripeGateway.from_settings(self.settings, self.secrets, clock=self._now)
+
+    @cached_property
+    def secrets(self):
+        """Stage secrets: environment values locally, SSM/Secrets Manager (cached) in deployed stages."""
+        from chalicelib.adapters.secrets import StageSecrets
+        return StageSecrets(self.settings)
 
     @cached_property
     def series_claims(self):

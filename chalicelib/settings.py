@@ -26,6 +26,12 @@ TABLE_SUFFIXES = {
     "realtime_table": "realtime",
 }
 DEFAULT_PORTAL_BASE_URL = "http://127.0.0.1:3000"
+# Only for the local and test stages (never a deployed one): obviously not secret.
+LOCAL_SECRET_DEFAULTS = {
+    "link_signing_secret": "local-link-secret-change-me-0123456789",
+    "stripe_api_key": "sk_test_local",
+    "stripe_webhook_secret": "whsec_local",
+}
 
 
 class Settings(BaseSettings):
@@ -54,11 +60,18 @@ class Settings(BaseSettings):
     # Unset, it is "dev" in the local and test stages and "cognito" elsewhere.
     auth_mode: str = Field(None, validation_alias="AUTH_MODE")
     dev_token_secret: str = Field("local-dev-token-secret-change-me-0123456789", validation_alias="DEV_TOKEN_SECRET")
-    link_signing_secret: str = Field("local-link-secret-change-me-0123456789", validation_alias="LINK_SIGNING_SECRET")
+    # Secrets (adapters/secrets.py): a value in the environment (local and test stages, whose defaults are below),
+    # else the SSM parameter / Secrets Manager ARN named by the *_PARAMETER variable. Other stages have no default.
+    link_signing_secret: str | None = Field(None, validation_alias="LINK_SIGNING_SECRET")
+    link_signing_secret_parameter: str | None = Field(None, validation_alias="LINK_SIGNING_SECRET_PARAMETER")
+    link_signing_secret_previous_parameter: str | None = Field(
+        None, validation_alias="LINK_SIGNING_SECRET_PREVIOUS_PARAMETER")
     # Stripe
-    stripe_api_key: str = Field("sk_test_local", validation_alias="STRIPE_API_KEY")
+    stripe_api_key: str | None = Field(None, validation_alias="STRIPE_API_KEY")
+    stripe_api_key_parameter: str | None = Field(None, validation_alias="STRIPE_API_KEY_PARAMETER")
     stripe_api_base: str | None = Field(None, validation_alias="STRIPE_API_BASE")
-    stripe_webhook_secret: str = Field("whsec_local", validation_alias="STRIPE_WEBHOOK_SECRET")
+    stripe_webhook_secret: str | None = Field(None, validation_alias="STRIPE_WEBHOOK_SECRET")
+    stripe_webhook_secret_parameter: str | None = Field(None, validation_alias="STRIPE_WEBHOOK_SECRET_PARAMETER")
     # Portal
     portal_base_url: str = Field(DEFAULT_PORTAL_BASE_URL, validation_alias="PORTAL_BASE_URL")
     # Checkout redirect targets; `{request_id}` is ours to fill, `{CHECKOUT_SESSION_ID}` is Stripe's.
@@ -89,10 +102,20 @@ class Settings(BaseSettings):
         return (env_settings,)
 
     @field_validator("aws_default_region", "dynamodb_endpoint", "ses_endpoint", "websocket_management_endpoint",
-                     "stripe_api_base", "cognito_user_pool_arn", "cognito_client_id", mode="before")
+                     "stripe_api_base", "cognito_user_pool_arn", "cognito_client_id", "link_signing_secret_parameter",
+                     "link_signing_secret_previous_parameter", "stripe_api_key_parameter",
+                     "stripe_webhook_secret_parameter", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return value or None
+
+    @field_validator("link_signing_secret", "stripe_api_key", "stripe_webhook_secret", mode="before")
+    @classmethod
+    def _local_stages_only_have_defaults(cls, value: Any, info: ValidationInfo) -> Any:
+        """Local and test stages fall back to well-known local values; deployed stages never do."""
+        if value:
+            return value
+        return LOCAL_SECRET_DEFAULTS[info.field_name] if info.data["stage"] in ("local", "test") else None
 
     @field_validator("hold_minutes", "idempotency_ttl_seconds", "catalog_cache_seconds", "emergency_window_minutes",
                      mode="before")

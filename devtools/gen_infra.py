@@ -168,6 +168,24 @@ def render_resources() -> dict:
     }
 
 
+def _secret_statements(settings) -> list[dict]:
+    """Read access to exactly the stage's secret parameters (SSM SecureString names or Secrets Manager ARNs)."""
+    names = [getattr(settings, f) for f in ("stripe_api_key_parameter", "stripe_webhook_secret_parameter",
+                                            "link_signing_secret_parameter", "link_signing_secret_previous_parameter")]
+    ssm = sorted(f"arn:aws:ssm:*:*:parameter/{n.lstrip('/')}" for n in names if n and not n.startswith("arn:"))
+    vault = sorted(n for n in names if n and n.startswith("arn:aws:secretsmanager:"))
+    statements = []
+    if ssm:
+        statements += [{"Sid": "SecretParameters", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+                        "Resource": ssm},
+                       {"Sid": "SecretParametersDecrypt", "Effect": "Allow", "Action": ["kms:Decrypt"],
+                        "Resource": "*", "Condition": {"StringLike": {"kms:ViaService": "ssm.*.amazonaws.com"}}}]
+    if vault:
+        statements.append({"Sid": "Secrets", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+                           "Resource": vault})
+    return statements
+
+
 def render_policy(stage: str) -> dict:
     env = chalice_stage_env(stage)
     settings = settings_from_env(env)
@@ -191,6 +209,7 @@ def render_policy(stage: str) -> dict:
              "Condition": {"StringEquals": {"ses:FromAddress": env["MAIL_FROM"]}}},
             {"Sid": "WebsocketPush", "Effect": "Allow", "Action": ["execute-api:ManageConnections"],
              "Resource": "arn:aws:execute-api:*:*:*/*/*/@connections/*"},
+            *_secret_statements(settings),
             {"Sid": "Logs", "Effect": "Allow",
              "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
              "Resource": "arn:aws:logs:*:*:*"},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from chalicelib.clock import Clock, epoch_seconds, system_clock
 from chalicelib.domain.errors import (DomainError, InvalidState, NotFound, PaymentProviderUnavailable,
@@ -16,6 +16,7 @@ from chalicelib.domain.errors import (DomainError, InvalidState, NotFound, Payme
 from chalicelib.observability import count, logger
 
 if TYPE_CHECKING:
+    from chalicelib.adapters.secrets import StageSecrets
     from chalicelib.settings import Settings
 
 SIGNATURE_TOLERANCE_SECONDS = 300  # Stripe's default: older signed timestamps are replays
@@ -27,11 +28,13 @@ SESSION_FINAL_STATUSES = ("expired", "complete")
 class StripeGateway:
     """Thin typed wrapper over `stripe.StripeClient` for the calls the payment use cases make."""
 
-    def __init__(self, api_key: str, webhook_secret: str, *, api_base: str | None = None,
+    def __init__(self, api_key: str | Callable[[], str], webhook_secret: str | Callable[[], str], *,
+                 api_base: str | None = None,
                  connect_timeout: float = 3.0, read_timeout: float = 8.0, max_network_retries: int = 2,
                  success_url_template: str | None = None, cancel_url_template: str | None = None,
                  clock: Clock = system_clock) -> None:
-        """Builds the client (no network I/O).
+        """Builds the client (no network I/O). The key and webhook secret may be callables (stage secrets read on
+        first use, adapters/secrets.py): a rotated key builds a new client.
 
         Timeouts and retries are sized for a 30 s Lambda: worst case (1 + retries) * read_timeout plus the
         SDK's backoff (0.5-2 s). POST retries reuse the same Idempotency-Key, so they are safe.
@@ -39,21 +42,32 @@ class StripeGateway:
         import stripe
 
         self._stripe = stripe
-        self._webhook_secret = webhook_secret
+        self._api_key = api_key if callable(api_key) else (lambda: api_key)
+        self._webhook_secret = webhook_secret if callable(webhook_secret) else (lambda: webhook_secret)
+        self._clients: dict[str, Any] = {}
         self._clock = clock
         self._success_template = success_url_template
         self._cancel_template = cancel_url_template
         self.calls = 0  # API calls made (including failed ones), for cost measurements
-        options: dict[str, Any] = {}
+        self._client_options: dict[str, Any] = {
+            "max_network_retries": max_network_retries,
+            "http_client": stripe.RequestsClient(timeout=(connect_timeout, read_timeout))}
         if api_base:
-            options["base_addresses"] = {"api": api_base}
-        self._client = stripe.StripeClient(
-            api_key, max_network_retries=max_network_retries,
-            http_client=stripe.RequestsClient(timeout=(connect_timeout, read_timeout)), **options)
+            self._client_options["base_addresses"] = {"api": api_base}
+
+    @property
+    def _client(self) -> Any:
+        """The SDK client for the current API key (ConfigurationError when the stage has none)."""
+        key = self._api_key()
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = self._stripe.StripeClient(key, **self._client_options)
+        return client
 
     @classmethod
-    def from_settings(cls, settings: "Settings", clock: Clock = system_clock) -> "StripeGateway":
-        return cls(settings.stripe_api_key, settings.stripe_webhook_secret, api_base=settings.stripe_api_base,
+    def from_settings(cls, settings: "Settings", secrets: "StageSecrets",
+                      clock: Clock = system_clock) -> "StripeGateway":
+        return cls(secrets.stripe_api_key, secrets.stripe_webhook_secret, api_base=settings.stripe_api_base,
                    success_url_template=settings.checkout_success_url,
                    cancel_url_template=settings.checkout_cancel_url, clock=clock)
 
@@ -164,7 +178,7 @@ class StripeGateway:
         secret), a timestamp older than 300 s, or a body that is not a JSON event.
         """
         try:
-            event = self._stripe.Webhook.construct_event(raw_body, signature_header, self._webhook_secret,
+            event = self._stripe.Webhook.construct_event(raw_body, signature_header, self._webhook_secret(),
                                                          tolerance=SIGNATURE_TOLERANCE_SECONDS)
         except self._stripe.SignatureVerificationError as exc:
             count("StripeSignatureRejected")

@@ -34,6 +34,7 @@ STATUS_BY_ERROR: dict[type[e.DomainError], int] = {
     e.Throttled: 429,
     e.PaymentProviderUnavailable: 503,
     e.TemporarilyUnavailable: 503,
+    e.ConfigurationError: 503,
 }
 
 

@@ -134,6 +134,12 @@ class PromoInvalid(DomainError):
     default_message = "The promotion code is not valid for this request."
 
 
+class ConfigurationError(DomainError):
+    code = "CONFIGURATION_ERROR"
+    default_message = "The service is not configured to do this yet; operators have been alerted."
+    transient = True  # fixed by configuration, not by the client: never stored as an idempotent outcome
+
+
 # 429 / 502 / 503: transient, the client retries after Retry-After
 class Throttled(DomainError):
     code = "THROTTLED"

@@ -10,14 +10,15 @@ from chalicelib.domain.errors import NotFound
 from chalicelib.domain.invite import Invite, build_invite
 from chalicelib.domain.principal import Principal
 from chalicelib.services import booking, changes
-from chalicelib.services.ports import CatalogSource, Clock, ServiceRequestRepository
+from chalicelib.services.ports import CatalogSource, Clock, SecretSource, ServiceRequestRepository
 
 if TYPE_CHECKING:
     from chalicelib.settings import Settings
 
 
 class CalendarDeps(Protocol):
-    settings: Settings  # portal_base_url, link_signing_secret, mail_from
+    settings: Settings  # portal_base_url, mail_from
+    secrets: SecretSource  # link_signing_secrets
     catalog: CatalogSource
     requests: ServiceRequestRepository
     clock: Clock
@@ -49,7 +50,7 @@ def portal_url(deps: CalendarDeps, request_id: str) -> str:
 
 
 def link_token(deps: CalendarDeps, request: ServiceRequest, purpose: str) -> str:
-    return links.sign(deps.settings.link_signing_secret, request.id, purpose, request.placement.start)
+    return links.sign(deps.secrets.link_signing_secrets()[0], request.id, purpose, request.placement.start)
 
 
 def cancel_url(deps: CalendarDeps, request: ServiceRequest) -> str | None:
@@ -83,7 +84,9 @@ def own_calendar(deps: CalendarDeps, principal: Principal, request_id: str, zone
 
 
 def _request_for_link(deps: CalendarDeps, token: str, purpose: str) -> ServiceRequest:
-    request_id = links.verify(deps.settings.link_signing_secret, token, purpose, deps.clock())
+    now = deps.clock()
+    request_id = next((found for secret in deps.secrets.link_signing_secrets()
+                       if (found := links.verify(secret, token, purpose, now))), None)
     request = deps.requests.get(request_id) if request_id else None
     if request is None:
         raise NotFound()  # same answer for every failure: nothing about the token leaks

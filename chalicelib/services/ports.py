@@ -94,6 +94,17 @@ class Idempotency(Protocol):
         transaction as the write producing it, so a crash cannot separate them (None outside `run`)."""
 
 
+class SecretSource(Protocol):
+    """Stage secrets (adapters/secrets.py). Each raises ConfigurationError when the stage has none."""
+
+    def stripe_api_key(self) -> str: ...
+
+    def stripe_webhook_secret(self) -> str: ...
+
+    def link_signing_secrets(self) -> tuple[str, ...]:
+        """The current link secret first (it signs), then any being retired (still accepted)."""
+
+
 class SeriesClaims(Protocol):
     """Which series a (user, Idempotency-Key) is booking (adapters/dynamodb/series_claims.py)."""
 
