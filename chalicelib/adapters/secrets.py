@@ -58,7 +58,7 @@ class StageSecrets:
             return value
         if parameter:
             return self._fetched(name, parameter)
-        count("ConfigurationError", secret=name)
+        count("ConfigurationError")  # one metric to alarm on; the log names the secret
         logger.error("secret not configured", extra={"secret": name, "stage": self._settings.stage})
         raise ConfigurationError(details={"secret": name})
 
@@ -66,11 +66,11 @@ class StageSecrets:
         try:
             value = self._fetch(parameter)
         except Exception as exc:  # noqa: BLE001 - any failure to read a secret is the same outage
-            count("ConfigurationError", secret=name)
+            count("ConfigurationError")  # one metric to alarm on; the log names the secret
             logger.error("secret not readable", extra={"secret": name, "parameter": parameter,
                                                        "error": type(exc).__name__})
             raise ConfigurationError(details={"secret": name}) from None
         if not value:
-            count("ConfigurationError", secret=name)
+            count("ConfigurationError")  # one metric to alarm on; the log names the secret
             raise ConfigurationError(details={"secret": name})
         return value

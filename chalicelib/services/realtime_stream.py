@@ -50,9 +50,17 @@ def changes_in(records: Iterable[dict]) -> tuple[dict[str, set[str]], list[dict]
     days: dict[str, set[str]] = {}
     emergencies: list[dict] = []
     for record in DynamoDBStreamEvent({"Records": list(records)}).records:
-        images = record.dynamodb
-        old, new = (_doc(images.old_image), _doc(images.new_image)) if images else (None, None)
-        before, after = _holds(old), _holds(new)
+        try:
+            images = record.dynamodb
+            old, new = (_doc(images.old_image), _doc(images.new_image)) if images else (None, None)
+            before, after = _holds(old), _holds(new)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            # One unreadable record must not fail the batch: the stream would retry it until it expires and
+            # hold back every change behind it. Skipped, counted (alarmed) and logged for a look.
+            count("RealtimeStreamMalformedRecord")
+            logger.error("malformed stream record skipped", extra={"eventID": record.get("eventID"),
+                                                                   "error": type(exc).__name__})
+            continue
         if before != after or (old and new and old.get("cells") != new.get("cells")):
             for held in (before, after):
                 if held:

@@ -90,3 +90,43 @@ def test_chalice_config_has_the_four_stages_with_dev_auth_only_locally():
     for name in gen_infra.deployed_stages():
         env = stages[name]["environment_variables"]
         assert env["AUTH_MODE"] == "cognito" and env["COGNITO_USER_POOL_ARN"].startswith("arn:aws:cognito-idp:")
+
+
+def test_tables_are_kept_on_delete_but_not_left_behind_by_a_failed_first_create(template):
+    tables = [r for r in template["Resources"].values() if r.get("Type") == "AWS::DynamoDB::Table"]
+    assert tables and all(t["DeletionPolicy"] == "RetainExceptOnCreate" for t in tables)
+
+
+def test_failed_scheduled_runs_and_stream_records_go_to_dead_letter_queues(template):
+    resources = template["Resources"]
+    for function in ("SendReminders", "ExpireHolds", "ReconcilePayments"):
+        config = resources[f"{function}InvokeConfig"]["Properties"]
+        assert config["FunctionName"] == {"Ref": function}
+        assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
+            "Fn::GetAtt": ["ScheduledFailuresQueue", "Arn"]}
+        assert resources[f"{function}SendsFailures"]["Properties"]["Roles"] == [{"Ref": f"{function}Role"}]
+    stream = resources["RealtimeFromRequests"]["Properties"]["Events"]["RealtimeFromRequestsDynamodbEventSource"]
+    assert stream["Properties"]["BisectBatchOnFunctionError"] is True
+    assert 0 < stream["Properties"]["MaximumRetryAttempts"] <= 5
+    assert stream["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["StreamFailuresQueue", "Arn"]}
+
+
+def test_alarms_reach_the_topic_for_every_function_queue_and_app_metric(template):
+    alarms = {name: r["Properties"] for name, r in template["Resources"].items()
+              if r.get("Type") == "AWS::CloudWatch::Alarm"}
+    assert all(a["AlarmActions"] == [{"Ref": "AlarmTopicArn"}] for a in alarms.values())
+    watched = {(a["Namespace"], a["MetricName"]) for a in alarms.values()}
+    assert {("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"), ("AWS/Lambda", "IteratorAge"),
+            ("AWS/ApiGateway", "5XXError"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+            ("ServicePortal", "ConfigurationError"), ("ServicePortal", "ReconcileIncomplete"),
+            ("ServicePortal", "ReminderFailed"), ("ServicePortal", "StripeSignatureRejected")} <= watched
+    functions = {a["Dimensions"][0]["Value"]["Ref"] for a in alarms.values()
+                 if a["Namespace"] == "AWS/Lambda" and a["MetricName"] == "Errors"}
+    assert functions == {"APIHandler", "SendReminders", "ExpireHolds", "ReconcilePayments", "RealtimeFromRequests",
+                         "WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect"}
+
+
+def test_every_function_log_group_has_a_retention(template):
+    groups = [r["Properties"] for r in template["Resources"].values() if r.get("Type") == "AWS::Logs::LogGroup"]
+    assert len(groups) == 8 and all(0 < g["RetentionInDays"] <= 365 for g in groups)

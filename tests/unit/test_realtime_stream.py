@@ -47,6 +47,16 @@ def test_garbage_images_are_ignored():
     assert days == {} and emergencies == []
 
 
+def test_a_record_without_team_is_skipped_and_reported_and_the_rest_of_the_batch_goes_through(capsys):
+    poison = {"doc": {"S": json.dumps({"id": "sr_9", "serviceId": "cleaning", "localDate": "2026-12-09",
+                                       "status": "CONFIRMED"})}}  # no teamId
+    days, _ = changes_in([record("INSERT", new=poison), record("INSERT", new=image(localDate="2026-12-10"))])
+    assert days == {"t1": {"2026-12-10"}}
+    from chalicelib.observability import flush
+    flush()
+    assert '"RealtimeStreamMalformedRecord"' in capsys.readouterr().out
+
+
 class RecordingPublisher:
     def __init__(self, fail=False):
         self.calls = []

@@ -131,6 +131,8 @@ def _report(run: _Run, complete: bool, stripe_calls_before: int) -> dict:
     for key, value in run.summary.items():
         if value:
             count(f"Reconcile{key[0].upper()}{key[1:]}", value)
+    if not complete:
+        count("ReconcileIncomplete")  # alarmed: the run must be finished before the next night
     logger.info("reconcile_payments", extra={"summary": out})
     return out
 

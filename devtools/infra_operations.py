@@ -1,0 +1,98 @@
+"""Operations resources of the merged template: where failures go and who hears about them.
+
+- Scheduled functions (reminders, hold expiry, reconciliation) are invoked asynchronously by EventBridge: an
+  `AWS::Lambda::EventInvokeConfig` retries a failed run twice and then sends the event to an SQS dead-letter
+  queue instead of dropping it.
+- The requests-stream consumer bisects a failing batch, gives up on a record after a few attempts or a day, and
+  sends what it gave up on to its own dead-letter queue, so one bad record never blocks the shard.
+- Alarms (to the `AlarmTopicArn` SNS topic): API 5xx, errors and throttles of every function, stream iterator
+  age, any message in a dead-letter queue, and the app's own metrics for configuration errors, incomplete
+  reconciliation runs, reminder send failures and spikes of rejected webhook signatures.
+- Every function's log group with a retention period (created before the function first logs).
+"""
+from __future__ import annotations
+
+SCHEDULED = ("SendReminders", "ExpireHolds", "ReconcilePayments")
+STREAM_CONSUMER = "RealtimeFromRequests"  # chalice's logical id for the on_dynamodb_record handler
+FUNCTIONS = ("APIHandler", *SCHEDULED, STREAM_CONSUMER, "WebsocketConnect", "WebsocketMessage",
+             "WebsocketDisconnect")
+LOG_RETENTION_DAYS = 30
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: two weeks to look at what failed
+NAMESPACE = "ServicePortal"
+SERVICE_DIMENSION = [{"Name": "service", "Value": "service-portal"}]
+# App metrics that page someone: (metric, threshold per 5 minutes, what it means).
+APP_ALARMS = (
+    ("ConfigurationError", 1, "A deployed stage lacks a secret or setting (503 CONFIGURATION_ERROR)."),
+    ("ReconcileIncomplete", 1, "Nightly reconciliation stopped before finishing."),
+    ("ReminderFailed", 1, "Reminder e-mails could not be sent."),
+    ("StripeSignatureRejected", 20, "Many Stripe webhooks with a bad signature (wrong secret or an attack)."),
+    ("RealtimeStreamMalformedRecord", 1, "The requests stream carried a record the consumer could not read."),
+)
+
+
+# Merged into the stream consumer's event source (devtools/gen_infra.py points it at the requests table).
+STREAM_FAILURE_HANDLING = {
+    "BisectBatchOnFunctionError": True, "MaximumRetryAttempts": 3, "MaximumRecordAgeInSeconds": 86400,
+    # Type SQS: SAM grants the function's role sqs:SendMessage on the queue.
+    "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["StreamFailuresQueue", "Arn"]}}},
+}
+
+
+def parameters() -> dict:
+    return {"AlarmTopicArn": {"Type": "String", "Description": "SNS topic that receives every alarm."}}
+
+
+def resources() -> dict:
+    out: dict = {"ScheduledFailuresQueue": _queue(), "StreamFailuresQueue": _queue()}
+    for function in SCHEDULED:
+        out[f"{function}InvokeConfig"] = {
+            "Type": "AWS::Lambda::EventInvokeConfig",
+            "Properties": {"FunctionName": {"Ref": function}, "Qualifier": "$LATEST", "MaximumRetryAttempts": 2,
+                           "MaximumEventAgeInSeconds": 3600,
+                           "DestinationConfig": {"OnFailure": {
+                               "Destination": {"Fn::GetAtt": ["ScheduledFailuresQueue", "Arn"]}}}}}
+        out[f"{function}SendsFailures"] = _may_send_to(f"{function}Role", "ScheduledFailuresQueue")
+    for function in FUNCTIONS:
+        out[f"{function}LogGroup"] = {
+            "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+            "Properties": {"LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{function}}}"},
+                           "RetentionInDays": LOG_RETENTION_DAYS}}
+        out[f"{function}ErrorsAlarm"] = _alarm(f"Errors of {function}", "AWS/Lambda", "Errors",
+                                               [{"Name": "FunctionName", "Value": {"Ref": function}}], 1)
+        out[f"{function}ThrottlesAlarm"] = _alarm(f"Throttles of {function}", "AWS/Lambda", "Throttles",
+                                                  [{"Name": "FunctionName", "Value": {"Ref": function}}], 1)
+    out["StreamIteratorAgeAlarm"] = _alarm(
+        "The requests stream consumer is more than 5 minutes behind", "AWS/Lambda", "IteratorAge",
+        [{"Name": "FunctionName", "Value": {"Ref": STREAM_CONSUMER}}], 300_000, statistic="Maximum")
+    out["Api5xxAlarm"] = _alarm("The REST API answered 5xx", "AWS/ApiGateway", "5XXError",
+                                [{"Name": "ApiName", "Value": {"Ref": "AWS::StackName"}}], 5)  # SAM names the API after the stack
+    for queue in ("ScheduledFailuresQueue", "StreamFailuresQueue"):
+        out[f"{queue}DepthAlarm"] = _alarm(
+            f"A failed event waits in {queue}", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+            [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}], 1, statistic="Maximum")
+    for metric, threshold, meaning in APP_ALARMS:
+        out[f"{metric}Alarm"] = _alarm(meaning, NAMESPACE, metric, SERVICE_DIMENSION, threshold)
+    return out
+
+
+def _queue() -> dict:
+    return {"Type": "AWS::SQS::Queue",
+            "Properties": {"MessageRetentionPeriod": DLQ_RETENTION_SECONDS, "SqsManagedSseEnabled": True}}
+
+
+def _may_send_to(role: str, queue: str) -> dict:
+    """A policy on chalice's role letting Lambda deliver the function's failed events to `queue` (a separate
+    resource: the template merge replaces lists, so patching the role's Policies would drop chalice's)."""
+    return {"Type": "AWS::IAM::Policy", "Properties": {
+        "PolicyName": f"SendFailuresTo{queue}", "Roles": [{"Ref": role}],
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": {"Fn::GetAtt": [queue, "Arn"]}}]}}}
+
+
+def _alarm(description: str, namespace: str, metric: str, dimensions: list, threshold: int,
+           statistic: str = "Sum") -> dict:
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmDescription": description, "Namespace": namespace, "MetricName": metric, "Dimensions": dimensions,
+        "Statistic": statistic, "Period": 300, "EvaluationPeriods": 1, "Threshold": threshold,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+        "AlarmActions": [{"Ref": "AlarmTopicArn"}], "OKActions": [{"Ref": "AlarmTopicArn"}]}}
