@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAGE_REGION := us-east-1
 
-.PHONY: run test test-unit test-integration test-e2e test-shifted-clock fuzz bench lint-imports lint-infra package clean
+.PHONY: run test test-unit test-integration test-e2e test-shifted-clock fuzz bench lint-imports lint-infra package clean \
+	deploy-check deploy
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -62,11 +63,24 @@ lint-imports: $(STAMP)
 # infra/tables.json is the standalone tables stack for `chalice deploy`.
 lint-infra: $(STAMP)
 	$(BIN)/python -m devtools.gen_infra --check
-	rm -rf .local/package
+	rm -rf .local/package .local/package-prod
 	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
 		AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_DEFAULT_REGION=$(STAGE_REGION) \
 		$(BIN)/chalice package --stage dev --merge-template infra/resources.json .local/package
-	$(BIN)/cfn-lint .local/package/sam.json infra/tables.json
+	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
+		AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_DEFAULT_REGION=$(STAGE_REGION) \
+		$(BIN)/chalice package --stage prod --merge-template infra/resources.json .local/package-prod
+	$(BIN)/cfn-lint .local/package/sam.json .local/package-prod/sam.json infra/tables.json
+
+# Deploying a stage (README "Infrastructure and deploy"): STAGE=dev|prod, its settings in
+# deploy/$(STAGE).parameters.json. deploy-check names every missing value or placeholder; deploy checks, packages,
+# precompiles, uploads and deploys (REVIEW=1: create the change set only).
+STAGE ?= dev
+deploy-check: $(STAMP)
+	$(BIN)/python -m devtools.deploy check --stage $(STAGE)
+
+deploy: $(STAMP)
+	$(BIN)/python -m devtools.deploy deploy --stage $(STAGE) $(if $(REVIEW),--review,)
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache

@@ -19,6 +19,9 @@ def main() -> None:
         payments = None
     if payments is not None:
         figures.update(payments.figures())
+    from bench import bundle  # cold import of the packaged bundle, with and without precompiled bytecode
+
+    figures.update(bundle.figures())
     from bench import local_load  # the whole local stack under booking load (subprocesses on loopback)
 
     figures.update(local_load.figures())

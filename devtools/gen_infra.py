@@ -140,6 +140,7 @@ def render_tables() -> dict:
 
 
 STREAM_CONSUMER = infra_operations.STREAM_CONSUMER
+COGNITO_AUTHORIZER = "portal-users"  # chalicelib/api/routing.py cognito_authorizer()
 
 
 def render_resources() -> dict:
@@ -154,12 +155,17 @@ def render_resources() -> dict:
         if getattr(model.Meta, "stream_view_type", None):
             outputs[logical_id(setting) + "StreamArn"] = {"Value": {"Fn::GetAtt": [logical_id(setting), "StreamArn"]}}
     resources[CHALICE_REST_API] = {"Properties": {"DefinitionBody": {
-        "x-amazon-apigateway-gateway-responses": gateway_responses()}}}
+        "x-amazon-apigateway-gateway-responses": gateway_responses(),
+        # The authorizer trusts the user pool given at deploy time, not the package-time stand-in.
+        "securityDefinitions": {COGNITO_AUTHORIZER: {"x-amazon-apigateway-authorizer": {
+            "providerARNs": [{"Ref": "CognitoUserPoolArn"}]}}}}}}
+    for function, patch in infra_operations.function_environment().items():
+        resources[function] = patch
     # The stream consumer (app.realtime_from_requests) reads the requests table's stream: point its event
-    # source at the table created here instead of the ARN in the stage config (needed by `chalice deploy`).
-    resources[STREAM_CONSUMER] = {"Properties": {"Events": {STREAM_CONSUMER + "DynamodbEventSource": {
+    # source at the table created here instead of the package-time stand-in ARN in the stage config.
+    resources[STREAM_CONSUMER]["Properties"]["Events"] = {STREAM_CONSUMER + "DynamodbEventSource": {
         "Properties": {"Stream": {"Fn::GetAtt": [logical_id("requests_table"), "StreamArn"]},
-                       **infra_operations.STREAM_FAILURE_HANDLING}}}}}
+                       **infra_operations.STREAM_FAILURE_HANDLING}}}
     resources.update(infra_operations.resources())
     stages = deployed_stages()
     return {
@@ -213,7 +219,7 @@ def render_policy(stage: str) -> dict:
                         "dynamodb:ListStreams"],
              "Resource": [arn + "/stream/*" for arn in table_arns if arn.endswith("service-requests")]},
             {"Sid": "Mail", "Effect": "Allow", "Action": ["ses:SendEmail", "ses:SendRawEmail"], "Resource": "*",
-             "Condition": {"StringEquals": {"ses:FromAddress": env["MAIL_FROM"]}}},
+             "Condition": {"StringEquals": {"ses:FromAddress": {"Ref": "MailFrom"}}}},  # deploy parameter
             {"Sid": "WebsocketPush", "Effect": "Allow", "Action": ["execute-api:ManageConnections"],
              "Resource": "arn:aws:execute-api:*:*:*/*/*/@connections/*"},
             *_secret_statements(settings),

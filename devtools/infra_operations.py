@@ -38,8 +38,28 @@ STREAM_FAILURE_HANDLING = {
 }
 
 
+# Stage settings that must be real in a deployed stage: template parameters (deploy/<stage>.parameters.json,
+# checked by `make deploy-check`), passed to every function's environment, never committed placeholders.
+STAGE_PARAMETERS = {
+    "CognitoUserPoolArn": ("COGNITO_USER_POOL_ARN", "Cognito user pool whose ID tokens the API accepts."),
+    "CognitoAppClientId": ("COGNITO_APP_CLIENT_ID", "App client id of the portal in that pool."),
+    "MailFrom": ("MAIL_FROM", "Verified SES sender address for confirmations and reminders."),
+    "PortalBaseUrl": ("PORTAL_BASE_URL", "HTTPS origin of the portal (links in e-mails, Checkout redirects)."),
+}
+
+
 def parameters() -> dict:
-    return {"AlarmTopicArn": {"Type": "String", "Description": "SNS topic that receives every alarm."}}
+    out = {name: {"Type": "String", "Description": description}
+           for name, (_, description) in STAGE_PARAMETERS.items()}
+    out["AlarmTopicArn"] = {"Type": "String", "Description": "SNS topic that receives every alarm."}
+    return out
+
+
+def function_environment() -> dict:
+    """Patches of every function's environment: the stage parameters, and the requests stream's real ARN."""
+    variables = {env: {"Ref": name} for name, (env, _) in STAGE_PARAMETERS.items()}
+    variables["REQUESTS_STREAM_ARN"] = {"Fn::GetAtt": ["RequestsTable", "StreamArn"]}
+    return {function: {"Properties": {"Environment": {"Variables": variables}}} for function in FUNCTIONS}
 
 
 def resources() -> dict:
