@@ -199,45 +199,71 @@ def _secret_statements(settings) -> list[dict]:
     return statements
 
 
-def render_policy(stage: str) -> dict:
+# What each function may do (least privilege; chalice's per-function `iam_policy_file`). The API keeps the
+# websocket push for admin changes; schedules never manage connections; websocket handlers never send mail.
+FUNCTION_GRANTS = {
+    "api_handler": ("tables", "mail", "websocket", "secrets"),
+    "send_reminders": ("tables", "mail", "secrets"),
+    "expire_holds": ("tables", "secrets"),
+    "reconcile_payments": ("tables", "secrets"),
+    "realtime_from_requests": ("tables", "stream", "websocket"),
+    "websocket_connect": ("tables", "websocket"),
+    "websocket_message": ("tables", "websocket"),
+    "websocket_disconnect": ("tables",),
+}
+
+
+def policy_file(stage: str, function: str) -> str:
+    return f"policy-{stage}-{function.replace('_', '-')}.json"
+
+
+def render_policy(stage: str, grants: tuple[str, ...] = FUNCTION_GRANTS["api_handler"]) -> dict:
     env = chalice_stage_env(stage)
     settings = settings_from_env(env)
     tables = sorted(getattr(settings, setting) for setting in MODELS_BY_SETTING)
     table_arns = [f"arn:aws:dynamodb:*:*:table/{name}" for name in tables]
     index_arns = [arn + "/index/*" for arn in table_arns]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+    statements = [
             {"Sid": "Tables", "Effect": "Allow",
              "Action": ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
                         "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem",
                         "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
              "Resource": table_arns},
-            {"Sid": "Indexes", "Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": index_arns},
+            {"Sid": "Indexes", "Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": index_arns}]
+    if "stream" in grants:
+        statements.append(
             {"Sid": "RequestStream", "Effect": "Allow",
              "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                         "dynamodb:ListStreams"],
-             "Resource": [arn + "/stream/*" for arn in table_arns if arn.endswith("service-requests")]},
+             "Resource": [arn + "/stream/*" for arn in table_arns if arn.endswith("service-requests")]})
+    if "mail" in grants:
+        statements.append(
             {"Sid": "Mail", "Effect": "Allow", "Action": ["ses:SendEmail", "ses:SendRawEmail"], "Resource": "*",
-             "Condition": {"StringEquals": {"ses:FromAddress": {"Ref": "MailFrom"}}}},  # deploy parameter
+             "Condition": {"StringEquals": {"ses:FromAddress": {"Ref": "MailFrom"}}}})  # deploy parameter
+    if "websocket" in grants:
+        # This stage's websocket API only (chalice inlines the policy into the template, where Fn::Sub resolves).
+        statements.append(
             {"Sid": "WebsocketPush", "Effect": "Allow", "Action": ["execute-api:ManageConnections"],
-             "Resource": "arn:aws:execute-api:*:*:*/*/*/@connections/*"},
-            *_secret_statements(settings),
+             "Resource": {"Fn::Sub": "arn:aws:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/*"}})
+    if "secrets" in grants:
+        statements += _secret_statements(settings)
+    statements += [
             {"Sid": "Logs", "Effect": "Allow",
              "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
              "Resource": "arn:aws:logs:*:*:*"},
             # X-Ray has no resource-level permissions.
             {"Sid": "Tracing", "Effect": "Allow", "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
-             "Resource": "*"},
-        ],
-    }
+             "Resource": "*"}]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def rendered_files() -> dict[Path, str]:
     files = {RESOURCES_PATH: render_resources(), TABLES_PATH: render_tables()}
     for stage in deployed_stages():
-        policy_file = chalice_config()["stages"][stage]["iam_policy_file"]
-        files[PROJECT_DIR / ".chalice" / policy_file] = render_policy(stage)
+        stage_policy = chalice_config()["stages"][stage]["iam_policy_file"]
+        files[PROJECT_DIR / ".chalice" / stage_policy] = render_policy(stage)
+        for function, grants in FUNCTION_GRANTS.items():
+            files[PROJECT_DIR / ".chalice" / policy_file(stage, function)] = render_policy(stage, grants)
     return {path: json.dumps(doc, indent=2) + "\n" for path, doc in files.items()}
 
 

@@ -130,3 +130,23 @@ def test_alarms_reach_the_topic_for_every_function_queue_and_app_metric(template
 def test_every_function_log_group_has_a_retention(template):
     groups = [r["Properties"] for r in template["Resources"].values() if r.get("Type") == "AWS::Logs::LogGroup"]
     assert len(groups) == 8 and all(0 < g["RetentionInDays"] <= 365 for g in groups)
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_each_function_gets_only_what_it_needs(stage):
+    functions = chalice_config()["stages"][stage]["lambda_functions"]
+    assert set(functions) == set(gen_infra.FUNCTION_GRANTS)
+
+    def sids(function: str) -> set[str]:
+        policy = json.loads((PROJECT_DIR / ".chalice" / functions[function]["iam_policy_file"]).read_text())
+        return {s["Sid"] for s in policy["Statement"]}
+
+    for websocket in ("websocket_connect", "websocket_message", "websocket_disconnect"):
+        assert "Mail" not in sids(websocket) and "SecretParameters" not in sids(websocket)
+    for schedule in ("send_reminders", "expire_holds", "reconcile_payments"):
+        assert "WebsocketPush" not in sids(schedule) and "RequestStream" not in sids(schedule)
+    assert "Mail" in sids("send_reminders") and "RequestStream" in sids("realtime_from_requests")
+    policy = json.loads((PROJECT_DIR / ".chalice" / functions["websocket_message"]["iam_policy_file"]).read_text())
+    [push] = [s for s in policy["Statement"] if s["Sid"] == "WebsocketPush"]
+    assert push["Resource"] == {"Fn::Sub": "arn:aws:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/*"}
+    assert functions["reconcile_payments"]["lambda_timeout"] > 300  # a night's reconciliation finishes in one run
