@@ -9,7 +9,7 @@ from chalicelib.api import pricing, promotions
 from chalicelib.api import emergency
 from chalicelib import invocation
 from chalicelib.api.errors import in_contract_format
-from chalicelib.observability import flush, logger
+from chalicelib.observability import end_invocation, flush, logger, start_invocation
 
 app = Chalice(app_name="service-portal")
 app.log = logger  # one logger for the app and chalice's own messages
@@ -17,13 +17,16 @@ app.experimental_feature_flags.update(["WEBSOCKETS"])  # chalice 1.34 still gate
 
 
 @app.middleware("all")
-def flush_metrics_after_invocation(event, get_response):
-    """Every invocation publishes the metrics it recorded, once, whatever its kind (HTTP, websocket, schedule,
-    stream) and however it ends. Chalice applies "all" middleware to each of those event types."""
+def observe_every_invocation(event, get_response):
+    """Every invocation, whatever its kind (HTTP, websocket, schedule, stream; chalice applies "all" middleware
+    to each): logs carry a correlation id and the Lambda context, and the metrics it recorded are published once,
+    however it ends."""
+    start_invocation(event)
     try:
         return get_response(event)
     finally:
         flush()
+        end_invocation()
 
 
 @app.middleware("http")
