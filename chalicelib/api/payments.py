@@ -13,11 +13,10 @@ from chalicelib.api.schemas.bookings import ServiceRequestOut
 from chalicelib.api.schemas.payments import CodCollectedIn, ReconcileIn, ReconcileSummaryOut, WebhookAckOut
 from chalicelib.bootstrap import container
 from chalicelib.clock import monotonic
+from chalicelib.invocation import deadline_from
 from chalicelib.services import admin, payments
 
 bp = Blueprint(__name__)
-
-DEADLINE_MARGIN_SECONDS = 5  # stop and checkpoint this long before Lambda would kill the invocation
 
 
 @endpoint(bp, "/portal/service-requests/{request_id}/checkout", "POST", auth="user",
@@ -50,17 +49,9 @@ def reconcile(ctx: Ctx) -> dict:
     return payments.reconcile_payments(container(), deadline=monotonic() + ctx.body.maxSeconds)
 
 
-def _deadline(event: Any) -> float | None:
-    context = getattr(event, "context", None)
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if remaining is None:
-        return None
-    return monotonic() + max(1.0, remaining() / 1000 - DEADLINE_MARGIN_SECONDS)
-
-
 def expire_holds_job(event: Any) -> dict:
-    return payments.expire_holds(container(), deadline=_deadline(event))
+    return payments.expire_holds(container(), deadline=deadline_from(getattr(event, "context", None)))
 
 
 def reconcile_payments_job(event: Any) -> dict:
-    return payments.reconcile_payments(container(), deadline=_deadline(event))
+    return payments.reconcile_payments(container(), deadline=deadline_from(getattr(event, "context", None)))

@@ -260,3 +260,15 @@ def decide_session(session: Mapping[str, Any], event_id: str | None, now: dateti
     if session.get("status") == "expired":
         return decide_ended(P.EXPIRED, session.get("id"), event_id, "payment.expired", "Checkout Session expired")
     return None
+
+
+def hold_due_at(request: ServiceRequest) -> datetime | None:
+    """When hold expiry must act on `request`: the end of its hold while it waits for payment, or its last change
+    if it was cancelled with a Checkout Session that may still be payable. None when there is nothing to end: the
+    payment is final, there is no hold, or a completed session awaits settlement (settlement decides). The
+    adapter keys the sparse holds index by it, so the job reads only the requests due."""
+    if request.payment_status not in OPEN_PAYMENT or request.payment.awaiting_settlement:
+        return None
+    if request.status is not S.PENDING_PAYMENT:
+        return request.updated_at if request.payment.session_id else None
+    return request.hold_expires_at

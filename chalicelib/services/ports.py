@@ -259,7 +259,11 @@ class PaymentStore(Protocol):
     def open_payments(self) -> Iterator[ServiceRequest]:
         """Requests whose payment is not final (UNPAID, PENDING)."""
 
-    def recently_paid(self, updated_since: datetime, starting_from: datetime) -> Iterator[ServiceRequest]: ...
+    def due_holds(self, now: datetime) -> Iterator[ServiceRequest]:
+        """Requests whose `payment.hold_due_at` is at or before `now` (eventually consistent: check again)."""
+
+    def recently_paid(self, updated_since: datetime, starting_from: datetime) -> Iterator[ServiceRequest]:
+        """PAID requests changed since `updated_since` whose job starts at or after `starting_from`."""
 
     def request_id_by_payment_ref(self, ref: str) -> str | None:
         """The request a Checkout Session id or PaymentIntent id belongs to."""

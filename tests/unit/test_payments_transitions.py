@@ -318,7 +318,7 @@ def test_a_released_hold_publishes_capacity_released_and_its_handler_pushes_avai
     held = card_request().with_changes(hold_expires_at=NOW - timedelta(minutes=1))
     deps.requests.put(held)
     deps.stripe.sessions["cs_1"] = session(payment_status="unpaid", status="open")
-    deps.payment_store.open_payments = lambda: iter([deps.requests.get("sr_1")])
+    deps.payment_store.due_holds = lambda now: iter([deps.requests.get("sr_1")])
 
     assert payments.expire_holds(deps)["expired"] == 1
     assert deps.requests.releases == ["sr_1"]
@@ -326,7 +326,7 @@ def test_a_released_hold_publishes_capacity_released_and_its_handler_pushes_avai
     assert published[0].request.id == "sr_1" and published[0].changed_days == [held.placement.local_date]
     assert pushes == [(["svc"], "t1", [held.placement.local_date])]
 
-    deps.payment_store.open_payments = lambda: iter([deps.requests.get("sr_1")])
+    deps.payment_store.due_holds = lambda now: iter([deps.requests.get("sr_1")])
     payments.expire_holds(deps)  # nothing left to release: nothing published again
     assert len(published) == 1 and len(pushes) == 1
 

@@ -18,6 +18,7 @@ from chalicelib.adapters.dynamodb import keys
 from chalicelib.adapters.dynamodb.cursors import (decode_cursor, decode_cursor_state, encode_cursor, invalid_cursor,
                                                   is_start_key)
 from chalicelib.adapters.dynamodb.errors import cancellation_codes, response_code, translated
+from chalicelib.adapters.dynamodb.job_keys import job_index_attributes
 from chalicelib.adapters.dynamodb.models import CapacityCounter, CatalogItem, ServiceRequestItem
 from chalicelib.domain import codec
 from chalicelib.observability import logger
@@ -41,7 +42,7 @@ def to_item(request: ServiceRequest, rev: int) -> ServiceRequestItem:
         paymentOpen=request.payment_status.value if request.payment_status in OPEN_PAYMENT else None,
         updatedAt=doc["updatedAt"], reminderBucket=start[:13] if reminder_due else None,
         seriesId=request.series_id, paymentRef=request.payment.session_id,
-        sequence=request.sequence, rev=rev, doc=doc)
+        sequence=request.sequence, rev=rev, doc=doc, **job_index_attributes(request))
 
 
 def from_item(item: ServiceRequestItem) -> ServiceRequest:

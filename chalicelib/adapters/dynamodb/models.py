@@ -123,6 +123,27 @@ class ByPaymentRefIndex(GlobalSecondaryIndex):
     paymentRef = UnicodeAttribute(hash_key=True)
 
 
+# --- service requests: the scheduled jobs' sparse indexes (adapters/dynamodb/job_keys.py sets their keys) ------
+class HoldsIndex(GlobalSecondaryIndex):
+    """Sparse: requests hold expiry may have to act on, one partition sorted by when they are due, so the job
+    queries `holdExpiresAt <= now` and reads only the due ones."""
+    class Meta:
+        index_name = "holds"
+        projection = AllProjection()
+    holdKey = UnicodeAttribute(hash_key=True)  # HOLD
+    holdExpiresAt = UnicodeAttribute(range_key=True)  # <due at, ISO UTC>#<id>
+
+
+class PaidByUpdateIndex(GlobalSecondaryIndex):
+    """Sparse: PAID requests by the UTC day of their last change, so the reconciliation's paid check reads the
+    requests changed in its lookback, not every paid booking."""
+    class Meta:
+        index_name = "paid_by_update"
+        projection = AllProjection()
+    paidDay = UnicodeAttribute(hash_key=True)  # yyyy-mm-dd of updatedAt
+    updatedAt = UnicodeAttribute(range_key=True)
+
+
 class ServiceRequestItem(_Base):
     class Meta(_Base.Meta):
         table_name = "service-requests"
@@ -152,6 +173,13 @@ class ServiceRequestItem(_Base):
     reminders = RemindersIndex()
     by_series = BySeriesIndex()
     by_payment_ref = ByPaymentRefIndex()
+
+    # the scheduled jobs' sparse indexes (job_keys.job_index_attributes)
+    holdKey = UnicodeAttribute(null=True)
+    holdExpiresAt = UnicodeAttribute(null=True)
+    paidDay = UnicodeAttribute(null=True)
+    holds = HoldsIndex()
+    paid_by_update = PaidByUpdateIndex()
 
 
 # --- audit ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Payment bookkeeping in DynamoDB: webhook event claims (dedupe), job checkpoints, and the payment-specific
-reads of service requests (open payments through the sparse GSI, recently paid, lookup by payment reference).
+reads of service requests (open payments, holds due and recently changed paid requests through sparse GSIs,
+lookup by payment reference).
 
 Event claims live in the ops table at pk=STRIPE_EVENT#<event id>, sk=EVENT with a 30-day TTL (Stripe resends
 an event for up to 3 days and keeps it listable for 30). A claim is taken with a conditional put; a claim left
@@ -8,21 +9,23 @@ swallows an event.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
 from pynamodb.exceptions import PutError
 
 from chalicelib.adapters.dynamodb.booking_repository import from_item
 from chalicelib.adapters.dynamodb.errors import response_code, translated
+from chalicelib.adapters.dynamodb.job_keys import HOLD_PARTITION
 from chalicelib.adapters.dynamodb.models import OpsItem, ServiceRequestItem
 from chalicelib.clock import Clock, epoch_seconds, system_clock
 from chalicelib.domain import codec
-from chalicelib.domain.booking import OPEN_PAYMENT, PaymentStatus, ServiceRequest
+from chalicelib.domain.booking import OPEN_PAYMENT, ServiceRequest
 
 EVENT_TTL_SECONDS = 30 * 24 * 3600
 CLAIM_LEASE_SECONDS = 120  # longer than the webhook Lambda's timeout
 CHECKPOINT_TTL_SECONDS = 2 * 24 * 3600
+UTC = timezone.utc
 
 
 class DynamoPaymentStore:
@@ -90,14 +93,25 @@ class DynamoPaymentStore:
                 for item in ServiceRequestItem.open_payments.query(state):
                     yield from_item(item)
 
-    def recently_paid(self, updated_since: datetime, starting_from: datetime) -> Iterator[ServiceRequest]:
-        """PAID requests whose job starts at or after `starting_from` and that changed since `updated_since`
-        (by_payment_status GSI, range on the start; the update filter runs server side)."""
+    def due_holds(self, now: datetime) -> Iterator[ServiceRequest]:
+        """Requests hold expiry must act on by `now`, through the sparse `holds` GSI (key condition
+        `holdExpiresAt <= now`): the cost follows the holds due, not the open payments."""
         with translated():
-            for item in ServiceRequestItem.by_payment_status.query(
-                    PaymentStatus.PAID.value, ServiceRequestItem.startKey >= codec.iso_utc(starting_from),
-                    filter_condition=ServiceRequestItem.updatedAt >= codec.iso_utc(updated_since)):
+            for item in ServiceRequestItem.holds.query(
+                    HOLD_PARTITION, ServiceRequestItem.holdExpiresAt <= f"{codec.iso_utc(now)}~"):
                 yield from_item(item)
+
+    def recently_paid(self, updated_since: datetime, starting_from: datetime) -> Iterator[ServiceRequest]:
+        """PAID requests that changed since `updated_since` and whose job starts at or after `starting_from`:
+        one Query per UTC day of the sparse `paid_by_update` GSI with a key range on the change time, so only
+        the paid requests changed in that window are read (the start filter drops the ones already done)."""
+        day, last = updated_since.astimezone(UTC).date(), self._clock().astimezone(UTC).date()
+        with translated():
+            while day <= last:
+                yield from (from_item(item) for item in ServiceRequestItem.paid_by_update.query(
+                    day.isoformat(), ServiceRequestItem.updatedAt >= codec.iso_utc(updated_since),
+                    filter_condition=ServiceRequestItem.startKey >= codec.iso_utc(starting_from)))
+                day += timedelta(days=1)
 
     def request_id_by_payment_ref(self, ref: str) -> str | None:
         with translated():
@@ -107,5 +121,4 @@ class DynamoPaymentStore:
 
 
 def _epoch_dt(seconds: int) -> datetime:
-    from datetime import timezone
-    return datetime.fromtimestamp(seconds, timezone.utc)
+    return datetime.fromtimestamp(seconds, UTC)

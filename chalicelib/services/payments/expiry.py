@@ -8,11 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from chalicelib.clock import monotonic
-from chalicelib.domain.booking import PaymentStatus, ServiceRequest, Status
+from chalicelib.domain.booking import PaymentStatus, ServiceRequest
 from chalicelib.domain.errors import DomainError, NotFound
-from chalicelib.domain.payment import decide_awaiting_settlement, decide_ended, decide_paid, session_is_paid
+from chalicelib.domain.payment import (decide_awaiting_settlement, decide_ended, decide_paid, hold_due_at,
+                                       session_is_paid)
 from chalicelib.observability import count, logger
+from chalicelib.services.deadline import Deadline, out_of_time
 from chalicelib.services.payments.transition import TransitionDeps, apply_transition
 from chalicelib.services.ports import PaymentGateway, PaymentStore
 
@@ -20,26 +21,21 @@ EXPIRY_ACTOR = "system:expire-holds"
 
 
 class ExpiryDeps(TransitionDeps, Protocol):
-    """What ending holds reads: open payments, their sessions at Stripe (state changes go through
-    apply_transition)."""
+    """What ending holds reads: the holds due (sparse index keyed by `hold_due_at`), their sessions at Stripe
+    (state changes go through apply_transition)."""
     stripe: PaymentGateway
     payment_store: PaymentStore
 
 
-def out_of_time(deadline: float | None) -> bool:
-    """`deadline` is a monotonic() reading (None: no deadline)."""
-    return deadline is not None and monotonic() >= deadline
-
-
-def expire_holds(deps: ExpiryDeps, deadline: float | None = None) -> dict:
+def expire_holds(deps: ExpiryDeps, deadline: Deadline = None) -> dict:
     """PENDING_PAYMENT requests past their hold: expire the Stripe session, then EXPIRED + capacity released
     (one transaction). A session found paid or completed meanwhile is applied instead. Stripe failures leave
     the request held for the next run (releasing while the session may still be paid would oversell).
     Requests cancelled while unpaid get their session expired and payment EXPIRED (the cancel released them)."""
     now = deps.clock()
     summary = {"due": 0, "expired": 0, "paid": 0, "awaitingSettlement": 0, "errors": 0, "deferred": 0}
-    for request in deps.payment_store.open_payments():
-        if not _due(request, now):
+    for request in deps.payment_store.due_holds(now):
+        if not _due(request, now):  # the index is eventually consistent: what it returns is checked again
             continue
         if out_of_time(deadline):
             summary["deferred"] += 1
@@ -62,12 +58,9 @@ def expire_holds(deps: ExpiryDeps, deadline: float | None = None) -> dict:
 
 def _due(request: ServiceRequest, now: datetime) -> bool:
     """Its hold ran out, or it was cancelled while unpaid (its session must not stay payable). A completed
-    session awaiting settlement keeps its hold: settlement decides."""
-    if request.payment.awaiting_settlement:
-        return False
-    if request.status is not Status.PENDING_PAYMENT:
-        return bool(request.payment.session_id)
-    return request.hold_expires_at is not None and request.hold_expires_at <= now
+    session awaiting settlement keeps its hold: settlement decides (domain.payment.hold_due_at)."""
+    due_at = hold_due_at(request)
+    return due_at is not None and due_at <= now
 
 
 def end_request(deps: ExpiryDeps, request: ServiceRequest, now: datetime, actor: str, reason: str) -> str | None:

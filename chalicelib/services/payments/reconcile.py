@@ -23,7 +23,8 @@ from chalicelib.domain.errors import DomainError, NotFound
 from chalicelib.domain.payment import (Decide, decide_awaiting_settlement, decide_ended, decide_paid,
                                        decide_paid_not_in_stripe, session_is_paid)
 from chalicelib.observability import count, logger
-from chalicelib.services.payments.expiry import ExpiryDeps, end_request, out_of_time
+from chalicelib.services.deadline import Deadline, out_of_time
+from chalicelib.services.payments.expiry import ExpiryDeps, end_request
 from chalicelib.services.payments.transition import Applied, apply_transition
 from chalicelib.services.payments.webhooks import HANDLERS, WebhookDeps, process_event
 
@@ -81,7 +82,7 @@ class _Run:
     request id (listed once, by the first phase that needs them)."""
     deps: ReconcileDeps
     now: datetime
-    deadline: float | None
+    deadline: Deadline
     lookback: timedelta
     summary: dict[str, int]
     sessions: dict[str, list[dict]] | None = None
@@ -106,9 +107,9 @@ class _Run:
             logger.warning("session listing incomplete; retrieving individually", extra={"code": exc.code})
 
 
-def reconcile_payments(deps: ReconcileDeps, deadline: float | None = None,
+def reconcile_payments(deps: ReconcileDeps, deadline: Deadline = None,
                        paid_lookback_days: int = PAID_LOOKBACK_DAYS) -> dict:
-    """Run the phases from the saved checkpoint on; `deadline` is a monotonic() reading. Returns the counts,
+    """Run the phases from the saved checkpoint on; `deadline`: see services/deadline.py. Returns the counts,
     `changed` (their sum), `stripeCalls`, and `complete` (False when the deadline cut the run short)."""
     store = deps.payment_store
     checkpoint = Checkpoint.from_doc(store.load_checkpoint(RECONCILE_JOB))
