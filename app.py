@@ -61,7 +61,7 @@ app.register_blueprint(emergency.bp)
 
 @app.schedule(Rate(15, unit=Rate.MINUTES))
 def send_reminders(event):
-    return calendar.run_reminders()
+    return calendar.run_reminders(event)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))

@@ -1,4 +1,6 @@
-"""Counts DynamoDB API requests with botocore event hooks (every client created after `install()`)."""
+"""Counts DynamoDB API requests, and the items they read, with botocore event hooks (every client created after
+`install()`). Items read: what a Query or Scan evaluated (ScannedCount, before any filter: the cost), the item
+of a GetItem, the responses of a BatchGetItem or TransactGetItems; keyed "<operation>:<index or table>"."""
 from __future__ import annotations
 
 import threading
@@ -8,12 +10,37 @@ import botocore.session
 
 _lock = threading.Lock()
 calls: Counter = Counter()
+items: Counter = Counter()  # "<operation>:<index or table>" (just the operation for multi-table ones) -> items
 _installed = False
 
 
 def _on_call(model=None, **_kw) -> None:
     with _lock:
         calls[model.name if model is not None else "?"] += 1
+
+
+def _on_params(params=None, context=None, **_kw) -> None:
+    """Remember which index or table a request reads (the response does not say)."""
+    if isinstance(context, dict) and isinstance(params, dict):
+        context["ddb_counter_target"] = params.get("IndexName") or params.get("TableName")
+
+
+def _on_response(model=None, parsed=None, context=None, **_kw) -> None:
+    if model is None or not isinstance(parsed, dict):
+        return
+    name, read = model.name, 0
+    if name in ("Query", "Scan"):
+        read = int(parsed.get("ScannedCount", parsed.get("Count", 0)))
+    elif name == "GetItem":
+        read = 1 if parsed.get("Item") else 0
+    elif name == "BatchGetItem":
+        read = sum(len(rows) for rows in (parsed.get("Responses") or {}).values())
+    elif name == "TransactGetItems":
+        read = len(parsed.get("Responses") or [])
+    if read:
+        target = (context or {}).get("ddb_counter_target")
+        with _lock:
+            items[f"{name}:{target}" if target else name] += read
 
 
 def install() -> None:
@@ -27,6 +54,8 @@ def install() -> None:
         client = original(self, service_name, *args, **kwargs)
         if service_name == "dynamodb":
             client.meta.events.register("before-call.dynamodb", _on_call)
+            client.meta.events.register("before-parameter-build.dynamodb", _on_params)
+            client.meta.events.register("after-call.dynamodb", _on_response)
         return client
 
     botocore.session.Session.create_client = create_client
@@ -36,6 +65,7 @@ def install() -> None:
 def reset() -> None:
     with _lock:
         calls.clear()
+        items.clear()
 
 
 def total() -> int:
@@ -46,3 +76,19 @@ def total() -> int:
 def snapshot() -> dict[str, int]:
     with _lock:
         return dict(calls)
+
+
+def items_read() -> int:
+    with _lock:
+        return sum(items.values())
+
+
+def items_snapshot() -> dict[str, int]:
+    with _lock:
+        return dict(items)
+
+
+def items_read_from(*names: str) -> int:
+    """Items read from the tables or indexes named (exact names, e.g. a table name or "holds")."""
+    with _lock:
+        return sum(n for key, n in items.items() if key.partition(":")[2] in names)

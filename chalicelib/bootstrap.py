@@ -65,7 +65,7 @@ class Container:
     def reminder_queue(self):
         assert self.dynamodb_ready
         from chalicelib.adapters.dynamodb.reminder_repository import DynamoReminderQueue
-        return DynamoReminderQueue()
+        return DynamoReminderQueue(clock=self._now)
 
     @cached_property
     def notifier(self):

@@ -1,6 +1,8 @@
 """Calendar invites (ICS) for the customer, signed e-mail links, and the reminders job entry point."""
 from __future__ import annotations
 
+from typing import Any
+
 from chalice import Blueprint, Response
 
 from chalicelib.api.bookings import portal_view
@@ -8,6 +10,7 @@ from chalicelib.api.routing import Ctx, endpoint
 from chalicelib.api.schemas.bookings import CancelIn, ServiceRequestOut
 from chalicelib.api.schemas.calendar import CalendarQuery
 from chalicelib.bootstrap import container
+from chalicelib.invocation import deadline_from
 from chalicelib.services import calendar, reminders
 
 bp = Blueprint(__name__)
@@ -40,6 +43,6 @@ def link_cancel(ctx: Ctx, token: str) -> dict:
     return portal_view(calendar.cancel_by_link(container(), token, ctx.body.reason))
 
 
-def run_reminders() -> dict:
-    """Scheduled every 15 minutes (app.py)."""
-    return reminders.send_reminders(container())
+def run_reminders(event: Any = None) -> dict:
+    """Scheduled every 15 minutes (app.py); stops before the Lambda's time runs out (the next run continues)."""
+    return reminders.send_reminders(container(), deadline=deadline_from(getattr(event, "context", None)))

@@ -224,6 +224,14 @@ class ReminderQueue(Protocol):
         """Requests bucketed under the UTC hour `bucket` ('YYYY-MM-DDTHH') starting within [start_from, start_to]
         (ISO UTC); an eventually consistent read."""
 
+    def load_continuation(self) -> datetime | None:
+        """When the run a deadline stopped ran (None: the last run finished)."""
+
+    def save_continuation(self, since: datetime) -> None: ...
+
+    def clear_continuation(self, since: datetime) -> None:
+        """Remove the continuation if it is still the one saved for `since`."""
+
 
 class PromoUsage(Protocol):
     """Promotion usage counters as booking-transaction actions (adapters/dynamodb/promo_usage.py)."""

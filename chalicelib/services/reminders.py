@@ -8,6 +8,12 @@ Exactly once across overlapping runs: a run first CLAIMS the reminder (adds the 
 write conditional on the revision it read; only one writer can win), then sends. If the send fails the claim is
 released so a later run retries. A crash between claim and send loses that one reminder rather than sending
 it twice: for a reminder, a duplicate is the worse failure.
+
+Deadline and continuation: a run checks its deadline (the Lambda's remaining time) before each reminder. Out of
+time, it saves a continuation (when it ran) through the queue and stops. The next run reads the continuation
+first and covers the stopped run's windows as well as its own (never appointments already begun), then clears
+it: what the stopped run did not reach is sent, 15 minutes late at most, and what it did send is skipped (its
+claim is stored), so nothing is sent twice or lost. A run stopped again keeps the oldest continuation.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ from chalicelib.domain.errors import DomainError
 from chalicelib.domain.zones import load_zone
 from chalicelib.observability import count, logger
 from chalicelib.services import calendar
+from chalicelib.services.deadline import Deadline, out_of_time
 from chalicelib.services.ports import Notifier, ReminderQueue, StaleRevision
 from chalicelib.services.retry import with_retries
 
@@ -40,9 +47,11 @@ class RunResult:
     sent: list[str] = field(default_factory=list)  # "<request id>:<kind>"
     failed: list[str] = field(default_factory=list)
     skipped: int = 0
+    complete: bool = True  # False: the deadline stopped the run and the next run continues it
 
     def as_dict(self) -> dict:
-        return {"sent": len(self.sent), "failed": len(self.failed), "skipped": self.skipped}
+        return {"sent": len(self.sent), "failed": len(self.failed), "skipped": self.skipped,
+                "complete": self.complete}
 
 
 def hour_buckets(start: datetime, end: datetime) -> list[str]:
@@ -56,27 +65,44 @@ def hour_buckets(start: datetime, end: datetime) -> list[str]:
     return buckets
 
 
-def window(kind: str, now: datetime) -> tuple[datetime, datetime]:
-    """(exclusive lower, inclusive upper) bounds on the start of requests due a `kind` reminder at `now`."""
+def window(kind: str, now: datetime, since: datetime | None = None) -> tuple[datetime, datetime]:
+    """(exclusive lower, inclusive upper) bounds on the start of requests due a `kind` reminder at `now`. A run
+    continuing one stopped at `since` also covers that run's window, but not appointments that have begun."""
     upper = now + LEADS[kind]
-    return upper - WINDOW, upper
+    if since is None or since >= now:
+        return upper - WINDOW, upper
+    # Runs more than a window ago are not caught up: their reminders would now come too late for their lead.
+    return max(since, now - WINDOW) + LEADS[kind] - WINDOW, upper
 
 
-def due_kind(request: ServiceRequest, kind: str, now: datetime) -> bool:
-    low, high = window(kind, now)
+def due_kind(request: ServiceRequest, kind: str, now: datetime, since: datetime | None = None) -> bool:
+    low, high = window(kind, now, since)
     return (request.status is Status.CONFIRMED and bool(request.customer_email)
             and kind not in request.reminders_sent and low < request.placement.start <= high)
 
 
-def send_reminders(deps: ReminderDeps, now: datetime | None = None) -> dict:
-    """One scheduled run. Returns counts; metrics ReminderSent / ReminderFailed."""
+def send_reminders(deps: ReminderDeps, now: datetime | None = None, deadline: Deadline = None) -> dict:
+    """One scheduled run, continuing a stopped one first (module docstring). Returns counts and `complete`;
+    metrics ReminderSent / ReminderFailed."""
     now = now or deps.clock()
+    queue = deps.reminder_queue
+    since = queue.load_continuation()
     result = RunResult()
     for kind in LEADS:
-        low, high = window(kind, now)
+        low, high = window(kind, now, since)
         for bucket in hour_buckets(low, high):
-            for candidate in deps.reminder_queue.due_in_bucket(bucket, codec.iso_utc(low), codec.iso_utc(high)):
-                _remind(deps, candidate, kind, now, result)
+            for candidate in queue.due_in_bucket(bucket, codec.iso_utc(low), codec.iso_utc(high)):
+                if out_of_time(deadline):
+                    result.complete = False
+                    queue.save_continuation(min(since or now, now))
+                    return _report(result)
+                _remind(deps, candidate, kind, now, since, result)
+    if since is not None:
+        queue.clear_continuation(since)
+    return _report(result)
+
+
+def _report(result: RunResult) -> dict:
     if result.sent:
         count("ReminderSent", len(result.sent))
     if result.failed:
@@ -85,9 +111,10 @@ def send_reminders(deps: ReminderDeps, now: datetime | None = None) -> dict:
     return result.as_dict()
 
 
-def _remind(deps: ReminderDeps, request: ServiceRequest, kind: str, now: datetime, result: RunResult) -> None:
+def _remind(deps: ReminderDeps, request: ServiceRequest, kind: str, now: datetime, since: datetime | None,
+            result: RunResult) -> None:
     try:
-        claimed = _claim(deps, request, kind, now)
+        claimed = _claim(deps, request, kind, now, since)
     except DomainError as exc:  # throttled/unavailable: nothing claimed, the next run tries again
         logger.warning("reminder claim failed", extra={"serviceRequestId": request.id, "error": exc.code})
         result.failed.append(f"{request.id}:{kind}")
@@ -106,13 +133,14 @@ def _remind(deps: ReminderDeps, request: ServiceRequest, kind: str, now: datetim
     result.sent.append(f"{request.id}:{kind}")
 
 
-def _claim(deps: ReminderDeps, request: ServiceRequest, kind: str, now: datetime) -> ServiceRequest | None:
+def _claim(deps: ReminderDeps, request: ServiceRequest, kind: str, now: datetime,
+           since: datetime | None) -> ServiceRequest | None:
     """Mark `kind` sent, conditional on the revision read. None if not (or no longer) due, or another run
     claimed it first."""
     current: ServiceRequest | None = request
 
     def mark() -> ServiceRequest | None:
-        if current is None or not due_kind(current, kind, now):
+        if current is None or not due_kind(current, kind, now, since):
             return None
         return deps.requests.save(current, current.with_changes(reminders_sent=current.reminders_sent + (kind,)))
 

@@ -167,5 +167,5 @@ def test_scheduled_handler_runs_the_job(api, app_container, booked):
     app_container.override(clock=in_24h_window)
     result = api.lambda_.invoke("send_reminders", api.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
-    assert result.payload == {"sent": len(booked), "failed": 0, "skipped": 0}
+    assert result.payload == {"sent": len(booked), "failed": 0, "skipped": 0, "complete": True}
     assert len(sent_messages()) == len(booked)
