@@ -92,6 +92,9 @@ def send_reminders(deps: ReminderDeps, now: datetime | None = None, deadline: De
         low, high = window(kind, now, since)
         for bucket in hour_buckets(low, high):
             for candidate in queue.due_in_bucket(bucket, codec.iso_utc(low), codec.iso_utc(high)):
+                if not due_kind(candidate, kind, now, since):  # e.g. sent by the run being continued
+                    result.skipped += 1
+                    continue
                 if out_of_time(deadline):
                     result.complete = False
                     queue.save_continuation(min(since or now, now))
