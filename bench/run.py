@@ -22,6 +22,9 @@ def main() -> None:
     from bench import bundle  # cold import of the packaged bundle, with and without precompiled bytecode
 
     figures.update(bundle.figures())
+    from bench import jobs  # items the scheduled jobs read
+
+    figures.update(jobs.figures())
     from bench import local_load  # the whole local stack under booking load (subprocesses on loopback)
 
     figures.update(local_load.figures())
