@@ -14,11 +14,10 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb import job_keys, keys
 from chalicelib.adapters.dynamodb.cursors import (decode_cursor, decode_cursor_state, encode_cursor, invalid_cursor,
                                                   is_start_key)
 from chalicelib.adapters.dynamodb.errors import cancellation_codes, response_code, translated
-from chalicelib.adapters.dynamodb.job_keys import job_index_attributes
 from chalicelib.adapters.dynamodb.models import CapacityCounter, CatalogItem, ServiceRequestItem
 from chalicelib.domain import codec
 from chalicelib.observability import logger
@@ -42,7 +41,7 @@ def to_item(request: ServiceRequest, rev: int) -> ServiceRequestItem:
         paymentOpen=request.payment_status.value if request.payment_status in OPEN_PAYMENT else None,
         updatedAt=doc["updatedAt"], reminderBucket=start[:13] if reminder_due else None,
         seriesId=request.series_id, paymentRef=request.payment.session_id,
-        sequence=request.sequence, rev=rev, doc=doc, **job_index_attributes(request))
+        sequence=request.sequence, rev=rev, doc=doc, **job_keys.job_index_attributes(request))
 
 
 def from_item(item: ServiceRequestItem) -> ServiceRequest:
