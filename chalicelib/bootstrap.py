@@ -59,7 +59,8 @@ class Container:
     def requests(self):
         assert self.dynamodb_ready
         from chalicelib.adapters.dynamodb.booking_repository import DynamoServiceRequestRepository
-        return DynamoServiceRequestRepository(self.settings.dynamodb_endpoint, self.settings.region)
+        return DynamoServiceRequestRepository(self.settings.dynamodb_endpoint, self.settings.region,
+                                              sleep=self._sleep)
 
     @cached_property
     def reminder_queue(self):
@@ -105,6 +106,16 @@ class Container:
 
     def _now(self):
         return self.clock()
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        """The backoff between retries of a lost race. Tests override it (`override(sleep=...)`) so they never
+        wait; adapters receive it late-bound through `_sleep`."""
+        import time
+        time.sleep(seconds)
+
+    def _sleep(self, seconds: float) -> None:
+        self.sleep(seconds)
 
     @staticmethod
     def new_id() -> str:

@@ -35,7 +35,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
-from chalicelib.domain.booking import ServiceRequest
+from chalicelib.domain.booking import ServiceRequest, Status
 from chalicelib.domain.catalog import Catalog, Service
 from chalicelib.domain.errors import DomainError, NotFound, SlotFull, SlotUnavailable, TeamDayFull
 from chalicelib.domain.principal import Principal
@@ -46,6 +46,7 @@ from chalicelib.observability import count, logger
 from chalicelib.services import booking, changes, service_areas
 from chalicelib.services.catalog import require_service
 from chalicelib.services.ports import Outcome, SeriesClaims
+from chalicelib.services.retry import with_retries
 from chalicelib.services.submissions import SubmissionDeps, once_per_key
 
 CONFLICTS = (SlotFull, TeamDayFull, SlotUnavailable)
@@ -72,6 +73,7 @@ class SeriesResult:
 class SeriesDeps(booking.BookingDeps, changes.ChangeDeps, SubmissionDeps, Protocol):
     """Books through booking.create and compensates through changes.cancel."""
     series_claims: SeriesClaims
+    sleep: Callable[[float], None]  # backoff between compensation attempts
 
 
 def new_series_id() -> str:
@@ -211,12 +213,24 @@ def _compensate(deps: SeriesDeps, principal: Principal, booked: list[ServiceRequ
     hide the original error. Returns whether every cancel succeeded."""
     complete = True
     for request in reversed(booked):
-        for attempt in range(1, COMPENSATION_ATTEMPTS + 1):
-            try:
-                changes.cancel(deps, None, request.id, reason, actor=principal)
-                break
-            except Exception:  # noqa: BLE001 - keep compensating the others
-                if attempt == COMPENSATION_ATTEMPTS:
-                    complete = False
-                    logger.exception("series compensation failed", extra={"serviceRequestId": request.id})
+        try:
+            with_retries(lambda: _cancel_once(deps, principal, request.id, reason), retry_on=(Exception,),
+                         attempts=COMPENSATION_ATTEMPTS, sleep=deps.sleep,
+                         give_up=lambda: CompensationFailed(request.id))
+        except CompensationFailed:
+            complete = False
+            logger.exception("series compensation failed", extra={"serviceRequestId": request.id})
     return complete
+
+
+class CompensationFailed(Exception):
+    """An occurrence could not be cancelled after every attempt."""
+
+
+def _cancel_once(deps: SeriesDeps, principal: Principal, request_id: str, reason: str) -> None:
+    """One compensation attempt. An attempt that failed after its transaction stood (a lost answer) leaves the
+    occurrence CANCELLED: the next attempt finds it so and is done, rather than cancelling twice."""
+    stored = deps.requests.get(request_id)
+    if stored is not None and stored.status is Status.CANCELLED:
+        return
+    changes.cancel(deps, None, request_id, reason, actor=principal)

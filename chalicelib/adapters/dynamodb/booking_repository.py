@@ -17,7 +17,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.dynamodb import job_keys, keys
 from chalicelib.adapters.dynamodb.cursors import (decode_cursor, decode_cursor_state, encode_cursor, invalid_cursor,
                                                   is_start_key)
-from chalicelib.adapters.dynamodb.errors import cancellation_codes, response_code, translated
+from chalicelib.adapters.dynamodb.errors import cancellation_codes, resend_while_contended, response_code, translated
 from chalicelib.adapters.dynamodb.models import CapacityCounter, CatalogItem, ServiceRequestItem
 from chalicelib.domain import codec
 from chalicelib.observability import logger
@@ -96,9 +96,10 @@ def _counter(key: tuple[str, str]) -> CapacityCounter:
 
 
 class DynamoServiceRequestRepository:
-    def __init__(self, endpoint: str | None, region: str) -> None:
+    def __init__(self, endpoint: str | None, region: str, sleep: Callable[[float], None] | None = None) -> None:
         self._endpoint = endpoint
         self._region = region
+        self.sleep = sleep  # backoff between re-sent contended transactions (None: time.sleep); tests inject
 
     def _tx(self) -> _Tx:
         return _Tx(Connection(host=self._endpoint, region=self._region))
@@ -281,7 +282,12 @@ class DynamoServiceRequestRepository:
                       actions=[CapacityCounter.count.add(-1)])
 
     def _run(self, tx: _Tx) -> None:
-        with translated():
+        """Commit, mapping failed conditions to domain errors. A transaction cancelled only for transient reasons
+        wrote nothing: it is sent again a few times, then answered Throttled (429, Retry-After)."""
+        resend_while_contended(lambda: self._commit(tx), self.sleep)
+
+    def _commit(self, tx: _Tx) -> None:
+        with translated(resend=True):
             try:
                 tx.commit()
             except TransactWriteError as exc:
@@ -290,7 +296,7 @@ class DynamoServiceRequestRepository:
                                                             "reasons": cancellation_codes(exc),
                                                             "labels": tx.labels()})
                 if not failed:
-                    raise
+                    raise  # translated: Contended when only transient reasons cancelled it
                 if "request" in failed:
                     raise StaleRevision() from exc
                 if "team" in failed:

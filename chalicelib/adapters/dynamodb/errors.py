@@ -2,18 +2,40 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.domain.errors import DomainError, TemporarilyUnavailable, Throttled, ValidationFailed
+from chalicelib.services.retry import with_retries
 
 THROTTLE_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException",
                   "RequestLimitExceeded", "TransactionConflictException", "TransactionInProgressException"}
+# Per-item reasons of a cancelled TransactWriteItems that say nothing about the item's condition: another
+# transaction held the item, or its partition was throttled. Nothing was written; the same transaction may succeed.
+TRANSIENT_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 
 
 def response_code(exc: BaseException) -> str | None:
     return getattr(exc, "cause_response_code", None)
+
+
+def transiently_cancelled(exc: BaseException) -> bool:
+    """A cancelled transaction whose items failed only for transient reasons (no condition was found false)."""
+    codes = [c for c in cancellation_codes(exc) if c is not None]
+    return bool(codes) and all(c in TRANSIENT_REASONS for c in codes)
+
+
+class Contended(Exception):
+    """A transaction was cancelled only for transient reasons (`transiently_cancelled`): nothing was written, so
+    the very same transaction may be sent again (raised by `translated(resend=True)`)."""
+
+
+def resend_while_contended(commit: Callable[[], None], sleep: Callable[[float], None] | None = None) -> None:
+    """Run `commit` (`translated` raises Contended for a transient cancellation) a bounded number of times with
+    jittered backoff, then raise Throttled: the client is told to retry (429, Retry-After), never a 500."""
+    with_retries(commit, retry_on=(Contended,), sleep=sleep,
+                 give_up=lambda: Throttled("Too many changes to the same items at once; try again.", retry_after=1))
 
 
 def cancellation_codes(exc: BaseException) -> list[str | None]:
@@ -23,9 +45,10 @@ def cancellation_codes(exc: BaseException) -> list[str | None]:
 
 
 @contextmanager
-def translated(cursor: str | None = None) -> Iterator[None]:
+def translated(cursor: str | None = None, *, resend: bool = False) -> Iterator[None]:
     """Map throttling/transient infrastructure failures to Throttled / TemporarilyUnavailable (with Retry-After).
-    With the client's `cursor`, DynamoDB refusing its start key is the client's invalid cursor (400).
+    With the client's `cursor`, DynamoDB refusing its start key is the client's invalid cursor (400). With
+    `resend`, a transaction cancelled only for transient reasons raises Contended (see resend_while_contended).
 
     Conditional-check failures are NOT handled here: callers catch them where they know what they mean.
     """
@@ -37,7 +60,9 @@ def translated(cursor: str | None = None) -> Iterator[None]:
         code = response_code(exc)
         if cursor and code == "ValidationException":
             raise ValidationFailed("The cursor is not valid.", {"fields": [{"field": "cursor"}]}) from exc
-        if code in THROTTLE_CODES or any(c in THROTTLE_CODES for c in cancellation_codes(exc)):
+        if resend and transiently_cancelled(exc):
+            raise Contended() from exc
+        if code in THROTTLE_CODES or any(c in THROTTLE_CODES | TRANSIENT_REASONS for c in cancellation_codes(exc)):
             raise Throttled(retry_after=1) from exc
         if code == "ConditionalCheckFailedException" or code == "TransactionCanceledException":
             raise
