@@ -13,6 +13,9 @@ def main() -> None:
     figures: dict = {}
     figures.update(booking.request_counts())
     figures.update(booking.availability_timing())
+    from bench import burst  # simultaneous bookings of one slot: transactions per booking
+
+    figures.update(burst.figures())
     try:
         from bench import payments  # reconciliation figures
     except ImportError:

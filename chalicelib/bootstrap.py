@@ -118,6 +118,12 @@ class Container:
         self.sleep(seconds)
 
     @staticmethod
+    def shuffle(items: list) -> None:
+        """Random order in place: ties between equally loaded members, so a burst spreads over them."""
+        import random
+        random.shuffle(items)
+
+    @staticmethod
     def new_id() -> str:
         from chalicelib.services.booking import new_id
         return new_id()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.catalog import Blackout, Catalog, Service, Team, TeamMember
@@ -234,7 +235,13 @@ def plan_for(service: Service, team: Team, member_id: str, start: datetime) -> C
 
 
 def least_loaded(members: list[TeamMember], local_day: str, snapshot: CounterSnapshot,
-                 cells: tuple[str, ...]) -> list[TeamMember]:
-    """Eligible members free for these cells, least busy that day first (ties by id: deterministic)."""
+                 cells: tuple[str, ...], shuffle: Callable[[list], None] | None = None) -> list[TeamMember]:
+    """Eligible members free for these cells, least busy that day first. Ties are broken by `shuffle` (in place,
+    e.g. random.shuffle) so simultaneous bookings of one slot, which all see the same loads, try different members
+    first instead of queueing on one; without it, by id (deterministic)."""
     free = free_members(members, cells, snapshot)
-    return sorted(free, key=lambda m: (snapshot.member_loads.get((m.id, local_day), 0), m.id))
+    if shuffle is None:
+        return sorted(free, key=lambda m: (snapshot.member_loads.get((m.id, local_day), 0), m.id))
+    free = list(free)
+    shuffle(free)
+    return sorted(free, key=lambda m: snapshot.member_loads.get((m.id, local_day), 0))  # stable: keeps the shuffle

@@ -69,6 +69,7 @@ class BookingDeps(capacity.UsageDeps, OwnRequestsDeps, Protocol):
     new_id: Callable[[], str]
     clock: Clock
     events: EventPublisher
+    shuffle: Callable[[list], None]  # breaks ties between equally loaded members (random; tests seed it)
 
 
 class AlreadyBooked(Exception):
@@ -245,7 +246,7 @@ def book_with_team(deps: BookingDeps, catalog: Catalog, service: Service, team: 
     if draft.priority == EMERGENCY:
         eligible = [m for m in eligible if service.id in m.on_call_service_ids]
     snapshot = deps.load_snapshots.get(deps.requests, local_day)
-    ordered = av.least_loaded(eligible, local_day, snapshot, cells)
+    ordered = av.least_loaded(eligible, local_day, snapshot, cells, deps.shuffle)
     tried: set[str] = set()
     refreshed = False
     while True:
@@ -254,7 +255,7 @@ def book_with_team(deps: BookingDeps, catalog: Catalog, service: Service, team: 
             if refreshed:
                 raise SlotFull(details={"teamId": team.id})
             snapshot = deps.load_snapshots.get(deps.requests, local_day, fresh=True)
-            ordered = av.least_loaded(eligible, local_day, snapshot, cells)
+            ordered = av.least_loaded(eligible, local_day, snapshot, cells, deps.shuffle)
             refreshed = True
             continue
         member = candidates[0]

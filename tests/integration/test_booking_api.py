@@ -73,7 +73,7 @@ def test_booking_is_created_confirmed_for_cash_and_replays_identically(api, user
     assert first.status_code == 201, first.body
     created = body_of(first)
     assert created["status"] == "CONFIRMED" and created["paymentStatus"] == "COD_DUE"
-    assert created["start"] == "2026-12-01T14:00:00Z" and created["memberId"] == "m0"
+    assert created["start"] == "2026-12-01T14:00:00Z" and created["memberId"] in {"m0", "m1", "m2"}
     replay = book(api, users["a"], "k1")
     assert replay.status_code == 201
     assert replay.headers.get("Idempotent-Replayed") == "true"
@@ -114,8 +114,8 @@ def test_slot_and_day_limits_are_enforced_and_counters_match_bookings(api, users
 def test_least_loaded_member_is_assigned(api, users):
     a = body_of(book(api, users["a"], "l1", start=slot(9)))
     b = body_of(book(api, users["a"], "l2", start=slot(11)))
-    assert a["memberId"] == "m0"
-    assert b["memberId"] != "m0"  # m0 already has a job that day
+    assert a["memberId"] in {"m0", "m1", "m2"}  # all idle: ties are broken at random
+    assert b["memberId"] != a["memberId"]  # a's member already has a job that day
 
 
 @pytest.mark.parametrize("start,reason", [

@@ -120,3 +120,19 @@ def test_least_loaded_orders_by_day_load_then_id_and_skips_busy_members():
     snap = av.CounterSnapshot(member_loads={("m0", "2026-12-01"): 2, ("m1", "2026-12-01"): 1},
                               member_cells={"m2": {"2026-12-01T13:00Z"}})
     assert [m.id for m in av.least_loaded(c.members_for("svc"), "2026-12-01", snap, cells)] == ["m1", "m0"]
+
+
+def test_least_loaded_breaks_ties_with_the_given_shuffle_and_never_puts_a_busier_member_first():
+    import random
+
+    t = team()
+    c = catalog(t, members=6)
+    cells = ("2026-12-01T13:00Z",)
+    snap = av.CounterSnapshot(member_loads={("m0", "2026-12-01"): 1, ("m1", "2026-12-01"): 3})
+    firsts = set()
+    for seed in range(60):
+        ordered = [m.id for m in av.least_loaded(c.members_for("svc"), "2026-12-01", snap, cells,
+                                                 random.Random(seed).shuffle)]
+        assert sorted(ordered[:4]) == ["m2", "m3", "m4", "m5"] and ordered[4:] == ["m0", "m1"]  # loads first
+        firsts.add(ordered[0])
+    assert firsts == {"m2", "m3", "m4", "m5"}  # every equally idle member leads some orders

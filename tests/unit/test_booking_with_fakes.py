@@ -60,6 +60,7 @@ class Deps:
         self.audit = FakeAuditLog(now=self.clock)
         ids = itertools.count(1)
         self.new_id = lambda: f"{id_prefix}{next(ids)}"
+        self.shuffle = lambda members: None  # ties stay in catalog order (by id): assignments are predictable
         self.published: list = []
         self.on_created = lambda event: None
         self.events = EventBus({BookingCreated: [self.published.append, lambda event: self.on_created(event)],
@@ -88,6 +89,33 @@ def test_a_booking_goes_to_the_least_loaded_member_and_holds_its_capacity():
     assert second.price["total"] == 10000 and second.customer_email == "a@example.com"
     assert day_counts(deps).day_counts[("t1", DAY)] == 2
     assert deps.published == [BookingCreated(first), BookingCreated(second)]
+
+
+def test_a_burst_on_one_slot_spreads_over_members_when_ties_are_random():
+    """Twenty bookings that all saw the same (idle) loads: with ties by id each tries m00, m01, ... in turn
+    (N(N+1)/2 transactions); shuffled, they mostly get their first choice."""
+    import random
+
+    members = {f"m{i:02d}": TeamMember(id=f"m{i:02d}", team_id="t1", display_name="M", service_ids=("svc",))
+               for i in range(30)}
+
+    def burst(shuffle) -> int:
+        deps = Deps(team=replace(TEAM, slot_capacity=20, daily_limit=100))
+        for member in members.values():
+            deps.catalog_repo.put_member(member)
+        deps.catalog.invalidate()
+        deps.shuffle = shuffle
+        stale = deps.load_snapshots.get(deps.requests, DAY)  # what every booking of the burst read
+        deps.load_snapshots = SimpleNamespace(get=lambda *a, **kw: stale, note_booking=lambda *a: None)
+        creates = []
+        store = deps.requests.create
+        deps.requests.create = lambda *a, **kw: (creates.append(1), store(*a, **kw))[1]
+        placed = {booking.create(deps, Principal(f"u{i}"), draft(9)).placement.member_id for i in range(20)}
+        assert len(placed) == 20
+        return len(creates)
+
+    assert burst(lambda ms: None) == 210
+    assert burst(random.Random(3).shuffle) <= 3 * 20
 
 
 def test_the_booking_answers_with_the_request_its_handlers_stored():
