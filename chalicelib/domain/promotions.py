@@ -143,21 +143,35 @@ def validate_rule(rule: PromoRule) -> PromoRule:
 
 @dataclass(frozen=True)
 class UsageClaim:
-    """An applied rule whose use must be consumed atomically with the booking."""
+    """An applied rule whose use must be consumed atomically with the booking. `shard`: which share of the
+    global limit the use is counted in (see usage_shares); None for claims stored before limits were sharded."""
     rule_id: str
     global_limit: int | None
     per_customer_limit: int | None
+    shard: int | None = None
+
+
+MAX_USAGE_SHARDS = 10
+
+
+def usage_shares(global_limit: int) -> tuple[int, ...]:
+    """How a global limit is split over its usage counters: min(limit, MAX_USAGE_SHARDS) shards whose shares
+    differ by at most one and add up to the limit. Each counter stays within its share, so the total of all of
+    them can never exceed the limit, while concurrent bookings of one promotion write different counters."""
+    count = min(max(global_limit, 0), MAX_USAGE_SHARDS)
+    return tuple(global_limit // count + (1 if k < global_limit % count else 0) for k in range(count))
 
 
 def claims_to_doc(claims: Iterable[UsageClaim]) -> list[dict]:
-    """Stored with a booking so cancelling gives back exactly the uses it consumed, even if the rule's limits
-    were edited since (re-reading the rule could decrement a counter that was never incremented)."""
-    return [{"ruleId": c.rule_id, "globalLimit": c.global_limit, "perCustomerLimit": c.per_customer_limit}
-            for c in claims]
+    """Stored with a booking so cancelling gives back exactly the uses it consumed (in the shard it took), even
+    if the rule's limits were edited since (re-reading the rule could decrement a counter never incremented)."""
+    return [{"ruleId": c.rule_id, "globalLimit": c.global_limit, "perCustomerLimit": c.per_customer_limit,
+             **({"shard": c.shard} if c.shard is not None else {})} for c in claims]
 
 
 def claims_from_doc(docs: Iterable[dict]) -> tuple[UsageClaim, ...]:
-    return tuple(UsageClaim(d["ruleId"], d.get("globalLimit"), d.get("perCustomerLimit")) for d in docs)
+    return tuple(UsageClaim(d["ruleId"], d.get("globalLimit"), d.get("perCustomerLimit"), d.get("shard"))
+                 for d in docs)
 
 
 @dataclass(frozen=True)

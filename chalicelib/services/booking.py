@@ -19,6 +19,7 @@ from chalicelib.domain.principal import Principal
 from chalicelib.domain.service_areas import Location
 from chalicelib.observability import count, logger
 from chalicelib.services import capacity, service_areas
+from chalicelib.services.booking_pricing import other_shards
 from chalicelib.services.catalog import require_service
 from chalicelib.services.events import BookingCreated, EventPublisher, latest_request
 from chalicelib.services.ports import (CatalogSource, Clock, ExtraActionFailed, MemberBusy, Pricer,
@@ -315,6 +316,9 @@ def _without_spent_rules(deps: BookingDeps, draft: BookingDraft, request: Servic
     rule_ids = {r["ruleId"] for r in spent["rules"]}
     if not rule_ids:
         raise exc
+    elsewhere = other_shards(request.price.get("usageClaims", []), spent, draft.exhausted_rules)
+    if elsewhere:  # a concurrent booking took that shard's last use; the rule has other shards
+        return replace(draft, exhausted_rules=draft.exhausted_rules + elsewhere)
     typed = [c for c in request.price.get("usageClaims", []) if c["ruleId"] in rule_ids and c.get("code")]
     if typed or rule_ids <= set(draft.exhausted_rules):
         raise PromoExhausted(details={**spent, "codes": [c["code"] for c in typed]})

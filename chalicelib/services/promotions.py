@@ -34,6 +34,9 @@ class PromoRepository(Protocol):
     def exhausted_rule_ids(self, rules: Iterable[PromoRule], user_id: str | None = None) -> set[str]:
         """Rules whose usage counters reached a limit (display only)."""
 
+    def shards_with_room(self, global_limits: dict[str, int]) -> dict[str, list[int]]:
+        """Rule id -> the shards of its global limit below their share (strongly consistent read)."""
+
 
 def entity(rule_id: str) -> str:
     return f"PROMO#{rule_id}"
@@ -131,3 +134,6 @@ class CachedRules:
 
     def exhausted_rule_ids(self, rules: Any, user_id: str | None = None) -> set[str]:
         return self._repo.exhausted_rule_ids(rules, user_id)
+
+    def shards_with_room(self, global_limits: dict[str, int]) -> dict[str, list[int]]:
+        return self._repo.shards_with_room(global_limits)

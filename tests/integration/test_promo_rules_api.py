@@ -1,6 +1,7 @@
 """Admin CRUD for promotion rules over chalice.test.Client + moto, unique codes, audit, usage counters."""
 from __future__ import annotations
 
+import random
 import threading
 
 import pytest
@@ -197,27 +198,47 @@ def _consume(updates) -> bool:
         return False
 
 
-def test_usage_limit_holds_under_concurrency_and_release_gives_a_use_back(client, tokens, app_container):
+def _consume_in_a_shard(repo, rule_id: str, limit: int, user: str, choose=random.choice):
+    """What a booking does: a shard with room (read), consumed conditionally; when another writer took its last
+    use, the next shard with room. The claim it consumed, or None when every shard is full."""
     from chalicelib.adapters.dynamodb.promo_repository import usage_updates
     from chalicelib.domain.promotions import UsageClaim
 
-    claim = UsageClaim("limited", global_limit=3, per_customer_limit=None)
-    outcomes = []
+    tried: set[int] = set()
+    while True:
+        rooms = [k for k in repo.shards_with_room({rule_id: limit})[rule_id] if k not in tried]
+        if not rooms:
+            return None
+        claim = UsageClaim(rule_id, global_limit=limit, per_customer_limit=None, shard=choose(rooms))
+        if _consume(usage_updates([claim], user)):
+            return claim
+        tried.add(claim.shard)
+
+
+@pytest.mark.parametrize("limit,writers", [(3, 20), (25, 40)])
+def test_a_sharded_usage_limit_holds_under_concurrency_and_release_gives_the_use_back(client, app_container, limit,
+                                                                                   writers):
+    from chalicelib.adapters.dynamodb.promo_repository import usage_updates
+
+    repo = app_container.promotions
+    claims = []
 
     def attempt(i):
-        outcomes.append(_consume(usage_updates([claim], f"user-{i}")))
+        claims.append(_consume_in_a_shard(repo, "limited", limit, f"user-{i}"))
 
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(20)]
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(writers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    repo = app_container.promotions
-    assert outcomes.count(True) == 3 and repo.usage("limited") == 3
-    assert _consume(usage_updates([claim], "user-x", consume=False))
-    assert repo.usage("limited") == 2
-    assert _consume(usage_updates([claim], "user-y"))
-    assert not _consume(usage_updates([claim], "user-z"))
+    taken = [c for c in claims if c is not None]
+    assert len(taken) == limit and repo.usage("limited") == limit  # exactly the limit, never more
+    assert repo.shards_with_room({"limited": limit}) == {"limited": []}
+    assert _consume(usage_updates([taken[0]], "user-x", consume=False))  # back to the shard it was taken from
+    assert repo.usage("limited") == limit - 1
+    assert repo.shards_with_room({"limited": limit}) == {"limited": [taken[0].shard]}
+    assert _consume_in_a_shard(repo, "limited", limit, "user-y") is not None
+    assert _consume_in_a_shard(repo, "limited", limit, "user-z") is None
 
 
 def test_per_customer_limit_and_release_never_goes_negative(client):
@@ -274,8 +295,8 @@ def test_quote_reports_a_used_up_code_as_exhausted(client, tokens, app_container
     create(client, tokens, id="two", code="TWO", globalLimit=2)
     create(client, tokens, id="auto", kind="fixed", value=100, globalLimit=1)
     assert quote(client, "two").json_body["quote"]["appliedRules"] == ["auto", "two"]
-    for user in ("u1", "u2"):
-        assert _consume(usage_updates([UsageClaim("two", 2, None)], user))
+    for shard, user in enumerate(("u1", "u2")):
+        assert _consume(usage_updates([UsageClaim("two", 2, None, shard)], user))
     assert _consume(usage_updates([UsageClaim("auto", 1, None)], "u1"))
     spent = quote(client, "two")
     assert spent.status_code == 409 and spent.json_body["error"]["code"] == "PROMO_EXHAUSTED"

@@ -23,7 +23,8 @@ class _Base(Model):
 # --- catalog: services, teams (hours, blackouts, limits), members, global blackouts, promo rules -------
 class CatalogItem(_Base):
     """pk=CATALOG, sk=SERVICE#id | TEAM#id | MEMBER#id | BLACKOUT#id | PROMO#id: one Query loads the catalog.
-    Per-rule usage counters live at pk=PROMO#id, sk=USAGE | USAGE#userId (changed inside booking transactions).
+    Per-rule usage counters live at pk=PROMO#id, sk=SHARD#k | USAGE#userId (changed inside booking transactions;
+    sk=USAGE is the unsharded counter of before, see devtools/shard_promo_usage.py).
     """
     class Meta(_Base.Meta):
         table_name = "catalog"

@@ -3,8 +3,15 @@
 Layout (models.CatalogItem):
   pk=CATALOG            sk=PROMO#<ruleId>   kind=promo       doc=rule document (the catalog Query sees it too)
   pk=PROMOCODE#<CODE>   sk=CODE             kind=promo-code  doc={"ruleId"}   reservation: one rule per code
-  pk=PROMO#<ruleId>     sk=USAGE            uses=<n>         uses by everyone
+  pk=PROMO#<ruleId>     sk=SHARD#<k>        uses=<n>         uses by everyone counted in shard k (k < shards)
   pk=PROMO#<ruleId>     sk=USAGE#<userId>   uses=<n>         uses by one customer
+  pk=PROMO#<ruleId>     sk=USAGE            uses=<n>         before sharding: uses by everyone (migrated by
+                                                             devtools/migrations/shard_promo_usage.py)
+
+A global limit is split over min(limit, 10) shard counters (domain.promotions.usage_shares); a booking consumes
+one use in a shard with room (chosen at random, so concurrent bookings of one promotion rarely write the same
+item), conditional on that shard's share, so the total can never exceed the limit. Its stored claim names the
+shard, and a cancellation gives the use back there. The usage of a rule is the sum of its shards.
 
 A rule and its code reservation are written in one transaction, conditional on the rule's stored version,
 so two admins editing at once or two rules claiming one code can never both succeed. Codes stay reserved while
@@ -22,13 +29,14 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.dynamodb.errors import cancellation_codes, translated
 from chalicelib.adapters.dynamodb.models import CatalogItem
 from chalicelib.domain.errors import AlreadyExists, ConcurrentUpdate, ValidationFailed
-from chalicelib.domain.promotions import PromoRule, UsageClaim, rule_from_doc, rule_to_doc
+from chalicelib.domain.promotions import PromoRule, UsageClaim, rule_from_doc, rule_to_doc, usage_shares
 from chalicelib.observability import logger
 
 CATALOG_PK = "CATALOG"
 RULE_PREFIX = "PROMO#"
 CODE_SK = "CODE"
 USAGE_SK = "USAGE"
+SHARD_PREFIX = "SHARD#"
 CONSUME_LABEL = "promo-usage"
 RELEASE_LABEL = "promo-release"
 _FAILED = "ConditionalCheckFailed"
@@ -43,7 +51,17 @@ def code_key(code: str) -> tuple[str, str]:
 
 
 def usage_key(rule_id: str, user_id: str | None = None) -> tuple[str, str]:
+    """The customer's counter; without a user, the unsharded counter of before (read only by the migration)."""
     return f"{RULE_PREFIX}{rule_id}", USAGE_SK if user_id is None else f"{USAGE_SK}#{user_id}"
+
+
+def shard_key(rule_id: str, shard: int) -> tuple[str, str]:
+    return f"{RULE_PREFIX}{rule_id}", f"{SHARD_PREFIX}{shard}"
+
+
+def shards_with_room(limit: int, uses: dict[int, int]) -> list[int]:
+    """The shards of a global limit whose counter (`uses` by shard) is below its share."""
+    return [k for k, share in enumerate(usage_shares(limit)) if uses.get(k, 0) < share]
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,8 @@ class UsageUpdate:
         if self.delta > 0:
             assert self.limit is not None
             condition = CatalogItem.uses.does_not_exist() | (CatalogItem.uses < self.limit)
+            if self.limit <= 0:  # no share (a shard the limit does not have): even a first use must fail
+                condition = CatalogItem.uses < 0
         else:
             condition = CatalogItem.uses > 0
         return CatalogItem(self.pk, self.sk), [CatalogItem.uses.add(self.delta)], condition
@@ -88,8 +108,11 @@ def usage_updates(claims: Iterable[UsageClaim], user_id: str, *, consume: bool =
     out: list[UsageUpdate] = []
     for claim in claims:
         if claim.global_limit is not None:
-            out.append(UsageUpdate(f"{prefix}:{claim.rule_id}", *usage_key(claim.rule_id), delta,
-                                   claim.global_limit if consume else None))
+            # A claim stored before sharding gives its use back to shard 0 (the migration fills it first).
+            shard = claim.shard or 0
+            shares = usage_shares(claim.global_limit)
+            out.append(UsageUpdate(f"{prefix}:{claim.rule_id}", *shard_key(claim.rule_id, shard), delta,
+                                   (shares[shard] if shard < len(shares) else 0) if consume else None))
         if claim.per_customer_limit is not None:
             out.append(UsageUpdate(f"{prefix}:{claim.rule_id}:customer", *usage_key(claim.rule_id, user_id),
                                    delta, claim.per_customer_limit if consume else None))
@@ -134,34 +157,45 @@ class DynamoPromoRepository:
         return rule_from_doc({**item.doc, "version": int(item.version or 1)})
 
     def exhausted_rule_ids(self, rules: Iterable[PromoRule], user_id: str | None = None) -> set[str]:
-        """Rules whose counters already reached a limit (for display only: the booking transaction is what
-        enforces limits). One BatchGet."""
+        """Rules whose counters already reached a limit: every shard of the global limit at its share, or the
+        customer's counter (for display only: the booking transaction is what enforces limits). One BatchGet."""
         limited = [r for r in rules if r.has_limits]
         keys = []
         for rule in limited:
             if rule.global_limit is not None:
-                keys.append(usage_key(rule.id))
+                keys.extend(shard_key(rule.id, k) for k in range(len(usage_shares(rule.global_limit))))
             if rule.per_customer_limit is not None and user_id:
                 keys.append(usage_key(rule.id, user_id))
-        if not keys:
-            return set()
-        with translated():
-            uses = {(item.pk, item.sk): int(item.uses or 0) for item in CatalogItem.batch_get(keys)}
+        uses = self._uses(keys)
         spent = set()
         for rule in limited:
-            if rule.global_limit is not None and uses.get(usage_key(rule.id), 0) >= rule.global_limit:
+            if rule.global_limit is not None and not shards_with_room(rule.global_limit, _by_shard(uses, rule.id)):
                 spent.add(rule.id)
             if (rule.per_customer_limit is not None and user_id
                     and uses.get(usage_key(rule.id, user_id), 0) >= rule.per_customer_limit):
                 spent.add(rule.id)
         return spent
 
+    def shards_with_room(self, global_limits: dict[str, int]) -> dict[str, list[int]]:
+        """For each rule id -> global limit, its shards below their share (strongly consistent, one BatchGet)."""
+        keys = [shard_key(rule_id, k) for rule_id, limit in global_limits.items()
+                for k in range(len(usage_shares(limit)))]
+        uses = self._uses(keys, consistent=True)
+        return {rule_id: shards_with_room(limit, _by_shard(uses, rule_id)) for rule_id, limit in global_limits.items()}
+
     def usage(self, rule_id: str) -> int:
+        """Uses by everyone: the sum of the rule's shards."""
         with translated():
-            try:
-                return int(CatalogItem.get(*usage_key(rule_id), consistent_read=True).uses or 0)
-            except CatalogItem.DoesNotExist:
-                return 0
+            return sum(int(item.uses or 0) for item in CatalogItem.query(
+                f"{RULE_PREFIX}{rule_id}", CatalogItem.sk.startswith(SHARD_PREFIX), consistent_read=True))
+
+    @staticmethod
+    def _uses(keys: list[tuple[str, str]], consistent: bool = False) -> dict[tuple[str, str], int]:
+        if not keys:
+            return {}
+        with translated():
+            return {(item.pk, item.sk): int(item.uses or 0)
+                    for item in CatalogItem.batch_get(keys, consistent_read=consistent)}
 
     # --- writes --------------------------------------------------------------------------------------------
     def create(self, rule: PromoRule) -> PromoRule:
@@ -219,6 +253,11 @@ class DynamoPromoRepository:
                     raise
                 return failed
         return set()
+
+
+def _by_shard(uses: dict[tuple[str, str], int], rule_id: str) -> dict[int, int]:
+    pk = f"{RULE_PREFIX}{rule_id}"
+    return {int(sk[len(SHARD_PREFIX):]): n for (p, sk), n in uses.items() if p == pk and sk.startswith(SHARD_PREFIX)}
 
 
 def _with_version(rule: PromoRule, version: int) -> PromoRule:
