@@ -141,3 +141,36 @@ def test_a_per_customer_limit_counts_per_customer(api):
     assert again.status_code == 409 and json.loads(again.body)["error"]["code"] == "PROMO_EXHAUSTED"
     assert book(api, "b", "k3", hour=11, promoCodes=["WELCOME"]).status_code == 201
     assert usage(promo["id"], "user-a") == 1 and usage(promo["id"], "user-b") == 1
+
+
+def shard_uses(rule_id):
+    from chalicelib.adapters.dynamodb.models import CatalogItem
+    return {i.sk: int(i.uses or 0) for i in CatalogItem.query(f"PROMO#{rule_id}", CatalogItem.sk.startswith("SHARD#"),
+                                                            consistent_read=True)}
+
+
+def test_a_shard_taken_meanwhile_sends_the_booking_to_another_and_cancel_gives_back_to_it(api, app_container):
+    """Shard reads forced to say every shard has room and the lowest always chosen, as if each booking raced
+    one that took its shard: the transaction refuses the full shard, the booking is priced again in another,
+    and only when every shard is full is the code PROMO_EXHAUSTED."""
+    from chalicelib.services.booking_pricing import BookingPricer
+
+    trio = rule(api, code="TRIO", value=1000, globalLimit=3)
+    app_container.override(price=BookingPricer(app_container.promotion_rules, app_container.pricing_policy,
+                                               choose=min))
+    real_read = app_container.promotions.shards_with_room
+    app_container.promotions.shards_with_room = lambda limits: {r: list(range(min(n, 10))) for r, n in limits.items()}
+    booked = [json.loads(book(api, "a", f"k{hour}", hour=hour, promoCodes=["TRIO"]).body) for hour in (9, 10, 11)]
+    assert [b["price"]["usageClaims"][0]["shard"] for b in booked] == [0, 1, 2]
+    assert all(b["price"]["discount"] > 0 for b in booked)
+    refused = book(api, "b", "k12", hour=12, promoCodes=["TRIO"])
+    assert refused.status_code == 409, refused.body
+    assert json.loads(refused.body)["error"]["code"] == "PROMO_EXHAUSTED"
+    assert json.loads(refused.body)["error"]["details"]["codes"] == ["TRIO"]
+    assert usage(trio["id"]) == 3 and day_count() == 3
+    cancelled = post(api, f"/portal/service-requests/{booked[1]['id']}/cancel", api.tokens["a"], {})
+    assert cancelled.status_code == 200, cancelled.body
+    assert shard_uses(trio["id"]) == {"SHARD#0": 1, "SHARD#1": 0, "SHARD#2": 1}  # back where it was taken
+    app_container.promotions.shards_with_room = real_read
+    again = json.loads(book(api, "b", "k13", hour=13, promoCodes=["TRIO"]).body)
+    assert again["price"]["usageClaims"][0]["shard"] == 1 and usage(trio["id"]) == 3
