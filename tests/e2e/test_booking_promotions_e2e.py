@@ -45,13 +45,10 @@ def book_concurrently(stack, start: str, codes: list[str]) -> list[requests.Resp
 
 
 def uses(stack, rule_id: str) -> int:
-    from chalicelib.adapters.dynamodb.models import CatalogItem
-    from chalicelib.adapters.dynamodb.promo_repository import usage_key
+    """Uses by everyone, as the admin sees them: the sum of the rule's usage shards."""
+    from chalicelib.adapters.dynamodb.promo_repository import DynamoPromoRepository
     stack.bind_models()
-    try:
-        return int(CatalogItem.get(*usage_key(rule_id), consistent_read=True).uses or 0)
-    except CatalogItem.DoesNotExist:
-        return 0
+    return DynamoPromoRepository(stack.settings.dynamodb_endpoint, stack.settings.region).usage(rule_id)
 
 
 def test_a_code_limited_to_three_uses_discounts_exactly_three_of_twenty_concurrent_bookings(stack, promo_service):

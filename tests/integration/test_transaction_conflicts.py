@@ -44,6 +44,7 @@ def api(tables, app_container, issue_token, monkeypatch):
     app_container.override(clock=lambda: NOW, sleep=sleeps.append)
     with Client(app, stage_name="test", project_dir=str(PROJECT_DIR)) as c:
         c.token = issue_token("user-a")
+        c.admin = issue_token("boss", groups=["admin"])
         c.sleeps = sleeps
         c.contention = contention.install(monkeypatch)
         yield c
@@ -190,3 +191,12 @@ def test_emergency_retries_then_answers_429(api):
     r = post(api, "/portal/emergency-requests", emergency, "e1")
     assert r.status_code == 201, r.body
     assert json.loads(r.body)["priority"] == "EMERGENCY" and counters() == held_by_bookings()
+
+
+def test_any_other_transaction_cancelled_for_a_transient_reason_is_429_not_500(api):
+    """Writes that are not re-sent (an admin's promotion rule) still answer 429 with Retry-After."""
+    api.contention.cancel_next("TransactionConflict", times=1)
+    r = api.http.post("/admin/promo-rules", headers={**auth(api.admin), "Content-Type": "application/json"},
+                      body=json.dumps({"kind": "percent", "value": 1000, "code": "BUSY"}))
+    assert r.status_code == 429, r.body
+    assert r.headers.get("Retry-After") == "1" and error_of(r)["code"] == "THROTTLED"
