@@ -97,9 +97,7 @@ def _counter(key: tuple[str, str]) -> CapacityCounter:
 
 class DynamoServiceRequestRepository:
     def __init__(self, endpoint: str | None, region: str, sleep: Callable[[float], None] | None = None) -> None:
-        self._endpoint = endpoint
-        self._region = region
-        self.sleep = sleep  # backoff between re-sent contended transactions (None: time.sleep); tests inject
+        self._endpoint, self._region, self.sleep = endpoint, region, sleep  # sleep: backoff of re-sent transactions
 
     def _tx(self) -> _Tx:
         return _Tx(Connection(host=self._endpoint, region=self._region))
@@ -282,21 +280,16 @@ class DynamoServiceRequestRepository:
                       actions=[CapacityCounter.count.add(-1)])
 
     def _run(self, tx: _Tx) -> None:
-        """Commit, mapping failed conditions to domain errors. A transaction cancelled only for transient reasons
-        wrote nothing: it is sent again a few times, then answered Throttled (429, Retry-After)."""
-        resend_while_contended(lambda: self._commit(tx), self.sleep)
-
-    def _commit(self, tx: _Tx) -> None:
-        with translated(resend=True):
-            try:
-                tx.commit()
+        with translated():
+            try:  # cancelled only for transient reasons (nothing written): sent again, then Throttled (429)
+                resend_while_contended(tx.commit, self.sleep)
             except TransactWriteError as exc:
                 failed = tx.failed_labels(exc)
                 logger.info("transaction cancelled", extra={"failed": sorted(failed),
                                                             "reasons": cancellation_codes(exc),
                                                             "labels": tx.labels()})
                 if not failed:
-                    raise  # translated: Contended when only transient reasons cancelled it
+                    raise
                 if "request" in failed:
                     raise StaleRevision() from exc
                 if "team" in failed:

@@ -26,16 +26,26 @@ def transiently_cancelled(exc: BaseException) -> bool:
     return bool(codes) and all(c in TRANSIENT_REASONS for c in codes)
 
 
-class Contended(Exception):
-    """A transaction was cancelled only for transient reasons (`transiently_cancelled`): nothing was written, so
-    the very same transaction may be sent again (raised by `translated(resend=True)`)."""
+class _Contended(Exception):
+    """A transaction was cancelled only for transient reasons: nothing was written, it may be sent again."""
 
 
 def resend_while_contended(commit: Callable[[], None], sleep: Callable[[float], None] | None = None) -> None:
-    """Run `commit` (`translated` raises Contended for a transient cancellation) a bounded number of times with
-    jittered backoff, then raise Throttled: the client is told to retry (429, Retry-After), never a 500."""
-    with_retries(commit, retry_on=(Contended,), sleep=sleep,
-                 give_up=lambda: Throttled("Too many changes to the same items at once; try again.", retry_after=1))
+    """Run `commit` (a TransactWriteItems) again, a bounded number of times with jittered backoff, while it is
+    cancelled only for transient reasons (`transiently_cancelled`); then its last cancellation is raised, which
+    `translated` answers as Throttled (429, Retry-After), never a 500. Any other failure is raised at once."""
+    last: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            commit()
+        except PynamoDBException as exc:
+            if not transiently_cancelled(exc):
+                raise
+            last[:] = [exc]
+            raise _Contended() from exc
+
+    with_retries(attempt, retry_on=(_Contended,), sleep=sleep, give_up=lambda: last[0])
 
 
 def cancellation_codes(exc: BaseException) -> list[str | None]:
@@ -45,10 +55,9 @@ def cancellation_codes(exc: BaseException) -> list[str | None]:
 
 
 @contextmanager
-def translated(cursor: str | None = None, *, resend: bool = False) -> Iterator[None]:
+def translated(cursor: str | None = None) -> Iterator[None]:
     """Map throttling/transient infrastructure failures to Throttled / TemporarilyUnavailable (with Retry-After).
-    With the client's `cursor`, DynamoDB refusing its start key is the client's invalid cursor (400). With
-    `resend`, a transaction cancelled only for transient reasons raises Contended (see resend_while_contended).
+    With the client's `cursor`, DynamoDB refusing its start key is the client's invalid cursor (400).
 
     Conditional-check failures are NOT handled here: callers catch them where they know what they mean.
     """
@@ -60,8 +69,6 @@ def translated(cursor: str | None = None, *, resend: bool = False) -> Iterator[N
         code = response_code(exc)
         if cursor and code == "ValidationException":
             raise ValidationFailed("The cursor is not valid.", {"fields": [{"field": "cursor"}]}) from exc
-        if resend and transiently_cancelled(exc):
-            raise Contended() from exc
         if code in THROTTLE_CODES or any(c in THROTTLE_CODES | TRANSIENT_REASONS for c in cancellation_codes(exc)):
             raise Throttled(retry_after=1) from exc
         if code == "ConditionalCheckFailedException" or code == "TransactionCanceledException":
