@@ -1,10 +1,16 @@
-"""Counts DynamoDB API requests, and the items they read, with botocore event hooks (every client created after
-`install()`). Items read: what a Query or Scan evaluated (ScannedCount, before any filter: the cost), the item
-of a GetItem, the responses of a BatchGetItem or TransactGetItems; keyed "<operation>:<index or table>"."""
+"""Counts DynamoDB API requests and the items they read, with botocore event hooks (every client created after
+`install()`).
+
+Items read: a Query or Scan counts `ScannedCount` (what a filter expression drops was still read and paid for),
+a GetItem counts its item, a BatchGetItem or TransactGetItems the items it returned; keyed
+"<operation>:<index or table>". Writes count no items read.
+`intercept` may answer a call instead of sending it (bench/capture.py records write transactions that way).
+"""
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from typing import Any, Callable
 
 import botocore.session
 
@@ -12,11 +18,31 @@ _lock = threading.Lock()
 calls: Counter = Counter()
 items: Counter = Counter()  # "<operation>:<index or table>" (just the operation for multi-table ones) -> items
 _installed = False
+# (operation name, request dict) -> (http response, parsed response) to answer the call without sending it, or None.
+intercept: Callable[[str, dict], Any] | None = None
 
 
-def _on_call(model=None, **_kw) -> None:
+def _on_call(model=None, params=None, **_kw):
+    name = model.name if model is not None else "?"
     with _lock:
-        calls[model.name if model is not None else "?"] += 1
+        calls[name] += 1
+    if intercept is not None:
+        return intercept(name, params)
+    return None
+
+
+def items_in(operation: str, parsed: dict) -> int:
+    """Items a response says were read (see the module docstring)."""
+    if operation in ("Query", "Scan"):
+        return int(parsed.get("ScannedCount", parsed.get("Count", 0)))
+    if operation == "GetItem":
+        return 1 if parsed.get("Item") else 0
+    if operation == "BatchGetItem":
+        return sum(len(rows) for rows in (parsed.get("Responses") or {}).values())
+    if operation == "TransactGetItems":
+        return sum(1 for row in parsed.get("Responses") or () if row.get("Item"))
+    return 0
+
 
 
 def _on_params(params=None, context=None, **_kw) -> None:
@@ -28,15 +54,8 @@ def _on_params(params=None, context=None, **_kw) -> None:
 def _on_response(model=None, parsed=None, context=None, **_kw) -> None:
     if model is None or not isinstance(parsed, dict):
         return
-    name, read = model.name, 0
-    if name in ("Query", "Scan"):
-        read = int(parsed.get("ScannedCount", parsed.get("Count", 0)))
-    elif name == "GetItem":
-        read = 1 if parsed.get("Item") else 0
-    elif name == "BatchGetItem":
-        read = sum(len(rows) for rows in (parsed.get("Responses") or {}).values())
-    elif name == "TransactGetItems":
-        read = len(parsed.get("Responses") or [])
+    name = model.name
+    read = items_in(name, parsed)
     if read:
         target = (context or {}).get("ddb_counter_target")
         with _lock:
@@ -44,7 +63,8 @@ def _on_response(model=None, parsed=None, context=None, **_kw) -> None:
 
 
 def install() -> None:
-    """Hook `before-call.dynamodb` on every botocore client created from now on (boto3 and pynamodb)."""
+    """Hook `before-call.dynamodb` and `after-call.dynamodb` on every botocore client created from now on (boto3
+    and pynamodb)."""
     global _installed
     if _installed:
         return
@@ -73,14 +93,14 @@ def total() -> int:
         return sum(calls.values())
 
 
-def snapshot() -> dict[str, int]:
-    with _lock:
-        return dict(calls)
-
-
 def items_read() -> int:
     with _lock:
         return sum(items.values())
+
+
+def snapshot() -> dict[str, int]:
+    with _lock:
+        return dict(calls)
 
 
 def items_snapshot() -> dict[str, int]:

@@ -32,9 +32,16 @@ class Container:
         return DynamoCatalogRepository()
 
     @cached_property
+    def catalog_version(self):
+        """The catalog's version, checked (one GetItem) at most every CATALOG_CACHE_SECONDS; shared by the
+        catalog cache and the promotion rules cache."""
+        from chalicelib.services.catalog import CatalogVersion
+        return CatalogVersion(self.catalog_repo.version, ttl_seconds=self.settings.catalog_cache_seconds)
+
+    @cached_property
     def catalog(self):
         from chalicelib.services.catalog import CatalogCache
-        return CatalogCache(self.catalog_repo, ttl_seconds=self.settings.catalog_cache_seconds)
+        return CatalogCache(self.catalog_repo, self.catalog_version)
 
     @cached_property
     def audit(self):
@@ -46,7 +53,9 @@ class Container:
     def promotions(self):
         assert self.dynamodb_ready
         from chalicelib.adapters.dynamodb.promo_repository import DynamoPromoRepository
-        return DynamoPromoRepository(self.settings.dynamodb_endpoint, self.settings.region)
+        # A rule written through this container is priced at once: the next read checks the version again.
+        return DynamoPromoRepository(self.settings.dynamodb_endpoint, self.settings.region,
+                                     on_write=lambda: self.catalog_version.expire())
 
     @cached_property
     def pricing_policy(self):
@@ -136,9 +145,9 @@ class Container:
 
     @cached_property
     def promotion_rules(self):
-        """Rules for pricing (quotes and bookings), cached like the catalog."""
+        """Rules for pricing (quotes and bookings), reloaded when the catalog version moves."""
         from chalicelib.services.promotions import CachedRules
-        return CachedRules(self.promotions, ttl_seconds=self.settings.catalog_cache_seconds)
+        return CachedRules(self.promotions, self.catalog_version)
 
     @cached_property
     def promo_usage(self):

@@ -30,12 +30,15 @@ from chalicelib.services.ports import ExtraActionFailed, MemberBusy, StaleCatalo
 
 
 class FakeCatalogRepository:
-    """CatalogRepository in memory. `loads` counts load() calls (cache tests)."""
+    """CatalogRepository in memory. `loads` counts load() calls and `version_reads` version() calls (cache
+    tests); every put bumps the catalog version, as the DynamoDB adapter does in the write's transaction."""
 
     def __init__(self, catalog: Catalog | None = None) -> None:
         self._lock = threading.Lock()
         self._docs: dict[str, dict[str, dict]] = {"service": {}, "team": {}, "member": {}, "blackout": {}}
         self.loads = 0
+        self.version_reads = 0
+        self._version = 0
         self.fail_with: DomainError | None = None
         if catalog is not None:
             for service in catalog.services.values():
@@ -51,6 +54,12 @@ class FakeCatalogRepository:
         if self.fail_with is not None:
             raise self.fail_with
 
+    def version(self) -> int:
+        with self._lock:
+            self._check()
+            self.version_reads += 1
+            return self._version
+
     def load(self) -> Catalog:
         with self._lock:
             self._check()
@@ -63,6 +72,7 @@ class FakeCatalogRepository:
         with self._lock:
             self._check()
             self._docs["service"][service.id] = codec.service_to_doc(service)
+            self._version += 1
 
     def put_team(self, team: Team, expected_version: int | None = None) -> None:
         with self._lock:
@@ -72,6 +82,7 @@ class FakeCatalogRepository:
             if expected_version is not None and (current is None or current["version"] != expected_version):
                 raise ConcurrentUpdate(details={"teamId": team.id})
             self._docs["team"][team.id] = codec.team_to_doc(team)
+            self._version += 1
 
     def team_version(self, team_id: str) -> int | None:
         """The stored team's version (what the booking transaction's ConditionCheck compares)."""
@@ -83,11 +94,13 @@ class FakeCatalogRepository:
         with self._lock:
             self._check()
             self._docs["member"][member.id] = codec.member_to_doc(member)
+            self._version += 1
 
     def put_global_blackout(self, blackout: Blackout) -> None:
         with self._lock:
             self._check()
             self._docs["blackout"][blackout.id] = codec.blackout_to_doc(blackout)
+            self._version += 1
 
 
 class FakeAuditLog:

@@ -20,37 +20,46 @@ from __future__ import annotations
 
 import random
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 from chalicelib.domain.catalog import Service
 from chalicelib.domain.pricing import PricingPolicy, price
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.promotions import claims_to_doc, usage_shares
-from chalicelib.services.pricing import rules_for
+from chalicelib.services.ports import PricingRules
+from chalicelib.services.pricing import exhausted_among, rules_for
 
 EMERGENCY_PRIORITY = "EMERGENCY"
 
 
+class PricedDraft(Protocol):
+    """What pricing reads of a booking draft (services.booking.BookingDraft)."""
+    promo_codes: tuple[str, ...]
+    options: tuple[str, ...]
+    priority: str
+    exhausted_rules: tuple[str, ...]
+
+
 class BookingPricer:
-    def __init__(self, promotions: Any, policy: PricingPolicy,
+    def __init__(self, promotions: PricingRules, policy: PricingPolicy,
                  choose: Callable[[list[int]], int] = random.choice) -> None:
         self._promotions = promotions
         self._policy = policy
         self._choose = choose  # picks a shard among those with room (tests pass a seeded one)
 
-    def __call__(self, service: Service, draft: Any, start: datetime, tz: str, principal: Principal) -> dict:
+    def __call__(self, service: Service, draft: PricedDraft, start: datetime, tz: str, principal: Principal) -> dict:
         """``tz`` is the booked team's zone (surcharges are judged in team-local time, as in the quote).
         Raises ValidationFailed (options), PromoInvalid, PromoExhausted."""
-        rules = rules_for(self._promotions, draft.promo_codes)
-        exhausted = set(getattr(draft, "exhausted_rules", ()))
-        exhausted |= self._promotions.exhausted_rule_ids(rules, principal.user_id)
+        rules = rules_for(self._promotions, service.id, draft.promo_codes)
+        exhausted = set(draft.exhausted_rules)
+        exhausted |= exhausted_among(self._promotions, rules, service.id, principal.user_id)
         quote = price(service, start, tz, option_ids=draft.options, promo_codes=draft.promo_codes,
                       emergency=draft.priority == EMERGENCY_PRIORITY, customer_id=principal.user_id, rules=rules,
                       policy=self._policy, exhausted=exhausted)
         codes = {r.id: r.code for r in rules}
         doc = quote.to_dict()
         claims = [{**c, "code": codes.get(c["ruleId"])} for c in claims_to_doc(quote.usage_claims)]
-        doc["usageClaims"] = self._with_shards(claims, getattr(draft, "exhausted_rules", ()))
+        doc["usageClaims"] = self._with_shards(claims, draft.exhausted_rules)
         return doc
 
     def _with_shards(self, claims: list[dict], exhausted: Iterable[str]) -> list[dict]:

@@ -13,27 +13,61 @@ from chalicelib.domain.errors import NotFound
 from chalicelib.services.ports import CatalogRepository
 
 
-class CatalogCache:
-    """Keeps the catalog for `ttl_seconds`: it changes rarely and every booking needs it. Bookings still guard
-    against a stale copy with a ConditionCheck on the team's version inside their transaction."""
+class CatalogVersion:
+    """The catalog's version (its change count) as this container last read it, re-read with one GetItem at most
+    every `ttl_seconds`. Catalog writes bump it in the same transaction as the change, so a container sees any
+    change at most `ttl_seconds` after it was committed, and pays one GetItem per TTL while nothing changes.
+    The catalog cache and pricing's rule cache share one, so a warm container pays that GetItem once."""
 
-    def __init__(self, repo: CatalogRepository, ttl_seconds: int = 30,
+    def __init__(self, read: Callable[[], int], ttl_seconds: float = 30,
                  clock: Callable[[], float] = monotonic) -> None:
-        self._repo = repo
+        self._read = read
         self._ttl = ttl_seconds
         self._clock = clock
         self._lock = threading.Lock()
+        self._value: int | None = None
+        self._read_at = 0.0
+
+    def current(self) -> int:
+        with self._lock:
+            if self._value is None or self._clock() - self._read_at >= self._ttl:
+                self._value = self._read()
+                self._read_at = self._clock()
+            return self._value
+
+    def expire(self) -> None:
+        """Read it again on next use: this container just changed the catalog or found its copy stale."""
+        with self._lock:
+            self._value = None
+
+
+class CatalogCache:
+    """The catalog of a warm container: every booking needs it and it changes rarely. It is reloaded (one Query
+    of the whole catalog) only when the catalog version moved, which `version` checks at most every TTL: a
+    container's copy is at most that TTL (CATALOG_CACHE_SECONDS, 30 s) behind a committed change, as with the
+    plain time-based reload this replaces. Bookings still guard against a stale copy with a ConditionCheck on
+    the team's version inside their transaction."""
+
+    def __init__(self, repo: CatalogRepository, version: CatalogVersion | None = None, ttl_seconds: int = 30,
+                 clock: Callable[[], float] = monotonic) -> None:
+        self._repo = repo
+        self._version = version or CatalogVersion(repo.version, ttl_seconds, clock)
+        self._lock = threading.Lock()
         self._value: Catalog | None = None
-        self._loaded_at = 0.0
+        self._loaded_version = -1
 
     def get(self) -> Catalog:
+        # The version is read before the load, so the copy holds at least that version (a change committed in
+        # between only costs one more reload later).
+        version = self._version.current()
         with self._lock:
-            if self._value is None or self._clock() - self._loaded_at >= self._ttl:
+            if self._value is None or version != self._loaded_version:
                 self._value = self._repo.load()
-                self._loaded_at = self._clock()
+                self._loaded_version = version
             return self._value
 
     def invalidate(self) -> None:
+        self._version.expire()
         with self._lock:
             self._value = None
 

@@ -10,11 +10,18 @@ from chalicelib.domain.availability import CapacityPlan, CounterSnapshot
 from chalicelib.domain.booking import ServiceRequest
 from chalicelib.domain.catalog import Blackout, Catalog, Service, Team, TeamMember
 from chalicelib.domain.principal import Principal
+from chalicelib.domain.promotions import PromoRule
 
 
 class CatalogRepository(Protocol):
+    """Every write also bumps the catalog version, atomically with the change."""
+
+    def version(self) -> int:
+        """The catalog's change count (one strongly consistent GetItem; 0 before any write)."""
+
     def load(self) -> Catalog:
-        """The whole catalog (one Query). Raises TemporarilyUnavailable/Throttled on infrastructure failure."""
+        """The whole catalog (one Query), at least as new as a version() read before it. Raises
+        TemporarilyUnavailable/Throttled on infrastructure failure."""
 
     def put_service(self, service: Service) -> None: ...
 
@@ -283,6 +290,22 @@ class Notifier(Protocol):
     def send(self, to: str, subject: str, text: str, attachments: tuple[tuple[str, str, bytes], ...] = ()) -> str:
         """Send one e-mail with (filename, content type, data) attachments; returns the provider's message id.
         Raises TemporarilyUnavailable."""
+
+
+class PricingRules(Protocol):
+    """Promotion rules as pricing reads them (services/promotions.CachedRules over the rule repository)."""
+
+    def list_rules(self) -> list[PromoRule]:
+        """Every rule, sorted by (priority, id); may be a cached copy."""
+
+    def refresh(self) -> list[PromoRule]:
+        """Every rule, read again now (a typed code unknown to the cached copy)."""
+
+    def exhausted_rule_ids(self, rules: Iterable[PromoRule], user_id: str | None = None) -> set[str]:
+        """Those of `rules` whose usage counters reached a limit (display only: one BatchGet of their counters)."""
+
+    def shards_with_room(self, global_limits: dict[str, int]) -> dict[str, list[int]]:
+        """Rule id -> the shards of its global limit below their share (strongly consistent read)."""
 
 
 class Pricer(Protocol):

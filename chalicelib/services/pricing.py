@@ -21,7 +21,7 @@ from chalicelib.domain.recurrence import Occurrence, occurrences, parse_rrule
 from chalicelib.domain.zones import load_zone
 from chalicelib.domain.service_areas import Location
 from chalicelib.services import service_areas
-from chalicelib.services.promotions import PromoRepository
+from chalicelib.services.ports import PricingRules
 
 
 @dataclass(frozen=True)
@@ -68,23 +68,38 @@ def location_of(catalog: Catalog, postal_code: str | None, country: str | None) 
     return service_areas.locate(catalog, postal_code, country) if postal_code else None
 
 
-def relevant_rules(rules: Iterable[PromoRule], codes: Iterable[str]) -> list[PromoRule]:
-    """Automatic rules plus those named by the codes: the only ones whose counters matter for this quote."""
+def in_scope(rule: PromoRule, service_id: str) -> bool:
+    """The rule can discount this service at all (active, and the service is in its scope)."""
+    return rule.active and (not rule.service_ids or service_id in rule.service_ids)
+
+
+def relevant_rules(rules: Iterable[PromoRule], service_id: str, codes: Iterable[str]) -> list[PromoRule]:
+    """The automatic rules that can apply to this service plus the rules named by the codes (whatever their state:
+    the resolver says why a typed code does not apply). Automatic rules of other services are left out, so
+    their usage counters are never read for this price."""
     wanted = {normalize_code(c) for c in codes if c and c.strip()}
-    return [r for r in rules if r.code is None or r.code in wanted]
+    return [r for r in rules if (r.code is None and in_scope(r, service_id)) or (r.code is not None and r.code in wanted)]
 
 
-def rules_for(promotions: PromoRepository, codes: Iterable[str]) -> list:
-    """The rules that matter for these codes. A cached rule source is reloaded once when a typed code is unknown
-    to it, so a code created a moment ago works at once (automatic rules follow the cache's TTL)."""
+def rules_for(promotions: PricingRules, service_id: str, codes: Iterable[str]) -> list[PromoRule]:
+    """The rules that matter for this service and these codes. The cached rules are read again once when a typed
+    code is unknown to them, so a code created a moment ago works at once (automatic rules follow the catalog
+    version, services.catalog.CatalogVersion)."""
     rules = promotions.list_rules()
     wanted = {normalize_code(c) for c in codes if c and c.strip()}
-    if wanted - {r.code for r in rules} and hasattr(promotions, "refresh"):
+    if wanted - {r.code for r in rules}:
         rules = promotions.refresh()
-    return relevant_rules(rules, codes)
+    return relevant_rules(rules, service_id, codes)
 
 
-def quote(catalog: Catalog, promotions: PromoRepository, policy: PricingPolicy, request: QuoteRequest) -> dict:
+def exhausted_among(promotions: PricingRules, rules: Iterable[PromoRule], service_id: str,
+                    customer_id: str | None) -> set[str]:
+    """Used-up rules among those that can apply to this service: a typed code that cannot (inactive, another
+    service) is refused by the resolver whatever its counters say, so they are not read."""
+    return promotions.exhausted_rule_ids([r for r in rules if in_scope(r, service_id)], customer_id)
+
+
+def quote(catalog: Catalog, promotions: PricingRules, policy: PricingPolicy, request: QuoteRequest) -> dict:
     """Raises NotFound, ValidationFailed (options, zone, recurrence), PromoInvalid or PromoExhausted; for a series,
     a promotion error names the occurrence (details.occurrence)."""
     location = location_of(catalog, request.postal_code, request.country)
@@ -92,8 +107,8 @@ def quote(catalog: Catalog, promotions: PromoRepository, policy: PricingPolicy, 
                                      request.now)
     service = service.priced_for(team.id)
     zone = load_zone(request.tz)
-    rules = rules_for(promotions, request.promo_codes)
-    exhausted = promotions.exhausted_rule_ids(rules, request.customer_id)
+    rules = rules_for(promotions, service.id, request.promo_codes)
+    exhausted = exhausted_among(promotions, rules, service.id, request.customer_id)
 
     def price_at(start: datetime) -> Quote:
         return price(service, start, team.timezone, option_ids=request.options, promo_codes=request.promo_codes,

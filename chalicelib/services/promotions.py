@@ -6,16 +6,15 @@ can never silently start meaning a different promotion. Deactivating an inactive
 """
 from __future__ import annotations
 
-from typing import Any
-
+import threading
 import uuid
 from dataclasses import replace
 from typing import Iterable, Protocol
 
-from chalicelib.clock import monotonic
 from chalicelib.domain.errors import NotFound, ValidationFailed
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.promotions import PromoRule, rule_from_doc, rule_to_doc
+from chalicelib.services.catalog import CatalogVersion
 from chalicelib.services.ports import AuditLog
 
 
@@ -99,40 +98,36 @@ def _existing(repo: PromoRepository, rule_id: str) -> PromoRule:
 
 
 class CachedRules:
-    """Promotion rules as pricing sees them, reused for `ttl_seconds` per warm container so a booking stays at
-    3 DynamoDB requests. Limits are unaffected (the booking transaction enforces them); an admin's change to an
-    existing rule reaches pricing within the TTL, a new code at once (see services.pricing.rules_for)."""
+    """Promotion rules as pricing sees them (services.ports.PricingRules), reloaded only when the catalog version
+    moved (rule writes bump it), which `version` checks at most every CATALOG_CACHE_SECONDS: a booking stays at
+    3 DynamoDB requests, an admin's change reaches every container within that TTL (this container at once:
+    its repository expires the version on write), a new code at once (see services.pricing.rules_for). Limits
+    are unaffected: the booking transaction enforces them."""
 
-    def __init__(self, repo: Any, ttl_seconds: float = 30.0, clock: Any = None) -> None:
-        import threading
-
+    def __init__(self, repo: PromoRepository, version: CatalogVersion) -> None:
         self._repo = repo
-        self._ttl = ttl_seconds
-        self._clock = clock or monotonic
+        self._version = version
         self._lock = threading.Lock()
         self._rules: list[PromoRule] | None = None
-        self._loaded_at = 0.0
-        self._seen_writes = -1
+        self._loaded_version = -1
 
     def list_rules(self) -> list[PromoRule]:
+        version = self._version.current()  # read before the rules: the copy holds at least this version
         with self._lock:
-            fresh = self._clock() - self._loaded_at < self._ttl and self._seen_writes == self._writes()
-            if self._rules is not None and fresh:
+            if self._rules is not None and version == self._loaded_version:
                 return self._rules
-        return self.refresh()
+        return self._load(version)
 
     def refresh(self) -> list[PromoRule]:
-        writes = self._writes()
+        return self._load(self._version.current())
+
+    def _load(self, version: int) -> list[PromoRule]:
         rules = self._repo.list_rules()
         with self._lock:
-            self._rules, self._loaded_at, self._seen_writes = rules, self._clock(), writes
+            self._rules, self._loaded_version = rules, version
         return rules
 
-    def _writes(self) -> int:
-        """Rule writes made through this container's repository (an admin change is visible here at once)."""
-        return getattr(self._repo, "writes", 0)
-
-    def exhausted_rule_ids(self, rules: Any, user_id: str | None = None) -> set[str]:
+    def exhausted_rule_ids(self, rules: Iterable[PromoRule], user_id: str | None = None) -> set[str]:
         return self._repo.exhausted_rule_ids(rules, user_id)
 
     def shards_with_room(self, global_limits: dict[str, int]) -> dict[str, list[int]]:

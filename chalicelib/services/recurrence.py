@@ -14,8 +14,9 @@ from chalicelib.domain.codec import parse_iso
 from chalicelib.domain.pricing import PricingPolicy, price
 from chalicelib.domain.recurrence import occurrences, parse_rrule
 from chalicelib.domain.zones import load_zone
-from chalicelib.services.pricing import location_of, relevant_rules, series_summary, service_and_team
-from chalicelib.services.promotions import PromoRepository
+from chalicelib.services.ports import PricingRules
+from chalicelib.services.pricing import (exhausted_among, location_of, relevant_rules, series_summary,
+                                         service_and_team)
 
 AVAILABLE = "AVAILABLE"
 SlotCheck = Callable[[str, Team, datetime], str]
@@ -34,7 +35,7 @@ class PreviewRequest:
     now: datetime | None = None
 
 
-def preview(catalog: Catalog, promotions: PromoRepository, policy: PricingPolicy, request: PreviewRequest,
+def preview(catalog: Catalog, promotions: PricingRules, policy: PricingPolicy, request: PreviewRequest,
             check: SlotCheck) -> dict:
     """Raises NotFound or ValidationFailed (rule, zone, team). Conflicts are reported, never raised."""
     location = location_of(catalog, request.postal_code, request.country)
@@ -44,8 +45,8 @@ def preview(catalog: Catalog, promotions: PromoRepository, policy: PricingPolicy
     load_zone(request.tz)
     rule = parse_rrule(request.rrule)
     series = occurrences(rule, request.start, request.tz, service.duration_minutes)
-    rules = relevant_rules(promotions.list_rules(), ())
-    exhausted = promotions.exhausted_rule_ids(rules, request.customer_id)
+    rules = relevant_rules(promotions.list_rules(), service.id, ())
+    exhausted = exhausted_among(promotions, rules, service.id, request.customer_id)
     priced = [(occ, price(service, occ.start, team.timezone, rules=rules, policy=policy, exhausted=exhausted,
                           customer_id=request.customer_id)) for occ in series]
     availability = {occ.index: check(service.id, team, occ.start) for occ in series}

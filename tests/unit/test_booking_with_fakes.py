@@ -40,6 +40,9 @@ class NoPromotions:
     def list_rules(self):
         return []
 
+    def refresh(self):
+        return []
+
     def exhausted_rule_ids(self, rules, user_id=None):
         return set()
 

@@ -25,6 +25,9 @@ class FakePromotions:
     def list_rules(self):
         return self.rules
 
+    def refresh(self):
+        return self.rules
+
     def exhausted_rule_ids(self, rules, user_id=None):
         return self.exhausted & {r.id for r in rules}
 

@@ -20,12 +20,13 @@ their rule exists (deactivated rules included), so a code always names exactly o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamodb.catalog_repository import bump_version
 from chalicelib.adapters.dynamodb.errors import cancellation_codes, translated
 from chalicelib.adapters.dynamodb.models import CatalogItem
 from chalicelib.domain.errors import AlreadyExists, ConcurrentUpdate, ValidationFailed
@@ -130,10 +131,10 @@ def exhausted_details(labels: Iterable[str]) -> dict:
 
 
 class DynamoPromoRepository:
-    def __init__(self, endpoint: str | None, region: str) -> None:
+    def __init__(self, endpoint: str | None, region: str, on_write: Callable[[], None] = lambda: None) -> None:
         self._endpoint = endpoint
         self._region = region
-        self.writes = 0  # bumped on every rule write: caches over this repository reload after one
+        self._on_write = on_write  # after every rule write (the container's caches check the version again)
 
     # --- reads ---------------------------------------------------------------------------------------------
     def list_rules(self) -> list[PromoRule]:
@@ -199,8 +200,8 @@ class DynamoPromoRepository:
 
     # --- writes --------------------------------------------------------------------------------------------
     def create(self, rule: PromoRule) -> PromoRule:
-        self.writes += 1
-        """Store a new rule (version 1) and reserve its code. Raises AlreadyExists (details: id or code)."""
+        """Store a new rule (version 1) and reserve its code; bumps the catalog version. Raises AlreadyExists
+        (details: id or code)."""
         stored = _with_version(rule, 1)
         tx = TransactWrite(connection=self._connection())
         tx.save(_rule_item(stored), condition=CatalogItem.pk.does_not_exist())
@@ -208,7 +209,10 @@ class DynamoPromoRepository:
         if stored.code:
             tx.save(_code_item(stored), condition=CatalogItem.pk.does_not_exist())
             labels.append("code")
+        bump_version(tx)  # an update: sent after the puts
+        labels.append("catalog-version")
         failed = self._commit(tx, labels)  # puts keep call order
+        self._on_write()
         if "id" in failed:
             raise AlreadyExists("A promotion rule with this id exists.", {"id": rule.id})
         if "code" in failed:
@@ -216,10 +220,9 @@ class DynamoPromoRepository:
         return stored
 
     def update(self, current: PromoRule, new: PromoRule) -> PromoRule:
-        self.writes += 1
         """Replace ``current`` (as read, its version is the condition) with ``new``; moves the code reservation
-        when the code changes. Raises ConcurrentUpdate (the rule changed or vanished since it was read) or
-        AlreadyExists (the new code belongs to another rule)."""
+        when the code changes; bumps the catalog version. Raises ConcurrentUpdate (the rule changed or vanished
+        since it was read) or AlreadyExists (the new code belongs to another rule)."""
         stored = _with_version(new, current.version + 1)
         tx = TransactWrite(connection=self._connection())
         labels = []
@@ -231,7 +234,10 @@ class DynamoPromoRepository:
         if stored.code and stored.code != current.code:
             tx.save(_code_item(stored), condition=CatalogItem.pk.does_not_exist())
             labels.append("code")
+        bump_version(tx)
+        labels.append("catalog-version")
         failed = self._commit(tx, labels)
+        self._on_write()
         if "rule" in failed:
             raise ConcurrentUpdate("The promotion rule changed meanwhile; read it again.", {"id": current.id})
         if "code" in failed:
