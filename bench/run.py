@@ -25,9 +25,12 @@ def main() -> None:
     from bench import bundle  # cold import of the packaged bundle, with and without precompiled bytecode
 
     figures.update(bundle.figures())
-    from bench import jobs  # items the scheduled jobs read
+    from bench import jobs  # items the scheduled jobs read, each job measured alone on a purpose-built table
 
-    figures.update(jobs.figures())
+    figures.update({f"job_alone_{name}": value for name, value in jobs.figures().items()})
+    from bench import scale  # items read per route and job at 100,000 bookings vs 1,000 (SCALE_BENCH_REQUESTS)
+
+    figures.update(scale.figures())
     from bench import local_load  # the whole local stack under booking load (subprocesses on loopback)
 
     figures.update(local_load.figures())
