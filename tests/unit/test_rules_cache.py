@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from chalicelib.domain.catalog import Catalog, Money, Service, Team
+from chalicelib.domain.pricing import PricingPolicy
 from chalicelib.domain.promotions import PromoRule
 from chalicelib.services.catalog import CatalogVersion
 from chalicelib.services.pricing import QuoteRequest, quote, rules_for
-from chalicelib.domain.pricing import PricingPolicy
 from chalicelib.services.promotions import CachedRules
 
 
