@@ -171,8 +171,8 @@ def _request(deps, pricer, catalog, number: int, slot: Slot, rng: random.Random,
     request = ServiceRequest(
         id=f"sr_scale{number:012d}", user_id=principal.user_id, service_id=service.id, placement=placement,
         status=status, payment_status=payment_status, payment_method=method,
-        price=pricer(service, draft, start, plan.timezone, principal), created_at=made, updated_at=made,
-        payment=payment, hold_expires_at=hold)
+        price=pricer(service.priced_for(team.id), draft, start, plan.timezone, principal), created_at=made,
+        updated_at=made, payment=payment, hold_expires_at=hold)
     return request, plan
 
 
