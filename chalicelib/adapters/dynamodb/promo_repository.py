@@ -15,7 +15,8 @@ shard, and a cancellation gives the use back there. The usage of a rule is the s
 
 A rule and its code reservation are written in one transaction, conditional on the rule's stored version,
 so two admins editing at once or two rules claiming one code can never both succeed. Codes stay reserved while
-their rule exists (deactivated rules included), so a code always names exactly one rule.
+their rule exists (deactivated rules included), so a code always names exactly one rule. The same transaction
+bumps the catalog version (catalog_repository.VERSION_KEY), which tells every container's rule cache to reload.
 """
 from __future__ import annotations
 
