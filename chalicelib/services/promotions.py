@@ -100,7 +100,7 @@ def _existing(repo: PromoRepository, rule_id: str) -> PromoRule:
 class CachedRules:
     """Promotion rules as pricing sees them (services.ports.PricingRules), reloaded only when the catalog version
     moved (rule writes bump it), which `version` checks at most every CATALOG_CACHE_SECONDS: a booking stays at
-    3 DynamoDB requests, an admin's change reaches every container within that TTL (this container at once:
+    2 DynamoDB requests, an admin's change reaches every container within that TTL (this container at once:
     its repository expires the version on write), a new code at once (see services.pricing.rules_for). Limits
     are unaffected: the booking transaction enforces them."""
 
