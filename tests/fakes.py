@@ -125,6 +125,10 @@ class FakeAuditLog:
         with self._lock:
             return [copy.deepcopy(e) for e in self.entries if e["entity"] == entity]
 
+    def entity_page(self, entity: str, cursor: str | None = None,
+                    limit: int = 50) -> tuple[list[dict], str | None]:
+        return _page(self.for_entity(entity), cursor, limit)
+
     def list(self, day: str | None = None, cursor: str | None = None,
              limit: int = 50) -> tuple[list[dict], str | None]:
         day = day or self._now().date().isoformat()

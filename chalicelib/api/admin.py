@@ -4,9 +4,10 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.routing import Ctx, endpoint
-from chalicelib.api.schemas.admin import (AdminListQuery, AdminServiceRequestListOut, AdminServiceRequestOut,
-                                          AuditListOut, AuditQuery, CapacityOverrideIn, CapacityOverrideOut,
-                                          TeamAvailabilityIn, TeamAvailabilityOut, TeamCapacityIn, TeamCapacityOut)
+from chalicelib.api.schemas.admin import (AdminListQuery, AdminRequestQuery, AdminServiceRequestListOut,
+                                          AdminServiceRequestOut, AuditListOut, AuditQuery, CapacityOverrideIn,
+                                          CapacityOverrideOut, RequestAuditQuery, TeamAvailabilityIn,
+                                          TeamAvailabilityOut, TeamCapacityIn, TeamCapacityOut)
 from chalicelib.bootstrap import container
 from chalicelib.services import admin
 
@@ -53,10 +54,18 @@ def list_service_requests(ctx: Ctx) -> dict:
 
 
 @endpoint(bp, "/admin/service-requests/{request_id}", auth="admin",
-          summary="One service request with payment fields and audit history",
-          response=AdminServiceRequestOut, errors=("NOT_FOUND",), tags=("admin",))
+          summary="One service request with payment fields and the first page of its audit history",
+          query=AdminRequestQuery, response=AdminServiceRequestOut, errors=("NOT_FOUND",), tags=("admin",))
 def get_service_request(ctx: Ctx, request_id: str) -> dict:
-    return admin.get_request(container(), request_id)
+    return admin.get_request(container(), request_id, ctx.query.auditLimit)
+
+
+@endpoint(bp, "/admin/service-requests/{request_id}/audit", auth="admin",
+          summary="A service request's audit history, oldest first (cursor from auditCursor or nextCursor)",
+          query=RequestAuditQuery, response=AuditListOut, errors=("NOT_FOUND",), tags=("admin",))
+def get_service_request_audit(ctx: Ctx, request_id: str) -> dict:
+    q = ctx.query
+    return admin.list_request_audit(container(), request_id, q.cursor, q.limit)
 
 
 @endpoint(bp, "/admin/audit", auth="admin", summary="Audit entries of one UTC day, newest first",

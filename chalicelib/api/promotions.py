@@ -4,8 +4,8 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.routing import Ctx, endpoint
-from chalicelib.api.schemas.promotions import (DeactivateQuery, PromoRuleIn, PromoRuleListOut, PromoRuleOut,
-                                               PromoRuleUpdateIn)
+from chalicelib.api.schemas.promotions import (DeactivateQuery, PromoRuleIn, PromoRuleListOut, PromoRuleListQuery,
+                                               PromoRuleOut, PromoRuleUpdateIn)
 from chalicelib.bootstrap import container
 from chalicelib.services import promotions
 
@@ -13,10 +13,10 @@ bp = Blueprint(__name__)
 TAGS = ("admin", "promotions")
 
 
-@endpoint(bp, "/admin/promo-rules", "GET", auth="admin", summary="List promotion rules (priority, id order)",
-          response=PromoRuleListOut, tags=TAGS)
+@endpoint(bp, "/admin/promo-rules", "GET", auth="admin", summary="List promotion rules (priority, id order; cursor)",
+          query=PromoRuleListQuery, response=PromoRuleListOut, tags=TAGS)
 def list_rules(ctx: Ctx) -> dict:
-    return {"items": promotions.list_rules(container().promotions)}
+    return promotions.list_rules(container().promotions, ctx.query.cursor, ctx.query.limit)
 
 
 @endpoint(bp, "/admin/promo-rules", "POST", auth="admin", summary="Create a promotion rule (audited)",

@@ -148,11 +148,25 @@ def list_requests(deps: AdminDeps, q: Any) -> dict:
     return {"items": [admin_view(r) for r in items], "nextCursor": cursor}
 
 
-def get_request(deps: AdminDeps, request_id: str) -> dict:
+def get_request(deps: AdminDeps, request_id: str, audit_limit: int) -> dict:
+    """The request with the first `audit_limit` entries of its history (oldest first) and the cursor of the
+    rest (`list_request_audit`): the answer's size does not grow with the history."""
+    request = _existing_request(deps, request_id)
+    entries, audit_cursor = deps.audit.entity_page(f"SR#{request_id}", None, audit_limit)
+    return {**admin_view(request, entries), "auditCursor": audit_cursor}
+
+
+def list_request_audit(deps: AdminDeps, request_id: str, cursor: str | None, limit: int) -> dict:
+    _existing_request(deps, request_id)
+    items, next_cursor = deps.audit.entity_page(f"SR#{request_id}", cursor, limit)
+    return {"items": items, "nextCursor": next_cursor}
+
+
+def _existing_request(deps: AdminDeps, request_id: str) -> ServiceRequest:
     request = deps.requests.get(request_id)
     if request is None:
         raise NotFound(details={"serviceRequestId": request_id})
-    return admin_view(request, deps.audit.for_entity(f"SR#{request_id}"))
+    return request
 
 
 def list_audit(deps: AdminDeps, day: date | None, cursor: str | None, limit: int) -> dict:

@@ -49,6 +49,9 @@ class AuditLog(Protocol):
 
     def for_entity(self, entity: str) -> list[dict]: ...
 
+    def entity_page(self, entity: str, cursor: str | None = None, limit: int = 50) -> tuple[list[dict], str | None]:
+        """One page of an entity's entries, oldest first, and the next page's cursor (None after the last)."""
+
     def list(self, day: str | None = None, cursor: str | None = None, limit: int = 50) -> tuple[list[dict], str | None]: ...
 
 

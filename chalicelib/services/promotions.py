@@ -22,6 +22,9 @@ class PromoRepository(Protocol):
     def list_rules(self) -> list[PromoRule]:
         """Every rule, active or not, sorted by (priority, id)."""
 
+    def page_rules(self, cursor: str | None, limit: int) -> tuple[list[PromoRule], str | None]:
+        """One page in (priority, id) order and the next page's cursor (None after the last)."""
+
     def get(self, rule_id: str) -> PromoRule | None: ...
 
     def create(self, rule: PromoRule) -> PromoRule:
@@ -45,8 +48,10 @@ def new_rule_id() -> str:
     return "promo_" + uuid.uuid4().hex[:16]
 
 
-def list_rules(repo: PromoRepository) -> list[dict]:
-    return [rule_to_doc(r) for r in repo.list_rules()]
+def list_rules(repo: PromoRepository, cursor: str | None, limit: int) -> dict:
+    """One page of rules in (priority, id) order, the order pricing applies them."""
+    rules, next_cursor = repo.page_rules(cursor, limit)
+    return {"items": [rule_to_doc(r) for r in rules], "nextCursor": next_cursor}
 
 
 def get_rule(repo: PromoRepository, rule_id: str) -> dict:

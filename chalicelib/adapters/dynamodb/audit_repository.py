@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 
 from chalicelib.clock import Clock, system_clock
-from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor
+from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor, invalid_cursor
 from chalicelib.adapters.dynamodb.errors import translated
 from chalicelib.adapters.dynamodb.models import AuditEntryItem
 
@@ -23,8 +23,21 @@ class DynamoAuditLog:
         return entry
 
     def for_entity(self, entity: str) -> list[dict]:
+        """The whole history (jobs and tests); routes page through `entity_page`."""
         with translated():
             return [item.doc for item in AuditEntryItem.query(entity)]
+
+    def entity_page(self, entity: str, cursor: str | None = None,
+                    limit: int = 50) -> tuple[list[dict], str | None]:
+        """One page of an entity's history, oldest first: a Query on its partition reading `limit` entries."""
+        start_key = decode_cursor(cursor)
+        if start_key is not None and (set(start_key) != {"pk", "sk"} or start_key["pk"] != {"S": entity}
+                                      or set(start_key["sk"]) != {"S"}):
+            raise invalid_cursor()  # another entity's (or index's) cursor
+        with translated(cursor):
+            result = AuditEntryItem.query(entity, limit=limit, last_evaluated_key=start_key)
+            items = [item.doc for item in result]
+            return items, encode_cursor(result.last_evaluated_key)
 
     def list(self, day: str | None = None, cursor: str | None = None,
              limit: int = 50) -> tuple[list[dict], str | None]:

@@ -14,9 +14,8 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamodb import job_keys, keys
-from chalicelib.adapters.dynamodb.cursors import (decode_cursor, decode_cursor_state, encode_cursor, invalid_cursor,
-                                                  is_start_key)
+from chalicelib.adapters.dynamodb import job_keys, keys, request_lists
+from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor
 from chalicelib.adapters.dynamodb.errors import cancellation_codes, resend_while_contended, response_code, translated
 from chalicelib.adapters.dynamodb.models import CapacityCounter, CatalogItem, ServiceRequestItem
 from chalicelib.domain import codec
@@ -41,7 +40,8 @@ def to_item(request: ServiceRequest, rev: int) -> ServiceRequestItem:
         paymentOpen=request.payment_status.value if request.payment_status in OPEN_PAYMENT else None,
         updatedAt=doc["updatedAt"], reminderBucket=start[:13] if reminder_due else None,
         seriesId=request.series_id, paymentRef=request.payment.session_id,
-        sequence=request.sequence, rev=rev, doc=doc, **job_keys.job_index_attributes(request))
+        sequence=request.sequence, rev=rev, doc=doc, **job_keys.job_index_attributes(request),
+        **request_lists.list_keys(request.placement.team_id, request.status.value, request.payment_status.value))
 
 
 def from_item(item: ServiceRequestItem) -> ServiceRequest:
@@ -131,52 +131,12 @@ class DynamoServiceRequestRepository:
     def admin_list(self, *, status: str | None, payment_status: str | None, team_id: str | None,
                    start_from: str | None, start_to: str | None, cursor: str | None,
                    limit: int) -> tuple[list[ServiceRequest], str | None]:
-        """Served by a GSI chosen from the filters (never a Scan). Without a partition filter the status
-        index is walked status by status (cursor remembers which)."""
-        range_condition = None
-        if start_from and start_to:
-            range_condition = ServiceRequestItem.startKey.between(start_from, f"{start_to}~")
-        elif start_from:
-            range_condition = ServiceRequestItem.startKey >= start_from
-        elif start_to:
-            range_condition = ServiceRequestItem.startKey <= f"{start_to}~"
-        filters = None
-        if status and (team_id or payment_status):
-            filters = ServiceRequestItem.status == status
-        if payment_status and team_id:
-            f = ServiceRequestItem.paymentStatus == payment_status
-            filters = f if filters is None else filters & f
-        if team_id:
-            index, hash_key = ServiceRequestItem.by_team, team_id
-        elif payment_status:
-            index, hash_key = ServiceRequestItem.by_payment_status, payment_status
-            if status:
-                filters = ServiceRequestItem.status == status
-        elif status:
-            index, hash_key = ServiceRequestItem.by_status, status
-        else:
-            return self._walk_statuses(range_condition, cursor, limit)
-        with translated(cursor):
-            result = index.query(hash_key, range_condition, filter_condition=filters, limit=limit,
-                                 last_evaluated_key=decode_cursor(cursor))
-            items = [from_item(i) for i in result]
-            return items, encode_cursor(result.last_evaluated_key)
-
-    def _walk_statuses(self, range_condition, cursor: str | None, limit: int):
-        statuses = [s.value for s in Status]
-        index, key = _walk_state(cursor, len(statuses))
-        out: list[ServiceRequest] = []
-        with translated(cursor):
-            while index < len(statuses) and len(out) < limit:
-                result = ServiceRequestItem.by_status.query(statuses[index], range_condition,
-                                                            limit=limit - len(out), last_evaluated_key=key)
-                out.extend(from_item(i) for i in result)
-                key = result.last_evaluated_key
-                if key is None:
-                    index += 1
-        if index >= len(statuses):
-            return out, None
-        return out, encode_cursor({"s": index, "k": key})
+        """One key condition on the index of this filter combination (request_lists.py): a page reads at most
+        `limit` items."""
+        items, next_cursor = request_lists.admin_list(
+            status=status, payment_status=payment_status, team_id=team_id, start_from=start_from,
+            start_to=start_to, cursor=cursor, limit=limit)
+        return [from_item(i) for i in items], next_cursor
 
     def by_series(self, series_id: str) -> list[ServiceRequest]:
         with translated():
@@ -323,18 +283,6 @@ def _absorb(snap: CounterSnapshot, item: CapacityCounter) -> None:
         snap.member_loads[(parts[4], parts[0])] = count
     elif len(parts) == 7:  # date T team M member S cell
         snap.member_cells.setdefault(parts[4], set()).add(parts[6])
-
-
-def _walk_state(cursor: str | None, statuses: int) -> tuple[int, dict | None]:
-    """(status index, start key) of a status walk's cursor; ValidationFailed unless this API could have issued it."""
-    if not cursor:
-        return 0, None
-    state = decode_cursor_state(cursor)
-    index, key = state.get("s"), state.get("k")
-    if set(state) != {"s", "k"} or type(index) is not int or not 0 <= index < statuses or not (
-            key is None or is_start_key(key)):
-        raise invalid_cursor()
-    return index, key
 
 
 class DayOverrides:

@@ -21,6 +21,16 @@ class _Base(Model):
 
 
 # --- catalog: services, teams (hours, blackouts, limits), members, global blackouts, promo rules -------
+class PromoRulesIndex(GlobalSecondaryIndex):
+    """Sparse: only promotion rules carry `priorityKey`; the admin list pages through them in the order pricing
+    applies them."""
+    class Meta:
+        index_name = "promo_rules"
+        projection = AllProjection()
+    kind = UnicodeAttribute(hash_key=True)  # "promo"
+    priorityKey = UnicodeAttribute(range_key=True)  # <priority, 10 digits>#<ruleId>
+
+
 class CatalogItem(_Base):
     """pk=CATALOG, sk=SERVICE#id | TEAM#id | MEMBER#id | BLACKOUT#id | PROMO#id: one Query loads the catalog.
     Per-rule usage counters live at pk=PROMO#id, sk=SHARD#k | USAGE#userId (changed inside booking transactions;
@@ -35,6 +45,8 @@ class CatalogItem(_Base):
     doc = JSONAttribute(null=True)
     version = NumberAttribute(default=1)
     uses = NumberAttribute(null=True)
+    priorityKey = UnicodeAttribute(null=True)  # promotion rules only (PromoRulesIndex)
+    promo_rules = PromoRulesIndex()
 
 
 # --- capacity: counters per team-local day, per slot cell, per member ---------------------------------
@@ -87,6 +99,40 @@ class ByPaymentStatusIndex(GlobalSecondaryIndex):
         index_name = "by_payment_status"
         projection = AllProjection()
     paymentStatus = UnicodeAttribute(hash_key=True)
+    startKey = UnicodeAttribute(range_key=True)
+
+
+# Admin list combinations: one partition per combination of equality filters, so every combination is one
+# Query whose key condition is the filters (plus the start range on the sort key): it reads only what it returns.
+class ByTeamStatusIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_team_status"
+        projection = AllProjection()
+    teamStatus = UnicodeAttribute(hash_key=True)  # <teamId>#<status>
+    startKey = UnicodeAttribute(range_key=True)
+
+
+class ByTeamPaymentIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_team_payment"
+        projection = AllProjection()
+    teamPayment = UnicodeAttribute(hash_key=True)  # <teamId>#<paymentStatus>
+    startKey = UnicodeAttribute(range_key=True)
+
+
+class ByStatusPaymentIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_status_payment"
+        projection = AllProjection()
+    statusPayment = UnicodeAttribute(hash_key=True)  # <status>#<paymentStatus>
+    startKey = UnicodeAttribute(range_key=True)
+
+
+class ByTeamStatusPaymentIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_team_status_payment"
+        projection = AllProjection()
+    teamStatusPayment = UnicodeAttribute(hash_key=True)  # <teamId>#<status>#<paymentStatus>
     startKey = UnicodeAttribute(range_key=True)
 
 
@@ -157,6 +203,12 @@ class ServiceRequestItem(_Base):
     startKey = UnicodeAttribute()
     teamId = UnicodeAttribute()
     paymentStatus = UnicodeAttribute()
+    # Composite keys of the admin-list indexes; null only on items written before they existed, until the
+    # `admin-list-keys` migration backfills them (devtools/migrations).
+    teamStatus = UnicodeAttribute(null=True)
+    teamPayment = UnicodeAttribute(null=True)
+    statusPayment = UnicodeAttribute(null=True)
+    teamStatusPayment = UnicodeAttribute(null=True)
     paymentOpen = UnicodeAttribute(null=True)
     updatedAt = UnicodeAttribute()
     reminderBucket = UnicodeAttribute(null=True)
@@ -170,6 +222,10 @@ class ServiceRequestItem(_Base):
     by_status = ByStatusIndex()
     by_team = ByTeamIndex()
     by_payment_status = ByPaymentStatusIndex()
+    by_team_status = ByTeamStatusIndex()
+    by_team_payment = ByTeamPaymentIndex()
+    by_status_payment = ByStatusPaymentIndex()
+    by_team_status_payment = ByTeamStatusPaymentIndex()
     open_payments = OpenPaymentsIndex()
     reminders = RemindersIndex()
     by_series = BySeriesIndex()

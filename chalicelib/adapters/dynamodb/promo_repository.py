@@ -28,6 +28,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb.catalog_repository import bump_version
+from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor, invalid_cursor
 from chalicelib.adapters.dynamodb.errors import cancellation_codes, translated
 from chalicelib.adapters.dynamodb.models import CatalogItem
 from chalicelib.domain.errors import AlreadyExists, ConcurrentUpdate, ValidationFailed
@@ -35,6 +36,7 @@ from chalicelib.domain.promotions import PromoRule, UsageClaim, rule_from_doc, r
 from chalicelib.observability import logger
 
 CATALOG_PK = "CATALOG"
+RULE_KIND = "promo"
 RULE_PREFIX = "PROMO#"
 CODE_SK = "CODE"
 USAGE_SK = "USAGE"
@@ -149,6 +151,24 @@ class DynamoPromoRepository:
                 except ValidationFailed:
                     logger.warning("unreadable promotion rule skipped", extra={"sk": item.sk})
         return sorted(rules, key=lambda r: (r.priority, r.id))
+
+    def page_rules(self, cursor: str | None, limit: int) -> tuple[list[PromoRule], str | None]:
+        """One page of rules in (priority, id) order: a Query on the sparse promo_rules index reading `limit`
+        rules. A stored document that no longer parses is logged and left out of the page."""
+        start_key = decode_cursor(cursor)
+        if start_key is not None and (set(start_key) != {"pk", "sk", "kind", "priorityKey"}
+                                      or start_key["kind"] != {"S": RULE_KIND} or start_key["pk"] != {"S": CATALOG_PK}
+                                      or set(start_key["sk"]) != {"S"} or set(start_key["priorityKey"]) != {"S"}):
+            raise invalid_cursor()
+        rules = []
+        with translated(cursor):
+            result = CatalogItem.promo_rules.query(RULE_KIND, limit=limit, last_evaluated_key=start_key)
+            for item in result:
+                try:
+                    rules.append(rule_from_doc({**item.doc, "version": int(item.version or 1)}))
+                except ValidationFailed:
+                    logger.warning("unreadable promotion rule skipped", extra={"sk": item.sk})
+            return rules, encode_cursor(result.last_evaluated_key)
 
     def get(self, rule_id: str) -> PromoRule | None:
         with translated():
@@ -272,8 +292,14 @@ def _with_version(rule: PromoRule, version: int) -> PromoRule:
     return replace(rule, version=version)
 
 
+def priority_key(rule: PromoRule) -> str:
+    """Sorts as (priority, id): priorities are 0..1,000,000 (10 digits leave room)."""
+    return f"{max(rule.priority, 0):010d}#{rule.id}"
+
+
 def _rule_item(rule: PromoRule) -> CatalogItem:
-    return CatalogItem(*rule_key(rule.id), kind="promo", doc=rule_to_doc(rule), version=rule.version)
+    return CatalogItem(*rule_key(rule.id), kind=RULE_KIND, doc=rule_to_doc(rule), version=rule.version,
+                       priorityKey=priority_key(rule))
 
 
 def _code_item(rule: PromoRule) -> CatalogItem:

@@ -76,13 +76,26 @@ class CapacityOverrideOut(Schema):
 
 
 class AdminListQuery(Strict):
+    """Any combination of status, paymentStatus and teamId, with an optional start range, is one key condition
+    on one index: a page reads at most `limit` requests, however many others the filters exclude."""
     status: Literal["PENDING_PAYMENT", "CONFIRMED", "COMPLETED", "CANCELLED", "EXPIRED"] | None = None
     paymentStatus: Literal["UNPAID", "PENDING", "PAID", "FAILED", "EXPIRED", "REFUNDED", "COD_DUE",
                            "COD_COLLECTED"] | None = None
     teamId: OptionalId = None
-    from_: Instant | None = Field(default=None, alias="from")
-    to: Instant | None = None
-    cursor: Cursor | None = None
+    from_: Instant | None = Field(default=None, alias="from", description="Requests starting at or after this.")
+    to: Instant | None = Field(default=None, description="Requests starting at or before this.")
+    cursor: Cursor | None = Field(default=None, description="nextCursor of the previous page, with the same "
+                                                            "filters (another query's cursor answers 400).")
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class AdminRequestQuery(Strict):
+    auditLimit: int = Field(default=50, ge=1, le=200, description="Audit entries in `audit` (oldest first); "
+                                                                  "the rest through auditCursor.")
+
+
+class RequestAuditQuery(Strict):
+    cursor: Cursor | None = Field(default=None, description="auditCursor of the detail, or nextCursor.")
     limit: int = Field(default=50, ge=1, le=200)
 
 
@@ -97,6 +110,8 @@ class AdminServiceRequestOut(ServiceRequestOut):
     reconciliationNotes: list | None = None
     payment: dict = Field(default_factory=dict)
     audit: list[dict] | None = None
+    auditCursor: str | None = Field(default=None, description="Next page of the audit history: GET "
+                                                              "/admin/service-requests/{id}/audit?cursor=...")
 
 
 class AdminServiceRequestListOut(Schema):

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt
 
-from chalicelib.api.schemas.common import Identifier, Instant, Reason, Schema, Strict
+from chalicelib.api.schemas.common import Cursor, Identifier, Instant, Reason, Schema, Strict
 
 AuditReason = Annotated[Reason | None, Field(description="Recorded in the audit entry.")]
 
@@ -57,8 +57,14 @@ class PromoRuleOut(Schema):
     version: int
 
 
+class PromoRuleListQuery(Strict):
+    cursor: Cursor | None = Field(default=None, description="nextCursor of the previous page.")
+    limit: int = Field(default=50, ge=1, le=200)
+
+
 class PromoRuleListOut(Schema):
     items: list[PromoRuleOut]
+    nextCursor: str | None = None
 
 
 class DeactivateQuery(Strict):
