@@ -14,6 +14,8 @@ Steps:
                             (local stack, tests); in AWS stages the deploy adds them (infra/*.json).
   requests_job_index_keys   set the scheduled jobs' sparse index keys (adapters/dynamodb/job_keys.py) on requests
                             written before those keys existed; a page of the table per checkpoint.
+  admin-list-keys           the admin-list indexes' composite keys on requests (devtools/migrations).
+  promo-priority-keys       the promo-rule list index's keys on rules (devtools/migrations).
 """
 from __future__ import annotations
 
@@ -121,9 +123,21 @@ def requests_job_index_keys(settings: Settings, state: dict, max_pages: int | No
     return state
 
 
+def _item_step(name: str) -> Callable[[Settings, dict, int | None], dict]:
+    """A step of devtools/migrations (a page reader and an item rewrite), run by that package's runner, which keeps
+    its checkpoint under the same MIGRATION#<name> item."""
+    def run(settings: Settings, state: dict, max_pages: int | None = None) -> dict:
+        from devtools import migrations
+        [report] = migrations.run([name], max_pages=max_pages, restart=not state)
+        return {**migrations.checkpoint(name), "done": report.done}
+    return run
+
+
 STEPS: list[Step] = [
     Step("indexes_from_models", indexes_from_models, "create the indexes the models declare and tables lack"),
     Step("requests_job_index_keys", requests_job_index_keys, "set the jobs' sparse index keys on older requests"),
+    Step("admin-list-keys", _item_step("admin-list-keys"), "composite keys of the admin-list indexes on requests"),
+    Step("promo-priority-keys", _item_step("promo-priority-keys"), "priority keys of the promo-rule list index"),
 ]
 
 
