@@ -127,7 +127,14 @@ class FakeAuditLog:
 
     def entity_page(self, entity: str, cursor: str | None = None,
                     limit: int = 50) -> tuple[list[dict], str | None]:
-        return _page(self.for_entity(entity), cursor, limit)
+        """Like DynamoDB's: a cursor names its entity (the start key's partition), another entity refuses it."""
+        key = decode_cursor(cursor) or {"pk": {"S": entity}, "offset": {"N": "0"}}
+        if key.get("pk") != {"S": entity}:
+            raise ValidationFailed("The cursor is not valid.", {"fields": [{"field": "cursor"}]})
+        page, next_cursor = _page(self.for_entity(entity), encode_cursor({"offset": key.get("offset")}), limit)
+        if next_cursor is not None:
+            next_cursor = encode_cursor({"pk": {"S": entity}, **decode_cursor(next_cursor)})
+        return page, next_cursor
 
     def list(self, day: str | None = None, cursor: str | None = None,
              limit: int = 50) -> tuple[list[dict], str | None]:

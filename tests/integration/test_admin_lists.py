@@ -165,3 +165,81 @@ def test_a_cursor_is_accepted_only_by_the_query_it_was_issued_for(counted, token
         assert response.status_code == 400 and response.json_body["error"]["code"] == "VALIDATION_ERROR", why
     assert counted.http.get(f"/admin/service-requests?teamId=team-small&status=CONFIRMED&cursor={team_status}",
                             headers=admin).status_code == 200
+
+
+def test_the_audit_history_of_a_request_is_served_a_page_at_a_time(counted, tokens, app_container):
+    from chalicelib.clock import FixedClock
+
+    (request,) = [make_request(1, SMALL, "CONFIRMED", "COD_DUE", T0)]
+    write_requests([request])
+    clock = FixedClock(T0, tick=timedelta(seconds=1))
+    app_container.override(clock=clock)
+    for i in range(130):
+        app_container.audit.record(f"SR#{request.id}", "admin:admin-1", f"step.{i}", None, {"i": i})
+    app_container.audit.record("SR#sr_other", "admin:admin-1", "elsewhere", None, None)
+    admin = auth(tokens["admin"])
+
+    ddb_counter.reset()
+    detail = counted.http.get(f"/admin/service-requests/{request.id}?auditLimit=40", headers=admin).json_body
+    assert [e["action"] for e in detail["audit"]] == [f"step.{i}" for i in range(40)] and detail["auditCursor"]
+    assert ddb_counter.items_read() == 1 + 40  # the request and one page of its history
+
+    path = f"/admin/service-requests/{request.id}/audit"
+    rest, pages = page_through(counted, tokens["admin"], path, {}, 50)
+    assert rest == [e["id"] for e in app_container.audit.for_entity(f"SR#{request.id}")]  # all 130, once, in order
+    assert all(read == served + 1 <= 51 for served, read, _ in pages)  # + the request's GetItem
+    continued = counted.http.get(f"{path}?cursor={detail['auditCursor']}&limit=200", headers=admin).json_body
+    assert [e["action"] for e in continued["items"]] == [f"step.{i}" for i in range(40, 130)]
+    assert continued["nextCursor"] is None
+
+    other = counted.http.get("/admin/service-requests/sr_other/audit", headers=admin)
+    assert other.status_code == 404  # no request of that id (its entries are not listed through it)
+    write_requests([make_request(2, SMALL, "CONFIRMED", "COD_DUE", T0)])
+    foreign = counted.http.get(f"/admin/service-requests/sr_00002/audit?cursor={detail['auditCursor']}",
+                               headers=admin)
+    assert foreign.status_code == 400  # another request's cursor
+    assert counted.http.get(f"{path}?limit=201", headers=admin).status_code == 400
+    assert counted.http.get(f"{path}", headers=auth(tokens["userA"])).status_code == 403
+
+
+def test_promo_rules_are_listed_in_priority_order_a_page_at_a_time(counted, tokens):
+    import json
+
+    admin = {**auth(tokens["admin"]), "Content-Type": "application/json"}
+    rules = [(f"r{i:02d}", (i * 37) % 11 * 10) for i in range(23)]  # repeated priorities: ties by id
+    for number, (rule_id, priority) in enumerate(rules):
+        body = {"id": rule_id, "kind": "percent", "value": 500, "priority": priority, "active": number % 3 != 0}
+        assert counted.http.post("/admin/promo-rules", headers=admin, body=json.dumps(body)).status_code == 201
+    ids, pages = page_through(counted, tokens["admin"], "/admin/promo-rules", {}, 5)
+    assert ids == [rule_id for rule_id, priority in sorted(rules, key=lambda r: (r[1], r[0]))]
+    assert all(read == served <= 5 for served, read, _ in pages) and len(pages) == 5
+    first = counted.http.get("/admin/promo-rules?limit=5", headers=admin).json_body["nextCursor"]
+    assert counted.http.get(f"/admin/promo-rules?cursor={first[:-2]}00", headers=admin).status_code == 400
+    # the request list's cursor is refused by the rule list, and the other way round
+    request_cursor = _a_request_list_cursor(counted, admin)
+    assert counted.http.get(f"/admin/promo-rules?cursor={request_cursor}", headers=admin).status_code == 400
+    assert counted.http.get(f"/admin/service-requests?status=CONFIRMED&cursor={first}",
+                            headers=admin).status_code == 400
+
+
+def _a_request_list_cursor(client, headers) -> str:
+    write_requests([make_request(i, SMALL, "CONFIRMED", "COD_DUE", T0 + timedelta(hours=i)) for i in range(3)])
+    body = client.http.get("/admin/service-requests?status=CONFIRMED&limit=1", headers=headers).json_body
+    return body["nextCursor"]
+
+
+def test_openapi_documents_the_pagination_of_the_admin_lists(client):
+    document = client.http.get("/openapi.json").json_body
+    paths = document["paths"]
+
+    def query_names(path: str) -> set[str]:
+        return {p["name"] for p in paths[path]["get"]["parameters"] if p["in"] == "query"}
+
+    assert query_names("/admin/service-requests") == {"status", "paymentStatus", "teamId", "from", "to", "cursor",
+                                                      "limit"}
+    assert query_names("/admin/service-requests/{request_id}") == {"auditLimit"}
+    assert query_names("/admin/service-requests/{request_id}/audit") == {"cursor", "limit"}
+    assert query_names("/admin/promo-rules") == {"cursor", "limit"}
+    schemas = document["components"]["schemas"]
+    assert "auditCursor" in schemas["AdminServiceRequestOut"]["properties"]
+    assert "nextCursor" in schemas["PromoRuleListOut"]["properties"]

@@ -100,6 +100,24 @@ def test_audit_entries_by_entity_in_order_and_day_feed_newest_first_with_cursor(
     assert audit_log.list(day="2026-03-03")[0] == []
 
 
+def test_an_entity_history_pages_oldest_first_and_keeps_its_cursor_to_itself(audit_log):
+    for n in range(7):
+        audit_log.record("SR#r1", "system", f"step.{n}", None, None)
+        audit_log.record("SR#r2", "system", f"other.{n}", None, None)
+    seen, cursor = [], None
+    while True:
+        page, cursor = audit_log.entity_page("SR#r1", cursor, 3)
+        assert len(page) <= 3
+        seen += page
+        if cursor is None:
+            break
+    assert [e["action"] for e in seen] == [f"step.{n}" for n in range(7)]
+    _, first_cursor = audit_log.entity_page("SR#r1", None, 3)
+    with pytest.raises(ValidationFailed):
+        audit_log.entity_page("SR#r2", first_cursor, 3)
+    assert audit_log.entity_page("SR#none", None, 3) == ([], None)
+
+
 def test_audit_feed_rejects_a_forged_cursor(audit_log):
     with pytest.raises(ValidationFailed):
         audit_log.list(day="2026-03-02", cursor="not-base64-json")
