@@ -101,3 +101,28 @@ def test_the_command_line_runs_and_reports_every_step(client, old_layout, capsys
     assert [(s["step"], s["done"]) for s in states] == [("admin-list-keys", True), ("promo-priority-keys", True)]
     with pytest.raises(KeyError):
         migrations.run(["no-such-step"])
+
+
+def test_creating_tables_again_adds_the_indexes_a_table_lacks(aws, settings):
+    """A table created before the admin-list indexes gets them (what the local stack's create_tables does)."""
+    import boto3
+
+    from chalicelib.adapters.dynamodb.models import ServiceRequestItem
+    from chalicelib.adapters.dynamodb.tables import configure_models, create_tables
+
+    configure_models(settings)
+    schema = ServiceRequestItem._get_schema()
+    old = [i for i in schema["global_secondary_indexes"] if i["index_name"] in ("by_user", "by_status")]
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(
+        TableName=settings.requests_table, BillingMode="PAY_PER_REQUEST", KeySchema=schema["key_schema"],
+        AttributeDefinitions=[a for a in schema["attribute_definitions"]
+                              if a["AttributeName"] in ("id", "userId", "createdKey", "status", "startKey")],
+        GlobalSecondaryIndexes=[{"IndexName": i["index_name"], "KeySchema": i["key_schema"],
+                                 "Projection": i["projection"]} for i in old])
+    created = create_tables(settings)
+    table = client.describe_table(TableName=settings.requests_table)["Table"]
+    assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {
+        i["index_name"] for i in schema["global_secondary_indexes"]}
+    assert f"{settings.requests_table}/by_team_status" in created
+    assert create_tables(settings) == []  # nothing left to add
