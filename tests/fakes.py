@@ -129,7 +129,7 @@ class FakeAuditLog:
                     limit: int = 50) -> tuple[list[dict], str | None]:
         """Like DynamoDB's: a cursor names its entity (the start key's partition), another entity refuses it."""
         key = decode_cursor(cursor) or {"pk": {"S": entity}, "offset": {"N": "0"}}
-        if key.get("pk") != {"S": entity}:
+        if key.get("pk") != {"S": entity} or "offset" not in key:
             raise ValidationFailed("The cursor is not valid.", {"fields": [{"field": "cursor"}]})
         page, next_cursor = _page(self.for_entity(entity), encode_cursor({"offset": key.get("offset")}), limit)
         if next_cursor is not None:
