@@ -165,6 +165,9 @@ def test_a_cursor_is_accepted_only_by_the_query_it_was_issued_for(counted, token
         assert response.status_code == 400 and response.json_body["error"]["code"] == "VALIDATION_ERROR", why
     assert counted.http.get(f"/admin/service-requests?teamId=team-small&status=CONFIRMED&cursor={team_status}",
                             headers=admin).status_code == 200
+    reversed_range = counted.http.get("/admin/service-requests?status=CONFIRMED&from=2026-12-05T00:00:00Z"
+                                      "&to=2026-12-01T00:00:00Z", headers=admin)
+    assert reversed_range.status_code == 400
 
 
 def test_the_audit_history_of_a_request_is_served_a_page_at_a_time(counted, tokens, app_container):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, StrictInt, field_validator
+from pydantic import Field, StrictInt, field_validator, model_validator
 
 from chalicelib.api.schemas.bookings import ServiceRequestOut
 from chalicelib.api.schemas.common import Count, Cursor, Day, Identifier, Instant, OptionalId, Reason, Schema, Strict
@@ -87,6 +87,13 @@ class AdminListQuery(Strict):
     cursor: Cursor | None = Field(default=None, description="nextCursor of the previous page, with the same "
                                                             "filters (another query's cursor answers 400).")
     limit: int = Field(default=50, ge=1, le=200)
+
+    @model_validator(mode="after")
+    def _range(self) -> "AdminListQuery":
+        # DynamoDB refuses a BETWEEN whose bounds are reversed; say so to the client instead.
+        if self.from_ is not None and self.to is not None and self.from_ > self.to:
+            raise ValueError("from must not be after to")
+        return self
 
 
 class AdminRequestQuery(Strict):
