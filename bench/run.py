@@ -31,6 +31,9 @@ def main() -> None:
     from bench import scale  # items read per route and job at 100,000 bookings vs 1,000 (SCALE_BENCH_REQUESTS)
 
     figures.update(scale.figures())
+    from bench import admin_lists  # items read by admin list pages, 1,000 vs 10,000 requests
+
+    figures.update(admin_lists.figures())
     from bench import local_load  # the whole local stack under booking load (subprocesses on loopback)
 
     figures.update(local_load.figures())
