@@ -43,16 +43,18 @@ def get_team_availability(deps: AdminDeps, team_id: str) -> dict:
 
 
 def booked_work_in(deps: AdminDeps, team_id: str, blackouts: list[Blackout]) -> list[ServiceRequest]:
-    """Active bookings of the team overlapping any of these blackouts (read via the by_team index)."""
+    """Active bookings of the team overlapping any of these blackouts: per active status, the team-and-status
+    list over the window (cancelled and finished bookings are never read)."""
     hits: dict[str, ServiceRequest] = {}
-    for b in blackouts:
+    for b, status in ((b, s) for b in blackouts for s in sorted(s.value for s in ACTIVE_STATUSES)):
         cursor = None
         while True:
             items, cursor = deps.requests.admin_list(
-                status=None, payment_status=None, team_id=team_id, start_from=codec.iso_utc(b.start - LONGEST_JOB),
-                start_to=codec.iso_utc(b.end), cursor=cursor, limit=100)
+                status=status, payment_status=None, team_id=team_id,
+                start_from=codec.iso_utc(b.start - LONGEST_JOB), start_to=codec.iso_utc(b.end), cursor=cursor,
+                limit=100)
             for r in items:
-                if r.status in ACTIVE_STATUSES and r.placement.start < b.end and b.start < r.placement.end:
+                if r.placement.start < b.end and b.start < r.placement.end:
                     hits[r.id] = r
             if not cursor:
                 break

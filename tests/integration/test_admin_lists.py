@@ -246,3 +246,25 @@ def test_openapi_documents_the_pagination_of_the_admin_lists(client):
     schemas = document["components"]["schemas"]
     assert "auditCursor" in schemas["AdminServiceRequestOut"]["properties"]
     assert "nextCursor" in schemas["PromoRuleListOut"]["properties"]
+
+
+def test_a_blackout_over_booked_work_reads_only_the_teams_active_bookings(counted, tokens):
+    import json
+
+    start = datetime(2026, 12, 9, 15, 0, tzinfo=timezone.utc)
+    active = [make_request(1, "team-nyc", "CONFIRMED", "COD_DUE", start),
+              make_request(2, "team-nyc", "PENDING_PAYMENT", "UNPAID", start + timedelta(hours=1))]
+    gone = [make_request(10 + i, "team-nyc", status, payment, start + timedelta(minutes=i))
+            for i, (status, payment) in enumerate([("CANCELLED", "REFUNDED"), ("EXPIRED", "EXPIRED")] * 30)]
+    write_requests(active + gone)
+    admin = {**auth(tokens["admin"]), "Content-Type": "application/json"}
+    current = counted.http.get("/admin/teams/team-nyc/availability", headers=admin).json_body
+    blackout = {"start": "2026-12-09T14:00:00Z", "end": "2026-12-09T18:00:00Z", "reason": "floods"}
+    change = {"weeklyHours": current["weeklyHours"],
+              "blackouts": [{k: b[k] for k in ("id", "start", "end", "reason")} for b in current["blackouts"]]
+              + [blackout]}
+    ddb_counter.reset()
+    refused = counted.http.put("/admin/teams/team-nyc/availability", headers=admin, body=json.dumps(change))
+    assert refused.status_code == 409
+    assert refused.json_body["error"]["details"]["serviceRequestIds"] == ["sr_00001", "sr_00002"]
+    assert ddb_counter.items_read() == 2, ddb_counter.items  # the 60 cancelled and expired ones are not read
