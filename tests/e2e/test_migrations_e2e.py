@@ -3,15 +3,16 @@ from the combination lists until the backfill runs, and are listed over HTTP aft
 from __future__ import annotations
 
 import subprocess
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from devtools.processes import python_module
-from tests.integration.test_admin_lists import STATES, T0, make_request, write_requests
+from tests.integration.test_admin_lists import STATES, make_request, write_requests
 
 pytestmark = pytest.mark.e2e
 TEAM = "team-migrated-e2e"  # no other test writes this team's requests
+FAR = datetime(2031, 3, 3, 8, 0, tzinfo=timezone.utc)  # outside any window the stack's jobs look at
 
 
 def listed(stack, http, **query) -> list[str]:
@@ -28,7 +29,7 @@ def listed(stack, http, **query) -> list[str]:
 
 def test_the_backfill_command_brings_old_items_into_the_lists_of_the_local_stack(stack, http):
     stack.bind_models()
-    old = [make_request(90_000 + i, TEAM, *STATES[i % len(STATES)], T0 + timedelta(hours=i)) for i in range(24)]
+    old = [make_request(90_000 + i, TEAM, *STATES[i % len(STATES)], FAR + timedelta(hours=i)) for i in range(24)]
     write_requests(old, old_layout=True)
     pending = [r.id for r in old if r.status.value == "PENDING_PAYMENT"]
     assert pending and listed(stack, http, teamId=TEAM, status="PENDING_PAYMENT") == []
