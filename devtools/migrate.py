@@ -164,22 +164,27 @@ def migrate(settings: Settings, only: str | None = None, max_pages: int | None =
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Prints one JSON line per step; exit 0 when every step is done, 3 when one stopped early (--max-pages)."""
+    import json
+
     parser = argparse.ArgumentParser(description="Run data migrations (idempotent, resumable).")
     parser.add_argument("--list", action="store_true", help="show the steps and their state")
     parser.add_argument("--step", help="run only this step (from the top if it was done)")
     parser.add_argument("--max-pages", type=int, help="stop a scanning step after this many pages")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     settings = settings_from_env()
     if args.list:
         from chalicelib.adapters.dynamodb.tables import configure_models
         configure_models(settings)
         for step in STEPS:
-            print(f"{step.name:28} {step.summary} :: {load_state(step.name) or 'not started'}")
-        return
-    for name, state in migrate(settings, args.step, args.max_pages).items():
-        print(f"{name}: {state}")
+            print(json.dumps({"step": step.name, "summary": step.summary, **load_state(step.name)}, default=str))
+        return 0
+    states = migrate(settings, args.step, args.max_pages)
+    for name, state in states.items():
+        print(json.dumps({"name": name, **state}, default=str))
+    return 0 if states and all(state.get("done") for state in states.values()) else 3
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

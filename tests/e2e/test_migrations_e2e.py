@@ -35,7 +35,7 @@ def test_the_backfill_command_brings_old_items_into_the_lists_of_the_local_stack
     assert pending and listed(stack, http, teamId=TEAM, status="PENDING_PAYMENT") == []
     assert len(listed(stack, http, teamId=TEAM)) == len(old)  # an index that existed before: there already
 
-    result = subprocess.run(python_module("devtools.migrate", "--restart", "--page-size", "7"), env=stack.env,
+    result = subprocess.run(python_module("devtools.migrate"), env=stack.env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert listed(stack, http, teamId=TEAM, status="PENDING_PAYMENT") == pending
