@@ -91,7 +91,7 @@ class Container:
     @cached_property
     def capacity_overrides(self):
         assert self.dynamodb_ready
-        from chalicelib.adapters.dynamodb.booking_repository import DayOverrides
+        from chalicelib.adapters.dynamodb.capacity_store import DayOverrides
         return DayOverrides()
 
     @cached_property

@@ -22,6 +22,7 @@ from chalicelib.adapters.dynamodb import keys
 from chalicelib.adapters.dynamodb.promo_repository import UsageUpdate, exhausted_details, usage_updates
 from chalicelib.domain import codec
 from chalicelib.domain.availability import CapacityPlan, CounterSnapshot
+from chalicelib.domain.cells import origin_for
 from chalicelib.domain.booking import ServiceRequest, Status
 from chalicelib.domain.catalog import Blackout, Catalog, Service, Team, TeamMember
 from chalicelib.domain.errors import ConcurrentUpdate, DomainError, SlotFull, TeamDayFull, ValidationFailed
@@ -165,18 +166,16 @@ def _offset(cursor: str | None) -> int:
 
 class FakeServiceRequestRepository:
     """ServiceRequestRepository in memory, with the DynamoDB adapter's conditions: request writes conditional on
-    the revision read (StaleRevision), and capacity claimed in all-or-nothing transactions over the same counters
-    (team day, slot cells, member cell locks and day loads, keyed as in the capacity table) honouring the same
-    limits (TeamDayFull, SlotFull, MemberBusy) and, with `catalog`, the team's catalog version (StaleCatalog).
-    `extra` actions (FakePromoUsage) join the transaction; their failures raise ExtraActionFailed."""
+    the revision read (StaleRevision), and capacity claimed in all-or-nothing transactions over the same items
+    (team-day and member-day, keyed and changed as in the capacity table: adapters/dynamodb/keys.py) honouring the
+    same limits (TeamDayFull, SlotFull, MemberBusy) and catalog fences (StaleCatalog). `extra` actions
+    (FakePromoUsage) join the transaction; their failures raise ExtraActionFailed."""
 
-    def __init__(self, catalog: FakeCatalogRepository | None = None) -> None:
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._catalog = catalog
         self.docs: dict[str, dict] = {}  # request id -> stored doc (with its revision)
-        self.counters_by_key: dict[str, int] = {}  # capacity-table sort key (or promotion usage key) -> count
-        self.locks: dict[str, str] = {}  # member cell-lock sort key -> holder request id
-        self.day_limits: dict[str, int] = {}  # team-day sort key -> admin override (DayOverrides in DynamoDB)
+        self.counters_by_key: dict[str, int] = {}  # promotion usage key -> count
+        self.capacity: dict[tuple[str, str], dict] = {}  # capacity item (pk, sk) -> attributes
         self.fail_with: DomainError | None = None
 
     # --- reads -------------------------------------------------------------------------------------------
@@ -186,28 +185,16 @@ class FakeServiceRequestRepository:
             doc = self.docs.get(request_id)
             return codec.request_from_doc(copy.deepcopy(doc)) if doc else None
 
-    def counters(self, first: date, last: date, consistent: bool = False) -> CounterSnapshot:
-        snap = CounterSnapshot()
+    def counters(self, first: date, last: date, consistent: bool = False, *,
+                 teams: Iterable[str]) -> CounterSnapshot:
+        snap = CounterSnapshot(origin=origin_for(first))
         low, high = first.isoformat(), f"{last.isoformat()}~"
+        partitions = {f"CAP#{t}#{m}" for t in teams for m in keys.months_between(first, last)}
         with self._lock:
             self._check()
-            counted = [(sk, n) for sk, n in self.counters_by_key.items() if low <= sk <= high]
-            locked = [sk for sk in self.locks if low <= sk <= high]
-            overrides = {sk: n for sk, n in self.day_limits.items() if low <= sk <= high}
-        for sk, n in counted:
-            parts = sk.split("#")
-            if len(parts) == 4:  # date T team DAY
-                snap.day_counts[(parts[2], parts[0])] = n
-            elif len(parts) == 5:  # date T team S cell
-                snap.cell_counts[(parts[2], parts[4])] = n
-            elif len(parts) == 6:  # date T team M member DAY
-                snap.member_loads[(parts[4], parts[0])] = n
-        for sk in locked:  # date T team M member S cell
-            parts = sk.split("#")
-            snap.member_cells.setdefault(parts[4], set()).add(parts[6])
-        for sk, limit in overrides.items():
-            parts = sk.split("#")
-            snap.day_overrides[(parts[2], parts[0])] = limit
+            found = sorted((k, dict(v)) for k, v in self.capacity.items() if k[0] in partitions and low <= k[1] <= high)
+        for (pk, sk), item in found:
+            keys.absorb(snap, pk, sk, item)
         return snap
 
     def list_for_user(self, user_id: str, cursor: str | None, limit: int) -> tuple[list[ServiceRequest], str | None]:
@@ -247,7 +234,7 @@ class FakeServiceRequestRepository:
     def create(self, request: ServiceRequest, plan: CapacityPlan,
                extra: Iterable[Callable[[Any], None]] = ()) -> ServiceRequest:
         tx = FakeTransaction(self)
-        self._claim(tx, plan, request.id)
+        tx.capacity(keys.changes(request.id, claim=plan))
         tx.put("request", request, expected_revision=None)
         for add in extra:
             add(tx)
@@ -257,8 +244,7 @@ class FakeServiceRequestRepository:
     def move(self, old: ServiceRequest, new: ServiceRequest, old_plan: CapacityPlan,
              new_plan: CapacityPlan) -> ServiceRequest:
         tx = FakeTransaction(self)
-        self._release(tx, old_plan, skip=new_plan)
-        self._claim(tx, new_plan, new.id, skip=old_plan)
+        tx.capacity(keys.changes(new.id, claim=new_plan, release=old_plan))
         tx.put("request", new, expected_revision=old.revision)
         tx.commit()
         return new.with_changes(revision=old.revision + 1)
@@ -266,7 +252,7 @@ class FakeServiceRequestRepository:
     def release(self, old: ServiceRequest, new: ServiceRequest, plan: CapacityPlan,
                 extra: Iterable[Callable[[Any], None]] = ()) -> ServiceRequest:
         tx = FakeTransaction(self)
-        self._release(tx, plan)
+        tx.capacity(keys.changes(old.id, release=plan))
         tx.put("request", new, expected_revision=old.revision)
         for add in extra:
             add(tx)
@@ -278,45 +264,6 @@ class FakeServiceRequestRepository:
         tx.put("request", new, expected_revision=old.revision)
         tx.commit()
         return new.with_changes(revision=old.revision + 1)
-
-    def _claim(self, tx: "FakeTransaction", plan: CapacityPlan, request_id: str,
-               skip: CapacityPlan | None = None) -> None:
-        """The same items and conditions as the DynamoDB adapter's claim; items the other placement of a move
-        already holds are left alone."""
-        if self._catalog is not None:
-            tx.require("team", self._catalog.team_version(plan.team_id) == plan.team_version)
-        same_day = skip is not None and (skip.team_id, skip.local_date) == (plan.team_id, plan.local_date)
-        if not same_day:
-            day = keys.day_key(plan.team_id, plan.local_date)[1]
-            tx.add("day", day, 1, limit=self.day_limits.get(day, plan.daily_limit))
-        kept_cells = set(skip.cells) if skip is not None and skip.team_id == plan.team_id else set()
-        for cell in plan.cells:
-            if cell not in kept_cells:
-                tx.add("slot", keys.cell_key(plan.team_id, cell, plan.timezone)[1], 1, limit=plan.slot_capacity)
-        same_member = skip is not None and skip.member_id == plan.member_id and skip.team_id == plan.team_id
-        kept_locks = set(skip.cells) if same_member else set()
-        for cell in plan.cells:
-            if cell not in kept_locks:
-                tx.lock("member", keys.member_cell_key(plan.team_id, plan.member_id, cell, plan.timezone)[1],
-                        request_id)
-        if not (same_member and same_day):
-            tx.add("member_day", keys.member_day_key(plan.team_id, plan.member_id, plan.local_date)[1], 1)
-
-    def _release(self, tx: "FakeTransaction", plan: CapacityPlan, skip: CapacityPlan | None = None) -> None:
-        same_day = skip is not None and (skip.team_id, skip.local_date) == (plan.team_id, plan.local_date)
-        if not same_day:
-            tx.add("release", keys.day_key(plan.team_id, plan.local_date)[1], -1)
-        kept_cells = set(skip.cells) if skip is not None and skip.team_id == plan.team_id else set()
-        for cell in plan.cells:
-            if cell not in kept_cells:
-                tx.add("release", keys.cell_key(plan.team_id, cell, plan.timezone)[1], -1)
-        same_member = skip is not None and skip.member_id == plan.member_id and skip.team_id == plan.team_id
-        kept_locks = set(skip.cells) if same_member else set()
-        for cell in plan.cells:
-            if cell not in kept_locks:
-                tx.unlock(keys.member_cell_key(plan.team_id, plan.member_id, cell, plan.timezone)[1])
-        if not (same_member and same_day):
-            tx.add("release", keys.member_day_key(plan.team_id, plan.member_id, plan.local_date)[1], -1)
 
     def _check(self) -> None:
         if self.fail_with is not None:
@@ -330,7 +277,7 @@ class FakeTransaction:
 
     def __init__(self, repo: FakeServiceRequestRepository) -> None:
         self._repo = repo
-        self._checks: list[tuple[str, Callable[[], bool]]] = []
+        self._checks: list[Callable[[], str | None]] = []  # each: the label of its failed condition, or None
         self._changes: list[Callable[[], None]] = []
         self._after_commit: list[Callable[[], None]] = []
 
@@ -338,22 +285,21 @@ class FakeTransaction:
         self._after_commit.append(callback)
 
     def require(self, label: str, holds: bool) -> None:
-        self._checks.append((label, lambda: holds))
+        self._checks.append(lambda: None if holds else label)
 
     def add(self, label: str, key: str, delta: int, limit: int | None = None, nonnegative: bool = False) -> None:
         """count += delta, only while count < limit (when given), never below 0 (when `nonnegative`)."""
         counters = self._repo.counters_by_key
-        self._checks.append((label, lambda: (limit is None or counters.get(key, 0) < limit)
-                             and (not nonnegative or counters.get(key, 0) + delta >= 0)))
+        self._checks.append(lambda: None if ((limit is None or counters.get(key, 0) < limit)
+                                             and (not nonnegative or counters.get(key, 0) + delta >= 0)) else label)
         self._changes.append(lambda: counters.__setitem__(key, counters.get(key, 0) + delta))
 
-    def lock(self, label: str, key: str, holder: str) -> None:
-        locks = self._repo.locks
-        self._checks.append((label, lambda: key not in locks))
-        self._changes.append(lambda: locks.__setitem__(key, holder))
-
-    def unlock(self, key: str) -> None:
-        self._changes.append(lambda: self._repo.locks.pop(key, None))
+    def capacity(self, changes: Iterable[keys.ItemChange]) -> None:
+        """One conditional change per capacity item, judged and applied as the DynamoDB Update would."""
+        items = self._repo.capacity
+        for change in changes:
+            self._checks.append(lambda c=change: keys.failure(c, items.get(c.key)))
+            self._changes.append(lambda c=change: items.__setitem__(c.key, keys.applied(c, items.get(c.key))))
 
     def put(self, label: str, request: ServiceRequest, expected_revision: int | None) -> None:
         """Write the request at the next revision; None = only if it does not exist yet."""
@@ -365,7 +311,7 @@ class FakeTransaction:
                 return stored is None
             return stored is not None and stored["revision"] == expected_revision
 
-        self._checks.append((label, at_expected_revision))
+        self._checks.append(lambda: None if at_expected_revision() else label)
         revision = 1 if expected_revision is None else expected_revision + 1
         self._changes.append(lambda: docs.__setitem__(request.id, {**codec.request_to_doc(request),
                                                                    "revision": revision}))
@@ -374,7 +320,7 @@ class FakeTransaction:
         """Raises StaleRevision, StaleCatalog, TeamDayFull, SlotFull, MemberBusy, ExtraActionFailed."""
         with self._repo._lock:
             self._repo._check()
-            failed = {label for label, holds in self._checks if not holds()}
+            failed = {label for label in (check() for check in self._checks) if label is not None}
             if not failed:
                 for change in self._changes:
                     change()
@@ -424,3 +370,22 @@ class FakeSeriesClaims:
         with self._lock:
             if self.claims.get((user, key)) == series_id:
                 del self.claims[(user, key)]
+
+
+class FakeCapacityOverrides:
+    """CapacityOverrides on a FakeServiceRequestRepository's capacity items (as capacity_store.DayOverrides)."""
+
+    def __init__(self, repo: FakeServiceRequestRepository) -> None:
+        self._repo = repo
+
+    def set(self, team_id: str, local_date: str, limit: int, reason: str) -> None:
+        key = keys.team_day_key(team_id, local_date)
+        with self._repo._lock:
+            item = self._repo.capacity.setdefault(key, {})
+            item.update(limitOverride=limit, overrideReason=reason, count=item.get("count", 0))
+
+    def fence(self, team_id: str, local_dates: Iterable[str], version: int) -> None:
+        with self._repo._lock:
+            for local_date in local_dates:
+                item = self._repo.capacity.setdefault(keys.team_day_key(team_id, local_date), {})
+                item["fence"] = max(int(item.get("fence", 0)), version)

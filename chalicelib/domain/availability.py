@@ -11,12 +11,13 @@ Model:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.catalog import Blackout, Catalog, Service, Team, TeamMember
+from chalicelib.domain.cells import CounterSnapshot, cell_number, span  # noqa: F401 - CounterSnapshot is part of this API
 from chalicelib.domain.zones import load_zone
 
 CELL = timedelta(minutes=15)
@@ -100,34 +101,31 @@ def slot_problem(catalog: Catalog, service: Service, team: Team, start: datetime
     return None
 
 
-@dataclass
-class CounterSnapshot:
-    """Counter values read from storage (absent = 0 / no override)."""
-    day_counts: dict[tuple[str, str], int] = field(default_factory=dict)  # (team, local date) -> count
-    day_overrides: dict[tuple[str, str], int] = field(default_factory=dict)  # (team, local date) -> limit
-    cell_counts: dict[tuple[str, str], int] = field(default_factory=dict)  # (team, cell) -> count
-    member_cells: dict[str, set[str]] = field(default_factory=dict)  # member -> locked cells
-    member_loads: dict[tuple[str, str], int] = field(default_factory=dict)  # (member, local date) -> count
-
-    def day_limit(self, team: Team, local_day: str) -> int:
-        return self.day_overrides.get((team.id, local_day), team.daily_limit)
-
-    def day_left(self, team: Team, local_day: str) -> int:
-        return self.day_limit(team, local_day) - self.day_counts.get((team.id, local_day), 0)
+def free_members(members: list[TeamMember], cells: tuple[str, ...] | range,
+                 snapshot: CounterSnapshot) -> list[TeamMember]:
+    numbers = cells if isinstance(cells, range) else _numbers(cells)
+    wanted = snapshot.mask_of(numbers)
+    return [m for m in members if not snapshot.busy.get(m.id, 0) & wanted]
 
 
-def free_members(members: list[TeamMember], cells: tuple[str, ...], snapshot: CounterSnapshot) -> list[TeamMember]:
-    wanted = set(cells)
-    return [m for m in members if snapshot.member_cells.get(m.id, set()).isdisjoint(wanted)]
+def _numbers(cells: tuple[str, ...]) -> range:
+    """Cell keys of one booking (consecutive) -> their numbers."""
+    if not cells:
+        return range(0)
+    return range(cell_number(cells[0]), cell_number(cells[-1]) + 1)
 
 
 def remaining_at(service: Service, team: Team, start: datetime, members: list[TeamMember],
-                 snapshot: CounterSnapshot) -> int:
-    cells = cells_for(start, occupied_minutes(service))
-    busiest = max((snapshot.cell_counts.get((team.id, c), 0) for c in cells), default=0)
-    by_slot = team.slot_capacity - busiest
-    by_day = snapshot.day_left(team, local_date_of(start, team.timezone).isoformat())
-    by_members = len(free_members(members, cells, snapshot))
+                 snapshot: CounterSnapshot, local_day: str | None = None) -> int:
+    """Bitmasks: the members free for the job's cells are those whose busy mask does not meet the job's mask."""
+    numbers = span(start, occupied_minutes(service))
+    by_slot = team.slot_capacity - snapshot.busiest(team.id, numbers)
+    by_day = snapshot.day_left(team, local_day or local_date_of(start, team.timezone).isoformat())
+    if min(by_slot, by_day) <= 0:
+        return 0
+    wanted = snapshot.mask_of(numbers)
+    busy = snapshot.busy
+    by_members = sum(1 for m in members if not busy.get(m.id, 0) & wanted)
     return max(0, min(by_slot, by_day, by_members))
 
 
@@ -151,11 +149,13 @@ def team_slots(catalog: Catalog, service: Service, team: Team, local_day: date, 
     earliest = now + timedelta(minutes=service.lead_time_minutes)
     occupied = timedelta(minutes=occupied_minutes(service))
     duration = timedelta(minutes=service.duration_minutes)
+    day = local_day.isoformat()
     out = []
     for start in candidate_starts(service, team, local_day):
         if start <= now or start < earliest or overlaps_blackout(start, start + occupied, blackouts):
             continue
-        out.append(Slot(start, start + duration, remaining_at(service, team, start, members, snapshot), team.id))
+        out.append(Slot(start, start + duration, remaining_at(service, team, start, members, snapshot, day),
+                        team.id))
     return out
 
 

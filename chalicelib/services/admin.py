@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.domain import codec
@@ -13,9 +13,11 @@ from chalicelib.domain.errors import BookedWorkConflict, NotFound, ValidationFai
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count
 from chalicelib.services import capacity
-from chalicelib.services.ports import AuditLog, CapacityOverrides, CatalogRepository, ServiceRequestRepository
+from chalicelib.services.ports import (AuditLog, CapacityOverrides, CatalogRepository, Clock,
+                                       ServiceRequestRepository)
 
 LONGEST_JOB = timedelta(hours=12)  # how far before a blackout a booking may start and still run into it
+FENCE_DAYS = 400  # how far ahead a new blackout's team-days are fenced against bookings from stale catalogs
 
 
 class AdminDeps(capacity.PublishDeps, Protocol):
@@ -23,6 +25,7 @@ class AdminDeps(capacity.PublishDeps, Protocol):
     requests: ServiceRequestRepository
     capacity_overrides: CapacityOverrides
     audit: AuditLog
+    clock: Clock
 
 
 def _team(deps: AdminDeps, team_id: str) -> Team:
@@ -81,6 +84,9 @@ def put_team_availability(deps: AdminDeps, principal: Principal, team_id: str, w
         raise BookedWorkConflict(details={"serviceRequestIds": [r.id for r in conflicts]})
     updated = replace(team, weekly_hours=codec.hours_from_doc(weekly_hours), blackouts=tuple(new_blackouts),
                       version=team.version + 1)
+    # Before the team is written: a booking planned from a cached copy without the new blackouts must fail on
+    # those days, or it could land in a blackout the booked-work check above never saw.
+    deps.capacity_overrides.fence(team.id, _days_of(updated, added, deps.clock()), updated.version)
     deps.catalog_repo.put_team(updated, expected_version=team.version)
     deps.catalog.invalidate()
     deps.audit.record(f"TEAM#{team.id}", principal.actor, "team.availability.updated",
@@ -89,6 +95,21 @@ def put_team_availability(deps: AdminDeps, principal: Principal, team_id: str, w
     count("AdminChange", action="team_availability")
     _publish_days(deps, updated, added)
     return team_availability_view(updated)
+
+
+def _days_of(team: Team, blackouts: list[Blackout], now: datetime) -> list[str]:
+    """Team-local dates the blackouts cover, from today to at most FENCE_DAYS ahead (one write each; a blackout
+    further out is only as safe as the catalog cache's 30 seconds of staleness, see docs/data-model.md)."""
+    from chalicelib.domain.availability import local_date_of
+    today = local_date_of(now, team.timezone)
+    days: set[str] = set()
+    for b in blackouts:
+        day = max(local_date_of(b.start, team.timezone), today)
+        last = min(local_date_of(b.end, team.timezone), today + timedelta(days=FENCE_DAYS))
+        while day <= last:
+            days.add(day.isoformat())
+            day += timedelta(days=1)
+    return sorted(days)
 
 
 def _publish_days(deps: AdminDeps, team: Team, blackouts: list[Blackout]) -> None:

@@ -32,7 +32,9 @@ def get_availability(deps: AvailabilityDeps, service_id: str, from_day: date, to
     window_start, window_end = av.requested_window(from_day, to_day, tz)
     teams = av.teams_for(catalog, service)
     dates = [d for ds in av.team_local_dates(teams, window_start, window_end).values() for d in ds]
-    snapshot = deps.requests.counters(min(dates), max(dates)) if dates else av.CounterSnapshot()
+    # Only the teams that serve the service, only the days asked: the read is bounded by what is returned.
+    snapshot = deps.requests.counters(min(dates), max(dates), teams=[t.id for t in teams]) if dates \
+        else av.CounterSnapshot()
     return {"serviceId": service.id, "tz": tz, "from": from_day.isoformat(), "to": to_day.isoformat(),
             "days": av.availability(catalog, service, from_day, to_day, tz, deps.clock(), snapshot, member_id)}
 
@@ -45,6 +47,6 @@ def day_slots(deps: AvailabilityDeps, service_id: str, team_id: str, local_day: 
     if team is None:
         return []
     day = date.fromisoformat(local_day)
-    snapshot = deps.requests.counters(day, day, consistent=True)  # pushed right after our own write
+    snapshot = deps.requests.counters(day, day, consistent=True, teams=[team.id])  # right after our own write
     return [{"start": s.start.astimezone(av.zone(team.timezone)).isoformat(), "remaining": s.remaining}
             for s in av.team_slots(catalog, service, team, day, deps.clock(), snapshot)]

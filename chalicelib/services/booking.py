@@ -246,7 +246,7 @@ def book_with_team(deps: BookingDeps, catalog: Catalog, service: Service, team: 
         eligible = [m for m in eligible if m.id == draft.member_id]
     if draft.priority == EMERGENCY:
         eligible = [m for m in eligible if service.id in m.on_call_service_ids]
-    snapshot = deps.load_snapshots.get(deps.requests, local_day)
+    snapshot = deps.load_snapshots.get(deps.requests, team.id, local_day)
     ordered = av.least_loaded(eligible, local_day, snapshot, cells, deps.shuffle)
     tried: set[str] = set()
     refreshed = False
@@ -255,7 +255,7 @@ def book_with_team(deps: BookingDeps, catalog: Catalog, service: Service, team: 
         if not candidates:
             if refreshed:
                 raise SlotFull(details={"teamId": team.id})
-            snapshot = deps.load_snapshots.get(deps.requests, local_day, fresh=True)
+            snapshot = deps.load_snapshots.get(deps.requests, team.id, local_day, fresh=True)
             ordered = av.least_loaded(eligible, local_day, snapshot, cells, deps.shuffle)
             refreshed = True
             continue
@@ -279,7 +279,7 @@ def book_with_team(deps: BookingDeps, catalog: Catalog, service: Service, team: 
             draft = _without_spent_rules(deps, draft, request, exc)
             tried.discard(member.id)  # same member, re-priced without the used-up automatic rule
             continue
-        deps.load_snapshots.note_booking(local_day, member.id, plan.cells)
+        deps.load_snapshots.note_booking(team.id, local_day, member.id, plan.cells)
         return created
 
 

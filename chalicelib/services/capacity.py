@@ -12,6 +12,7 @@ from typing import Callable, Protocol
 
 from chalicelib.clock import monotonic
 from chalicelib.domain import availability as av
+from chalicelib.domain.cells import cell_number
 from chalicelib.domain.booking import ServiceRequest
 from chalicelib.domain.catalog import Catalog
 from chalicelib.observability import logger
@@ -35,37 +36,39 @@ class PublishDeps(Protocol):
 
 
 class LoadSnapshots:
-    """Per-container cache of team-day counters, used only to ORDER candidate members (least loaded first).
-    Correctness never depends on it: the booking transaction's conditions decide. Keeping it warm for a few
-    seconds keeps a booking at 2 DynamoDB requests (the idempotency record and the transaction storing the answer)."""
+    """Per-container cache of one team's counters for one day, used only to ORDER candidate members (least loaded
+    first). Correctness never depends on it: the booking transaction's conditions decide. Keeping it warm for a
+    few seconds keeps a booking at 2 DynamoDB requests (the idempotency record and the transaction storing the
+    answer)."""
 
     def __init__(self, ttl_seconds: float = 10.0, clock: Callable[[], float] = monotonic) -> None:
         self._ttl = ttl_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._by_day: dict[str, tuple[float, av.CounterSnapshot]] = {}
+        self._by_day: dict[tuple[str, str], tuple[float, av.CounterSnapshot]] = {}
 
-    def get(self, requests: ServiceRequestRepository, local_day: str, fresh: bool = False) -> av.CounterSnapshot:
+    def get(self, requests: ServiceRequestRepository, team_id: str, local_day: str,
+            fresh: bool = False) -> av.CounterSnapshot:
         now = self._clock()
         with self._lock:
-            hit = self._by_day.get(local_day)
+            hit = self._by_day.get((team_id, local_day))
             if hit and not fresh and now - hit[0] < self._ttl:
                 return hit[1]
         day = date.fromisoformat(local_day)
-        snapshot = requests.counters(day, day)
+        snapshot = requests.counters(day, day, teams=[team_id])
         with self._lock:
-            self._by_day[local_day] = (now, snapshot)
+            self._by_day[(team_id, local_day)] = (now, snapshot)
         return snapshot
 
-    def note_booking(self, local_day: str, member_id: str, cells: tuple[str, ...]) -> None:
+    def note_booking(self, team_id: str, local_day: str, member_id: str, cells: tuple[str, ...]) -> None:
         """Fold this container's own successful booking into the cached snapshot (keeps ordering fair)."""
         with self._lock:
-            hit = self._by_day.get(local_day)
+            hit = self._by_day.get((team_id, local_day))
             if hit:
                 snapshot = hit[1]
                 key = (member_id, local_day)
                 snapshot.member_loads[key] = snapshot.member_loads.get(key, 0) + 1
-                snapshot.member_cells.setdefault(member_id, set()).update(cells)
+                snapshot.mark_busy(member_id, map(cell_number, cells))
 
 
 def promotion_uses(deps: UsageDeps, request: ServiceRequest, consume: bool) -> tuple:

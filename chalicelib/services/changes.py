@@ -79,7 +79,7 @@ def _members_in_order(deps: ChangeDeps, catalog: Catalog, service: Service, team
         if not members:
             raise NotFound(details={"teamMemberId": member_id})
     local_day = av.local_date_of(start, team.timezone).isoformat()
-    snapshot = deps.load_snapshots.get(deps.requests, local_day, fresh=True)
+    snapshot = deps.load_snapshots.get(deps.requests, team.id, local_day, fresh=True)
     return sorted(members, key=lambda m: (m.id != current.placement.member_id,
                                           snapshot.member_loads.get((m.id, local_day), 0), m.id))
 

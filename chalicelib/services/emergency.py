@@ -109,7 +109,7 @@ def _free_looking_slots(deps: EmergencyDeps, catalog: Catalog, service: Service,
         return []
     dates = av.team_local_dates(teams, now, horizon)
     all_dates = [d for ds in dates.values() for d in ds]
-    snapshot = deps.requests.counters(min(all_dates), max(all_dates))
+    snapshot = deps.requests.counters(min(all_dates), max(all_dates), teams=[t.id for t in teams])
     out = []
     for team in teams:
         members = _on_call(catalog, service, team)

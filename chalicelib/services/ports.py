@@ -181,14 +181,15 @@ TransactionAction = Callable[[Any], None]
 
 class ServiceRequestRepository(Protocol):
     """Service requests and the capacity they hold (adapters/dynamodb/booking_repository.py; tests/fakes.py).
-    Every write is conditional: on the request's revision, on the capacity limits, on the team's catalog
-    version. Infrastructure failures raise Throttled / TemporarilyUnavailable."""
+    Every write is conditional: on the request's revision, on the capacity limits, on the team-day's catalog
+    fence. Infrastructure failures raise Throttled / TemporarilyUnavailable."""
 
     def get(self, request_id: str) -> ServiceRequest | None:
         """Strongly consistent read, with the revision the next write is conditional on."""
 
-    def counters(self, first: date, last: date, consistent: bool = False) -> CounterSnapshot:
-        """Every team's counters for team-local dates [first, last]."""
+    def counters(self, first: date, last: date, consistent: bool = False, *,
+                 teams: Iterable[str]) -> CounterSnapshot:
+        """The counters of `teams` for team-local dates [first, last] (nothing of other teams or days is read)."""
 
     def list_for_user(self, user_id: str, cursor: str | None,
                       limit: int) -> tuple[list[ServiceRequest], str | None]:
@@ -221,10 +222,14 @@ class ServiceRequestRepository(Protocol):
 
 
 class CapacityOverrides(Protocol):
-    """Admin day overrides on the team-day counter (adapters/dynamodb/booking_repository.DayOverrides)."""
+    """Admin day overrides on the team-day item (adapters/dynamodb/capacity_store.DayOverrides)."""
 
     def set(self, team_id: str, local_date: str, limit: int, reason: str) -> None:
         """The day's limit becomes `limit`; bookings already counted stay counted."""
+
+    def fence(self, team_id: str, local_dates: Iterable[str], version: int) -> None:
+        """From now on, bookings of these team-days planned from a catalog older than `version` of the team fail
+        with StaleCatalog (written before a schedule change that must not be booked past)."""
 
 
 class ReminderQueue(Protocol):

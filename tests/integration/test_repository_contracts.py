@@ -13,7 +13,7 @@ from chalicelib.domain.catalog import Money, Service, Team
 from chalicelib.domain.errors import ConcurrentUpdate, SlotFull, TeamDayFull, ValidationFailed
 from chalicelib.services.ports import MemberBusy, StaleCatalog, StaleRevision
 from devtools.seed import MEMBERS, SERVICES, demo_global_blackouts, demo_teams
-from tests.fakes import FakeAuditLog, FakeCatalogRepository, FakeServiceRequestRepository
+from tests.fakes import FakeAuditLog, FakeCapacityOverrides, FakeCatalogRepository, FakeServiceRequestRepository
 
 TODAY = datetime(2026, 3, 2, tzinfo=timezone.utc).date()
 
@@ -135,18 +135,14 @@ TEAM = Team(id="t1", name="NY", timezone="America/New_York", weekly_hours={}, da
 
 @pytest.fixture(params=["fake", "dynamodb"])
 def request_store(request, settings):
-    """(ServiceRequestRepository, the catalog repository its team-version check reads), TEAM stored."""
+    """(ServiceRequestRepository, the CapacityOverrides writing to the same capacity items)."""
     if request.param == "fake":
-        catalog = FakeCatalogRepository()
-        repo = FakeServiceRequestRepository(catalog)
-    else:
-        request.getfixturevalue("tables")
-        from chalicelib.adapters.dynamodb.booking_repository import DynamoServiceRequestRepository
-        from chalicelib.adapters.dynamodb.catalog_repository import DynamoCatalogRepository
-        catalog = DynamoCatalogRepository()
-        repo = DynamoServiceRequestRepository(settings.dynamodb_endpoint, settings.region)
-    catalog.put_team(TEAM)
-    return repo, catalog
+        repo = FakeServiceRequestRepository()
+        return repo, FakeCapacityOverrides(repo)
+    request.getfixturevalue("tables")
+    from chalicelib.adapters.dynamodb.booking_repository import DynamoServiceRequestRepository
+    from chalicelib.adapters.dynamodb.capacity_store import DayOverrides
+    return DynamoServiceRequestRepository(settings.dynamodb_endpoint, settings.region), DayOverrides()
 
 
 def at(hour: int, day: str = DAY) -> datetime:
@@ -167,9 +163,8 @@ def booking(request_id: str, member: str = "m1", hour: int = 10, user: str = "us
     return request, plan
 
 
-def day_counters(repo) -> av.CounterSnapshot:
-    day = date.fromisoformat(DAY)
-    return repo.counters(day, day, consistent=True)
+def day_counters(repo, day: str = DAY, teams: tuple[str, ...] = (TEAM.id,)) -> av.CounterSnapshot:
+    return repo.counters(date.fromisoformat(day), date.fromisoformat(day), consistent=True, teams=teams)
 
 
 def test_a_request_round_trips_and_writes_are_conditional_on_the_revision_read(request_store):
@@ -206,7 +201,7 @@ def test_own_requests_newest_first_with_a_cursor(request_store):
 
 
 def test_capacity_is_claimed_within_every_limit_or_not_at_all(request_store):
-    repo, catalog = request_store
+    repo, overrides = request_store
     repo.create(*booking("sr_1", member="m1", hour=10))
     before = day_counters(repo)
     with pytest.raises(MemberBusy):  # m1 is already at 10:00
@@ -223,12 +218,16 @@ def test_capacity_is_claimed_within_every_limit_or_not_at_all(request_store):
     counters = day_counters(repo)
     ten = av.plan_for(SERVICE, TEAM, "m1", at(10)).cells
     assert counters.day_counts[(TEAM.id, DAY)] == 3
-    assert all(counters.cell_counts[(TEAM.id, cell)] == 2 for cell in ten)
-    assert counters.member_loads[("m1", DAY)] == 1 and counters.member_cells["m1"] == set(ten)
+    assert all(counters.slot_count(TEAM.id, cell) == 2 for cell in ten)
+    assert counters.member_loads[("m1", DAY)] == 1 and counters.member_cells("m1") == set(ten)
 
-    catalog.put_team(replace(TEAM, daily_limit=9, version=2), expected_version=1)
+    overrides.set(TEAM.id, DAY, 5, "extra crew")
+    overrides.fence(TEAM.id, [DAY], 2)  # a schedule change to version 2 is under way
     with pytest.raises(StaleCatalog):  # planned from the version-1 catalog
         repo.create(*booking("sr_5", member="m4", hour=16))
+    request, plan = booking("sr_5", member="m4", hour=16)
+    repo.create(request, replace(plan, team_version=2))  # the override lifted the day limit to 5
+    assert day_counters(repo).day_counts[(TEAM.id, DAY)] == 4
 
 
 def test_release_gives_the_capacity_back_only_from_the_revision_read(request_store):
@@ -244,8 +243,8 @@ def test_release_gives_the_capacity_back_only_from_the_revision_read(request_sto
     released = repo.release(moved, moved.with_changes(status=Status.CANCELLED, sequence=1), plan)
     assert released.revision == 3 and repo.get("sr_1").status is Status.CANCELLED
     counters = day_counters(repo)
-    assert counters.day_counts[(TEAM.id, DAY)] == 0 and "m1" not in counters.member_cells
-    assert all(counters.cell_counts[(TEAM.id, cell)] == 0 for cell in plan.cells)
+    assert counters.day_counts[(TEAM.id, DAY)] == 0 and counters.member_cells("m1") == set()
+    assert all(counters.slot_count(TEAM.id, cell) == 0 for cell in plan.cells)
     repo.create(*booking("sr_2", member="m1", hour=10))  # the same member and slot are free again
 
 
@@ -265,5 +264,5 @@ def test_a_move_frees_the_old_slot_and_claims_the_new_one_atomically(request_sto
     assert moved.revision == 2 and repo.get("sr_1").placement.start == at(15)
     counters = day_counters(repo)
     assert counters.day_counts[(TEAM.id, DAY)] == 3  # same day: the day counter is left alone
-    assert all(counters.cell_counts[(TEAM.id, cell)] == 0 for cell in old_plan.cells)
-    assert counters.member_cells["m1"] == set(new_plan.cells)
+    assert all(counters.slot_count(TEAM.id, cell) == 0 for cell in old_plan.cells)
+    assert counters.member_cells("m1") == set(new_plan.cells)

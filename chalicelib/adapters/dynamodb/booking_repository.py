@@ -1,9 +1,9 @@
 """Service requests and their capacity, in DynamoDB.
 
-Every capacity change is one TransactWriteItems: the request item, the team-day counter, the slot-cell
-counters, the member's cell locks and day load, and a ConditionCheck on the team's catalog version (so a
-booking made from a stale cached catalog fails and is retried). The database decides; nothing is checked
-by reading first. Request writes are conditional on `rev` (optimistic concurrency).
+Every capacity change is one TransactWriteItems: the request item, the team-day item (day count, slot-cell
+counts, the catalog fence that makes a booking planned from a stale cached catalog fail) and the member-day item
+(the member's busy cells and day load); capacity_store.py builds those actions. The database decides; nothing is
+checked by reading first. Request writes are conditional on `rev` (optimistic concurrency).
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamodb import job_keys, keys, request_lists
+from chalicelib.adapters.dynamodb import capacity_store, job_keys, keys, request_lists
 from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor
 from chalicelib.adapters.dynamodb.errors import cancellation_codes, resend_while_contended, response_code, translated
-from chalicelib.adapters.dynamodb.models import CapacityCounter, CatalogItem, ServiceRequestItem
+from chalicelib.adapters.dynamodb.models import ServiceRequestItem
 from chalicelib.domain import codec
 from chalicelib.observability import logger
 from chalicelib.domain.availability import CapacityPlan, CounterSnapshot
@@ -91,10 +91,6 @@ class _Tx:
         return {label for label, code in zip(self.labels(), codes) if code == FAILED}
 
 
-def _counter(key: tuple[str, str]) -> CapacityCounter:
-    return CapacityCounter(key[0], key[1])
-
-
 class DynamoServiceRequestRepository:
     def __init__(self, endpoint: str | None, region: str, sleep: Callable[[float], None] | None = None) -> None:
         self._endpoint, self._region, self.sleep = endpoint, region, sleep  # sleep: backoff of re-sent transactions
@@ -110,16 +106,11 @@ class DynamoServiceRequestRepository:
             except ServiceRequestItem.DoesNotExist:
                 return None
 
-    def counters(self, first: date, last: date, consistent: bool = False) -> CounterSnapshot:
-        """All counters of all teams for team-local dates [first, last]: one Query per calendar month.
+    def counters(self, first: date, last: date, consistent: bool = False, *,
+                 teams: Iterable[str]) -> CounterSnapshot:
+        """The counters of `teams` for team-local dates [first, last]: one Query per team and calendar month.
         `consistent` for reads that must see a write just committed (realtime pushes)."""
-        snap = CounterSnapshot()
-        with translated():
-            for pk in keys.months_between(first, last):
-                condition = CapacityCounter.sk.between(first.isoformat(), f"{last.isoformat()}~")
-                for item in CapacityCounter.query(pk, condition, consistent_read=consistent):
-                    _absorb(snap, item)
-        return snap
+        return capacity_store.read(teams, first, last, consistent)
 
     def list_for_user(self, user_id: str, cursor: str | None, limit: int) -> tuple[list[ServiceRequest], str | None]:
         with translated(cursor):
@@ -148,7 +139,7 @@ class DynamoServiceRequestRepository:
         StaleCatalog, Throttled/TemporarilyUnavailable. `extra` are callables(tx) adding more actions
         (e.g. promo usage); their failures surface as labels starting with their own prefix."""
         tx = self._tx()
-        self._claim(tx, plan, request.id)
+        capacity_store.add_changes(tx, keys.changes(request.id, claim=plan))
         tx.put("request", to_item(request, 1), condition=ServiceRequestItem.id.does_not_exist())
         for add in extra:
             add(tx)
@@ -160,8 +151,7 @@ class DynamoServiceRequestRepository:
         """Reschedule atomically: release what only the old placement holds, claim what only the new one
         needs (items in both are left alone: one transaction may touch an item once)."""
         tx = self._tx()
-        self._release(tx, old_plan, skip=new_plan)
-        self._claim(tx, new_plan, new.id, skip=old_plan)
+        capacity_store.add_changes(tx, keys.changes(new.id, claim=new_plan, release=old_plan))
         self._put_revision(tx, old, new)
         self._run(tx)
         return new.with_changes(revision=old.revision + 1)
@@ -171,7 +161,7 @@ class DynamoServiceRequestRepository:
         """Cancel/expire: give the capacity back and write the new state, atomically, only if the request
         is still at the revision read (raises StaleRevision otherwise)."""
         tx = self._tx()
-        self._release(tx, plan)
+        capacity_store.add_changes(tx, keys.changes(old.id, release=plan))
         self._put_revision(tx, old, new)
         for add in extra:
             add(tx)
@@ -192,59 +182,12 @@ class DynamoServiceRequestRepository:
     def _put_revision(self, tx: _Tx, old: ServiceRequest, new: ServiceRequest) -> None:
         tx.put("request", to_item(new, old.revision + 1), condition=ServiceRequestItem.rev == old.revision)
 
-    def _claim(self, tx: _Tx, plan: CapacityPlan, request_id: str, skip: CapacityPlan | None = None) -> None:
-        tx.check("team", CatalogItem, "CATALOG", f"TEAM#{plan.team_id}",
-                 condition=CatalogItem.version == plan.team_version)
-        same_day = skip is not None and (skip.team_id, skip.local_date) == (plan.team_id, plan.local_date)
-        if not same_day:
-            c = CapacityCounter
-            under_limit = ((c.limitOverride.does_not_exist() & (c.count.does_not_exist() | (c.count < plan.daily_limit)))
-                           | (c.count < c.limitOverride))
-            tx.update("day", _counter(keys.day_key(plan.team_id, plan.local_date)),
-                      actions=[c.count.add(1)], condition=under_limit)
-        kept_cells = set(skip.cells) if skip is not None and skip.team_id == plan.team_id else set()
-        for cell in plan.cells:
-            if cell in kept_cells:
-                continue
-            tx.update("slot", _counter(keys.cell_key(plan.team_id, cell, plan.timezone)),
-                      actions=[CapacityCounter.count.add(1)],
-                      condition=CapacityCounter.count.does_not_exist() | (CapacityCounter.count < plan.slot_capacity))
-        same_member = skip is not None and skip.member_id == plan.member_id and skip.team_id == plan.team_id
-        kept_locks = set(skip.cells) if same_member else set()
-        for cell in plan.cells:
-            if cell in kept_locks:
-                continue
-            pk, sk = keys.member_cell_key(plan.team_id, plan.member_id, cell, plan.timezone)
-            tx.put("member", CapacityCounter(pk, sk, holder=request_id), condition=CapacityCounter.pk.does_not_exist())
-        if not (same_member and same_day):
-            tx.update("member_day", _counter(keys.member_day_key(plan.team_id, plan.member_id, plan.local_date)),
-                      actions=[CapacityCounter.count.add(1)])
-
-    def _release(self, tx: _Tx, plan: CapacityPlan, skip: CapacityPlan | None = None) -> None:
-        same_day = skip is not None and (skip.team_id, skip.local_date) == (plan.team_id, plan.local_date)
-        if not same_day:
-            tx.update("release", _counter(keys.day_key(plan.team_id, plan.local_date)),
-                      actions=[CapacityCounter.count.add(-1)])
-        kept_cells = set(skip.cells) if skip is not None and skip.team_id == plan.team_id else set()
-        for cell in plan.cells:
-            if cell not in kept_cells:
-                tx.update("release", _counter(keys.cell_key(plan.team_id, cell, plan.timezone)),
-                          actions=[CapacityCounter.count.add(-1)])
-        same_member = skip is not None and skip.member_id == plan.member_id and skip.team_id == plan.team_id
-        kept_locks = set(skip.cells) if same_member else set()
-        for cell in plan.cells:
-            if cell not in kept_locks:
-                tx.delete("release", _counter(keys.member_cell_key(plan.team_id, plan.member_id, cell, plan.timezone)))
-        if not (same_member and same_day):
-            tx.update("release", _counter(keys.member_day_key(plan.team_id, plan.member_id, plan.local_date)),
-                      actions=[CapacityCounter.count.add(-1)])
-
     def _run(self, tx: _Tx) -> None:
         with translated():
             try:  # cancelled only for transient reasons (nothing written): sent again, then Throttled (429)
                 resend_while_contended(tx.commit, self.sleep)
             except TransactWriteError as exc:
-                failed = tx.failed_labels(exc)
+                failed = capacity_store.explain(tx, exc, tx.failed_labels(exc))
                 logger.info("transaction cancelled", extra={"failed": sorted(failed),
                                                             "reasons": cancellation_codes(exc),
                                                             "labels": tx.labels()})
@@ -269,29 +212,4 @@ class _ExtraFailed(PortExtraActionFailed):
 
 ExtraActionFailed = _ExtraFailed
 
-
-def _absorb(snap: CounterSnapshot, item: CapacityCounter) -> None:
-    parts = item.sk.split("#")
-    count = int(item.count or 0)
-    if len(parts) == 4:  # date T team DAY
-        snap.day_counts[(parts[2], parts[0])] = count
-        if item.limitOverride is not None:
-            snap.day_overrides[(parts[2], parts[0])] = int(item.limitOverride)
-    elif len(parts) == 5:  # date T team S cell
-        snap.cell_counts[(parts[2], parts[4])] = count
-    elif len(parts) == 6:  # date T team M member DAY
-        snap.member_loads[(parts[4], parts[0])] = count
-    elif len(parts) == 7:  # date T team M member S cell
-        snap.member_cells.setdefault(parts[4], set()).add(parts[6])
-
-
-class DayOverrides:
-    def set(self, team_id: str, local_date: str, limit: int, reason: str) -> None:
-        """Override one team-day's limit on its counter item (the count is kept; bookings compare against
-        limitOverride in their transaction condition)."""
-        pk, sk = keys.day_key(team_id, local_date)
-        with translated():
-            CapacityCounter(pk, sk).update(actions=[
-                CapacityCounter.limitOverride.set(limit), CapacityCounter.overrideReason.set(reason),
-                CapacityCounter.count.set(CapacityCounter.count | 0)])
 

@@ -51,12 +51,13 @@ class CatalogItem(_Base):
 
 # --- capacity: counters per team-local day, per slot cell, per member ---------------------------------
 class CapacityCounter(_Base):
-    """pk=CAP#<yyyy-mm of the team-local date>; sk starts with the local date, so one Query by date range
-    returns every counter of every team for up to a month (two Queries for a range crossing a month):
-      <date>#T#<team>#DAY                 bookings that day (limit: team dailyLimit, or limitOverride)
-      <date>#T#<team>#S#<utc instant>     bookings overlapping that slot cell (limit: team slotCapacity)
-      <date>#T#<team>#M#<member>#DAY      that member's bookings that day (least-loaded assignment)
-      <date>#T#<team>#M#<member>#S#<utc>  that member's cell lock (a member never double-booked)
+    """pk=CAP#<team>#<yyyy-mm of the team-local date>; sk starts with the local date, so one Query per team and
+    month returns that team's items for a date range (layout and conditions: adapters/dynamodb/keys.py):
+      <date>#DAY           team-day: count (limit dailyLimit or limitOverride), fence, s#<cell> slot counts
+      <date>#M#<member>    member-day: count (the member's load), b#<cell> = request holding the cell
+    Cell attributes are not declared here (their names are data); capacity_store reads and writes them.
+    Items of the v1 layout (pk=CAP#<yyyy-mm>, one item per counter or lock, `holder` on locks) are read only by
+    the capacity-v2 migration (devtools/migrations).
     """
     class Meta(_Base.Meta):
         table_name = "capacity"
@@ -66,7 +67,8 @@ class CapacityCounter(_Base):
     count = NumberAttribute(default=0)
     limitOverride = NumberAttribute(null=True)
     overrideReason = UnicodeAttribute(null=True)
-    holder = UnicodeAttribute(null=True)  # member cell locks: the service request holding it
+    fence = NumberAttribute(null=True)  # team-day: bookings planned from an older catalog version fail
+    holder = UnicodeAttribute(null=True)  # v1 member cell locks: the service request holding it
 
 
 # --- service requests ------------------------------------------------------------------------------
