@@ -6,6 +6,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 
 from chalicelib.domain import availability as av
+from chalicelib.domain.cells import cell_number
 from chalicelib.domain.catalog import Blackout, Catalog, Money, Service, Team, TeamMember, TimeWindow
 
 UTC = timezone.utc
@@ -95,13 +96,15 @@ def test_remaining_is_the_tightest_of_slot_day_and_members():
     cell = av.cell_key(start)
     members = c.members_for("svc", "t1")
     assert av.remaining_at(service(), t, start, members, av.CounterSnapshot()) == 2  # two people
-    snap = av.CounterSnapshot(cell_counts={("t1", cell): 2})
+    snap = av.CounterSnapshot()
+    snap.add_slots("t1", [cell_number(cell)], 2)
     assert av.remaining_at(service(), t, start, members, snap) == 1  # three crews, two busy
     snap = av.CounterSnapshot(day_counts={("t1", "2026-12-01"): 5})
     assert av.remaining_at(service(), t, start, members, snap) == 0  # day full
     snap = av.CounterSnapshot(day_counts={("t1", "2026-12-01"): 5}, day_overrides={("t1", "2026-12-01"): 7})
     assert av.remaining_at(service(), t, start, members, snap) == 2  # override raised the limit
-    snap = av.CounterSnapshot(member_cells={"m0": {cell}})
+    snap = av.CounterSnapshot()
+    snap.mark_busy("m0", [cell_number(cell)])
     assert av.remaining_at(service(), t, start, members, snap) == 1  # m0 is elsewhere
 
 
@@ -117,8 +120,8 @@ def test_least_loaded_orders_by_day_load_then_id_and_skips_busy_members():
     t = team()
     c = catalog(t, members=3)
     cells = ("2026-12-01T13:00Z",)
-    snap = av.CounterSnapshot(member_loads={("m0", "2026-12-01"): 2, ("m1", "2026-12-01"): 1},
-                              member_cells={"m2": {"2026-12-01T13:00Z"}})
+    snap = av.CounterSnapshot(member_loads={("m0", "2026-12-01"): 2, ("m1", "2026-12-01"): 1})
+    snap.mark_busy("m2", [cell_number("2026-12-01T13:00Z")])
     assert [m.id for m in av.least_loaded(c.members_for("svc"), "2026-12-01", snap, cells)] == ["m1", "m0"]
 
 

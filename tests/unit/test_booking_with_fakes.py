@@ -22,7 +22,8 @@ from chalicelib.services.booking_pricing import BookingPricer
 from chalicelib.services.capacity import LoadSnapshots
 from chalicelib.services.catalog import CatalogCache
 from chalicelib.services.events import BookingCancelled, BookingCreated, BookingMoved, EventBus
-from tests.fakes import FakeAuditLog, FakeCatalogRepository, FakePromoUsage, FakeServiceRequestRepository
+from tests.fakes import (FakeAuditLog, FakeCapacityOverrides, FakeCatalogRepository, FakePromoUsage,
+                         FakeServiceRequestRepository)
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 DAY = "2026-12-01"
@@ -54,7 +55,7 @@ class Deps:
         self.catalog_repo = FakeCatalogRepository(Catalog(services={"svc": SERVICE}, teams={"t1": team},
                                                           members=MEMBERS))
         self.catalog = CatalogCache(self.catalog_repo, ttl_seconds=3600)
-        self.requests = FakeServiceRequestRepository(self.catalog_repo)
+        self.requests = FakeServiceRequestRepository()
         self.load_snapshots = LoadSnapshots()
         self.promo_usage = FakePromoUsage()
         self.price = BookingPricer(NoPromotions(), PricingPolicy())
@@ -80,7 +81,7 @@ def draft(hour: int = 10, **kw) -> booking.BookingDraft:
 
 def day_counts(deps: Deps) -> av.CounterSnapshot:
     day = datetime.fromisoformat(DAY).date()
-    return deps.requests.counters(day, day)
+    return deps.requests.counters(day, day, teams=["t1"])
 
 
 def test_a_booking_goes_to_the_least_loaded_member_and_holds_its_capacity():
@@ -130,7 +131,7 @@ def test_the_booking_answers_with_the_request_its_handlers_stored():
 
 def test_a_member_found_busy_makes_the_booking_try_the_next_one():
     deps = Deps(replace(TEAM, slot_capacity=2))
-    deps.load_snapshots.get(deps.requests, DAY)  # this container's cached loads: everyone free at 10:00
+    deps.load_snapshots.get(deps.requests, "t1", DAY)  # this container's cached loads: everyone free at 10:00
     elsewhere = Deps(replace(TEAM, slot_capacity=2), id_prefix="sr_other_")  # books m0 at 10:00 meanwhile
     elsewhere.requests = deps.requests
     taken = booking.create(elsewhere, B, draft(10, member_id="m0"))
@@ -151,7 +152,9 @@ def test_a_full_slot_is_refused_and_leaves_nothing_behind():
 def test_a_stale_catalog_is_reloaded_and_the_booking_made_with_the_fresh_one():
     deps = Deps()
     deps.catalog.get()
-    deps.catalog_repo.put_team(replace(TEAM, version=2), expected_version=1)  # an admin, in another container
+    # An admin, in another container: the day is fenced for version 2, then the team is written.
+    FakeCapacityOverrides(deps.requests).fence("t1", [DAY], 2)
+    deps.catalog_repo.put_team(replace(TEAM, version=2), expected_version=1)
     created = booking.create(deps, A, draft())
     assert deps.catalog_repo.loads == 2 and deps.requests.get(created.id) is not None
 
