@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.domain.booking import PaymentStatus, Status
+from tests.capacity_view import claim_directly
 from tests.integration.payments_support import (body_of, book, booking_day, day_count, gateway,  # noqa: F401
                                                 pay_api, pay_catalog, stored, stub, users)
 
@@ -35,12 +36,9 @@ def _force(request_id: str, **changes):
 
 
 def _book_many(api, token, prefix: str, count: int, day) -> list[str]:
-    """Card bookings with open Checkout Sessions. Written without the booking transaction (moto copies every
-    table on each transaction, which would dominate the run): the same items and counter increments, then
-    the real checkout hook opens the session at the stub."""
-    from chalicelib.adapters.dynamodb import keys
+    """Card bookings with open Checkout Sessions. Written without the booking transaction (faster in bulk):
+    the same items and capacity changes, then the real checkout hook opens the session at the stub."""
     from chalicelib.adapters.dynamodb.booking_repository import to_item
-    from chalicelib.adapters.dynamodb.models import CapacityCounter
     from chalicelib.bootstrap import container
     from chalicelib.domain import availability as av
     from chalicelib.domain.booking import PaymentMethod, Placement, ServiceRequest
@@ -63,12 +61,7 @@ def _book_many(api, token, prefix: str, count: int, day) -> list[str]:
             price={"currency": "USD", "lines": [], "subtotal": 10000, "discount": 0, "total": 10000},
             created_at=now, updated_at=now, hold_expires_at=now + timedelta(minutes=30))
         to_item(request, 1).save()
-        add = [CapacityCounter.count.add(1)]
-        CapacityCounter(*keys.day_key("t1", plan.local_date)).update(actions=add)
-        CapacityCounter(*keys.member_day_key("t1", plan.member_id, plan.local_date)).update(actions=add)
-        for cell in plan.cells:
-            CapacityCounter(*keys.cell_key("t1", cell, "UTC")).update(actions=add)
-            CapacityCounter(*keys.member_cell_key("t1", plan.member_id, cell, "UTC"), holder=request.id).save()
+        claim_directly(request.id, plan)
         opened = payments.checkout_after_booking(deps, request.with_changes(revision=1))
         assert opened.payment.session_id, opened.payment
         ids.append(request.id)

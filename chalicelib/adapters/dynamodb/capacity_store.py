@@ -31,7 +31,7 @@ def add_changes(tx: Any, changes: Iterable[keys.ItemChange]) -> None:
         registry[label] = change
         condition = _condition(change)
         if change.has_actions:
-            tx.update(label, C(*change.key), actions=_actions(change), condition=condition, return_values="ALL_OLD")
+            tx.update(label, C(*change.key), actions=actions_of(change), condition=condition, return_values="ALL_OLD")
         else:  # a move that keeps its team-day as is still checks the catalog fence there
             tx.check(label, C, *change.key, condition=condition)
 
@@ -73,7 +73,7 @@ def _condition(change: keys.ItemChange):
     return condition
 
 
-def _actions(change: keys.ItemChange) -> list:
+def actions_of(change: keys.ItemChange) -> list:
     actions = [C.count.add(change.count)] if change.count else []
     actions += [NumberAttribute(attr_name=a).add(d) for a, d in sorted(change.slots.items())]
     actions += [UnicodeAttribute(attr_name=a).set(holder) for a, holder in sorted(change.take.items())]
