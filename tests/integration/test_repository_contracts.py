@@ -266,3 +266,68 @@ def test_a_move_frees_the_old_slot_and_claims_the_new_one_atomically(request_sto
     assert counters.day_counts[(TEAM.id, DAY)] == 3  # same day: the day counter is left alone
     assert all(counters.slot_count(TEAM.id, cell) == 0 for cell in old_plan.cells)
     assert counters.member_cells("m1") == set(new_plan.cells)
+
+
+OTHER = replace(TEAM, id="t2", timezone="Europe/London")
+
+
+def test_a_read_returns_only_the_teams_and_days_asked_for(request_store):
+    repo, _ = request_store
+    repo.create(*booking("sr_1", member="m1", hour=10))
+    repo.create(*booking("sr_2", member="m1", hour=10, day="2026-12-02"))
+    start = at(10)
+    other = av.plan_for(SERVICE, OTHER, "x1", start)
+    placement = Placement(team_id=OTHER.id, member_id="x1", start=start, end=start + timedelta(hours=1),
+                          local_date=other.local_date, timezone=OTHER.timezone, cells=other.cells)
+    repo.create(booking("sr_3")[0].with_changes(placement=placement), other)
+    mine = day_counters(repo)
+    assert mine.day_counts == {(TEAM.id, DAY): 1} and set(mine.busy) == {"m1"}
+    assert set(mine.slots) == {TEAM.id} and mine.member_loads == {("m1", DAY): 1}
+    both = day_counters(repo, teams=(TEAM.id, OTHER.id))
+    assert both.day_counts == {(TEAM.id, DAY): 1, (OTHER.id, DAY): 1} and set(both.busy) == {"m1", "x1"}
+    assert all(both.slot_count(OTHER.id, c) == 1 for c in other.cells)
+
+
+def test_a_move_onto_overlapping_cells_keeps_the_shared_ones_and_frees_the_rest(request_store):
+    repo, _ = request_store
+    request, old_plan = booking("sr_1", hour=10)
+    created = repo.create(request, old_plan)
+    later = at(10) + timedelta(minutes=30)
+    new_plan = av.plan_for(SERVICE, TEAM, "m1", later)
+    moved = created.with_changes(placement=replace(created.placement, start=later, end=later + timedelta(hours=1),
+                                                   cells=new_plan.cells), sequence=1)
+    repo.move(created, moved, old_plan, new_plan)
+    counters = day_counters(repo)
+    assert counters.member_cells("m1") == set(new_plan.cells) and counters.day_counts[(TEAM.id, DAY)] == 1
+    assert [counters.slot_count(TEAM.id, c) for c in old_plan.cells[:2]] == [0, 0]
+    assert all(counters.slot_count(TEAM.id, c) == 1 for c in new_plan.cells)
+    repo.create(*booking("sr_2", member="m2", hour=10))  # m1's old 10:00 cells are free for the crew count
+    with pytest.raises(MemberBusy):  # but m1 now holds 10:30-11:30
+        repo.create(*booking("sr_3", member="m1", hour=11))
+
+
+def test_a_move_that_keeps_every_cell_still_checks_the_catalog_fence(request_store):
+    repo, overrides = request_store
+    request, plan = booking("sr_1", member="m1", hour=10)
+    created = repo.create(request, plan)
+    overrides.fence(TEAM.id, [DAY], 2)
+    same_cells = av.plan_for(SERVICE, TEAM, "m1", at(10))
+    with pytest.raises(StaleCatalog):
+        repo.move(created, created.with_changes(sequence=1, notes="same slot"), plan, same_cells)
+    repo.move(created, created.with_changes(sequence=1), plan, replace(same_cells, team_version=2))
+    assert repo.get("sr_1").revision == 2
+
+
+def test_a_job_crossing_midnight_holds_the_next_days_cells(request_store):
+    repo, _ = request_store
+    late = replace(SERVICE, buffer_minutes=120)  # 23:00 + 3 h: two hours on the next local day
+    start = at(23)
+    plan = av.plan_for(late, TEAM, "m1", start)
+    placement = Placement(team_id=TEAM.id, member_id="m1", start=start, end=start + timedelta(hours=1),
+                          local_date=plan.local_date, timezone=TEAM.timezone, cells=plan.cells)
+    created = repo.create(booking("sr_1")[0].with_changes(placement=placement), plan)
+    next_day = day_counters(repo, day="2026-12-02")
+    assert len(next_day.member_cells("m1")) == 8 and next_day.day_counts.get((TEAM.id, "2026-12-02"), 0) == 0
+    assert day_counters(repo).day_counts[(TEAM.id, DAY)] == 1 and len(day_counters(repo).member_cells("m1")) == 4
+    repo.release(created, created.with_changes(status=Status.CANCELLED, sequence=1), plan)
+    assert day_counters(repo, day="2026-12-02").member_cells("m1") == set()
