@@ -79,7 +79,8 @@ def consistent() -> list[dict]:
     days: dict[tuple[str, str], int] = {}
     for doc in active:
         days[(doc["teamId"], doc["localDate"])] = days.get((doc["teamId"], doc["localDate"]), 0) + 1
-    snapshot = DynamoServiceRequestRepository(None, "us-east-1").counters(date(2026, 9, 1), date(2026, 12, 31), True)
+    snapshot = DynamoServiceRequestRepository(None, "us-east-1").counters(date(2026, 9, 1), date(2026, 12, 31), True,
+                                                                          teams=["t1"])
     assert {day: n for day, n in snapshot.day_counts.items() if n} == days
     return active
 
