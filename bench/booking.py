@@ -94,6 +94,7 @@ def availability_timing(runs: int = 15) -> dict:
     """Median time of the pure availability computation: one team of 50 members, 30 days, ~60% booked."""
     from chalicelib.domain import availability as av
     from chalicelib.domain.catalog import Catalog, Money, Service, Team, TeamMember, TimeWindow
+    from chalicelib.domain.cells import origin_for
 
     rng = random.Random(7)
     hours = {d: (TimeWindow(time(7), time(19)),) for d in range(7)}
@@ -103,8 +104,8 @@ def availability_timing(runs: int = 15) -> dict:
                       slot_step_minutes=30, lead_time_minutes=60, base_price=Money(1), team_ids=("big",))
     members = {f"m{i}": TeamMember(f"m{i}", "big", f"M{i}", ("svc",)) for i in range(50)}
     catalog = Catalog(services={"svc": service}, teams={"big": team}, members=members)
-    snapshot = av.CounterSnapshot()
     start_day = date(2026, 12, 1)
+    snapshot = av.CounterSnapshot(origin=origin_for(start_day))  # as the repository reads it
     bookings = 0
     for offset in range(30):
         local_day = start_day + timedelta(days=offset)
@@ -114,10 +115,9 @@ def availability_timing(runs: int = 15) -> dict:
             while t < len(starts):
                 if rng.random() < 0.6:
                     start = starts[t]
-                    cells = av.cells_for(start, av.occupied_minutes(service))
-                    snapshot.member_cells.setdefault(member.id, set()).update(cells)
-                    for c in cells:
-                        snapshot.cell_counts[("big", c)] = snapshot.cell_counts.get(("big", c), 0) + 1
+                    cells = av.span(start, av.occupied_minutes(service))
+                    snapshot.mark_busy(member.id, cells)
+                    snapshot.add_slots("big", cells)
                     key = (member.id, local_day.isoformat())
                     snapshot.member_loads[key] = snapshot.member_loads.get(key, 0) + 1
                     day_key = ("big", local_day.isoformat())

@@ -17,6 +17,7 @@ import botocore.session
 _lock = threading.Lock()
 calls: Counter = Counter()
 items: Counter = Counter()  # "<operation>:<index or table>" (just the operation for multi-table ones) -> items
+transaction_sizes: list[int] = []  # TransactItems per TransactWriteItems, in call order
 _installed = False
 # (operation name, request dict) -> (http response, parsed response) to answer the call without sending it, or None.
 intercept: Callable[[str, dict], Any] | None = None
@@ -45,10 +46,13 @@ def items_in(operation: str, parsed: dict) -> int:
 
 
 
-def _on_params(params=None, context=None, **_kw) -> None:
-    """Remember which index or table a request reads (the response does not say)."""
+def _on_params(params=None, context=None, model=None, **_kw) -> None:
+    """Remember which index or table a request reads (the response does not say); record transaction sizes."""
     if isinstance(context, dict) and isinstance(params, dict):
         context["ddb_counter_target"] = params.get("IndexName") or params.get("TableName")
+    if model is not None and model.name == "TransactWriteItems" and isinstance(params, dict):
+        with _lock:
+            transaction_sizes.append(len(params.get("TransactItems", [])))
 
 
 def _on_response(model=None, parsed=None, context=None, **_kw) -> None:
@@ -86,6 +90,7 @@ def reset() -> None:
     with _lock:
         calls.clear()
         items.clear()
+        transaction_sizes.clear()
 
 
 def total() -> int:

@@ -16,6 +16,9 @@ def main() -> None:
     from bench import burst  # simultaneous bookings of one slot: transactions per booking
 
     figures.update(burst.figures())
+    from bench import capacity  # the capacity layout: items read and written per request
+
+    figures.update(capacity.figures())
     try:
         from bench import payments  # reconciliation figures
     except ImportError:

@@ -41,3 +41,24 @@ def claim_directly(request_id: str, plan) -> None:
     for change in keys.changes(request_id, claim=plan):
         if change.has_actions:
             CapacityCounter(*change.key).update(actions=actions_of(change))
+
+
+def day_view(team_id: str, local_day: str) -> dict[str, int | str]:
+    """One team-local day's capacity, named as suffixes: "DAY", "S#<cell>" (counts), "M#<member>#DAY" (load),
+    "M#<member>#S#<cell>" (the holding request id). A consistent Query of the team's partition."""
+    from chalicelib.adapters.dynamodb import keys
+    from chalicelib.adapters.dynamodb.capacity_store import plain
+    from chalicelib.adapters.dynamodb.models import CapacityCounter
+
+    page = CapacityCounter._get_connection().query(
+        keys.partition(team_id, local_day), range_key_condition=CapacityCounter.sk.startswith(f"{local_day}#"),
+        consistent_read=True)
+    out: dict[str, int | str] = {}
+    for raw in page.get("Items", []):
+        item, rest = plain(raw), raw["sk"]["S"].partition("#")[2]
+        prefix = "" if rest == "DAY" else f"{rest}#"
+        out[f"{prefix}DAY"] = int(item.get("count", 0))
+        for attr, value in item.items():
+            if attr.startswith((keys.SLOT, keys.BUSY)):
+                out[f"{prefix}S#{attr[2:]}"] = value
+    return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from chalicelib.adapters.dynamodb import keys
 from chalicelib.adapters.dynamodb.booking_repository import from_item
+from chalicelib.adapters.dynamodb.capacity_store import put_whole
 from chalicelib.adapters.dynamodb.models import CapacityCounter, ServiceRequestItem
 from chalicelib.domain import availability as av
 from chalicelib.domain.booking import ACTIVE_STATUSES, ServiceRequest
@@ -97,9 +98,7 @@ def _partitions_of(request: ServiceRequest) -> set[str]:
 def _write_team(items: dict[tuple[str, str], dict], partitions: set[str]) -> tuple[int, int]:
     """Put every computed item whole; delete the team's v2 items that nothing explains any more."""
     stale = [key for pk in sorted(partitions) for key in _keys_in(pk) if key not in items]
-    connection = CapacityCounter._get_connection()
-    for (pk, sk), attributes in sorted(items.items()):
-        connection.put_item(pk, sk, attributes=_typed(attributes))
+    put_whole(items)
     for pk, sk in stale:
         CapacityCounter(pk, sk).delete()
     return len(items), len(stale)
@@ -107,8 +106,3 @@ def _write_team(items: dict[tuple[str, str], dict], partitions: set[str]) -> tup
 
 def _keys_in(pk: str) -> list[tuple[str, str]]:
     return [(i.pk, i.sk) for i in CapacityCounter.query(pk, attributes_to_get=["pk", "sk"])]
-
-
-def _typed(attributes: dict) -> dict:
-    """Plain values -> DynamoDB JSON (numbers and strings are all the v2 items hold)."""
-    return {name: {"N": str(v)} if isinstance(v, int) else {"S": v} for name, v in attributes.items()}

@@ -52,12 +52,9 @@ def post_booking(stack, web, who: str, key: str, start: str):
 
 
 def counter(stack, sk_suffix: str, local_day: str) -> int:
-    from chalicelib.adapters.dynamodb.models import CapacityCounter
+    from tests.capacity_view import day_view
     stack.bind_models()
-    try:
-        return int(CapacityCounter.get(f"CAP#{local_day[:7]}", f"{local_day}#T#{TEAM_ID}#{sk_suffix}").count or 0)
-    except CapacityCounter.DoesNotExist:
-        return 0
+    return int(day_view(TEAM_ID, local_day).get(sk_suffix, 0))
 
 
 def test_fifty_concurrent_bookings_on_a_slot_of_five(stack, web, capacity_service):

@@ -97,14 +97,12 @@ def run_attempts(stack, user_tokens: dict[str, str], starts: list[datetime]) -> 
 
 
 def capacity_items(stack, local_day: str) -> dict[str, int | str]:
-    """This team's capacity items of one team-local day: sort key suffix -> count (counters) or holder (locks)."""
-    from chalicelib.adapters.dynamodb.models import CapacityCounter
+    """This team's capacity of one team-local day: "DAY", "S#<cell>", "M#<member>#DAY" -> count,
+    "M#<member>#S#<cell>" -> holder (tests/capacity_view.day_view)."""
+    from tests.capacity_view import day_view
 
     stack.bind_models()
-    prefix = f"{local_day}#T#{TEAM_ID}#"
-    return {item.sk[len(prefix):]: (item.holder if item.holder else int(item.count or 0))
-            for item in CapacityCounter.query(f"CAP#{local_day[:7]}", CapacityCounter.sk.startswith(prefix),
-                                              consistent_read=True)}
+    return day_view(TEAM_ID, local_day)
 
 
 def booked_start(attempt: Attempt) -> datetime:

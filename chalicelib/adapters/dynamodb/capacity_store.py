@@ -115,6 +115,16 @@ def read(team_ids: Iterable[str], first: date, last: date, consistent: bool = Fa
     return snapshot
 
 
+def put_whole(items: dict[tuple[str, str], dict]) -> None:
+    """Write items whole (Put, attribute -> int | str), replacing what is stored: the capacity-v2 migration and bulk
+    test or bench setup, never a booking (bookings change items only through conditional transactions)."""
+    connection = C._get_connection()
+    with translated():
+        for (pk, sk), attributes in sorted(items.items()):
+            connection.put_item(pk, sk, attributes={
+                name: {"N": str(v)} if isinstance(v, int) else {"S": v} for name, v in attributes.items()})
+
+
 class DayOverrides:
     def set(self, team_id: str, local_date: str, limit: int, reason: str) -> None:
         """Override one team-day's limit on its item (the count is kept; bookings compare against limitOverride in
