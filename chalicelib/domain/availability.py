@@ -116,11 +116,13 @@ def _numbers(cells: tuple[str, ...]) -> range:
 
 
 def remaining_at(service: Service, team: Team, start: datetime, members: list[TeamMember],
-                 snapshot: CounterSnapshot, local_day: str | None = None) -> int:
-    """Bitmasks: the members free for the job's cells are those whose busy mask does not meet the job's mask."""
+                 snapshot: CounterSnapshot, day_left: int | None = None) -> int:
+    """Bitmasks: the members free for the job's cells are those whose busy mask does not meet the job's mask.
+    `day_left`: what the team-day still takes, when the caller already knows it."""
     numbers = span(start, occupied_minutes(service))
     by_slot = team.slot_capacity - snapshot.busiest(team.id, numbers)
-    by_day = snapshot.day_left(team, local_day or local_date_of(start, team.timezone).isoformat())
+    by_day = snapshot.day_left(team, local_date_of(start, team.timezone).isoformat()) if day_left is None \
+        else day_left
     if min(by_slot, by_day) <= 0:
         return 0
     wanted = snapshot.mask_of(numbers)
@@ -140,21 +142,28 @@ class Slot:
 def team_slots(catalog: Catalog, service: Service, team: Team, local_day: date, now: datetime,
                snapshot: CounterSnapshot, member_id: str | None = None) -> list[Slot]:
     """Bookable slots of one team on one team-local date (remaining may be 0: shown as full)."""
+    members = _members(catalog, service, team, member_id)
+    return _day_slots(service, team, local_day, now, snapshot, members, blackouts_for(catalog, team))
+
+
+def _members(catalog: Catalog, service: Service, team: Team, member_id: str | None) -> list[TeamMember]:
     members = catalog.members_for(service.id, team.id)
-    if member_id is not None:
-        members = [m for m in members if m.id == member_id]
+    return members if member_id is None else [m for m in members if m.id == member_id]
+
+
+def _day_slots(service: Service, team: Team, local_day: date, now: datetime, snapshot: CounterSnapshot,
+               members: list[TeamMember], blackouts: tuple[Blackout, ...]) -> list[Slot]:
     if not members:
         return []
-    blackouts = blackouts_for(catalog, team)
     earliest = now + timedelta(minutes=service.lead_time_minutes)
     occupied = timedelta(minutes=occupied_minutes(service))
     duration = timedelta(minutes=service.duration_minutes)
-    day = local_day.isoformat()
+    day_left = snapshot.day_left(team, local_day.isoformat())
     out = []
     for start in candidate_starts(service, team, local_day):
         if start <= now or start < earliest or overlaps_blackout(start, start + occupied, blackouts):
             continue
-        out.append(Slot(start, start + duration, remaining_at(service, team, start, members, snapshot, day),
+        out.append(Slot(start, start + duration, remaining_at(service, team, start, members, snapshot, day_left),
                         team.id))
     return out
 
@@ -189,8 +198,9 @@ def availability(catalog: Catalog, service: Service, from_day: date, to_day: dat
     teams = teams_for(catalog, service)
     by_start: dict[datetime, list[Slot]] = {}
     for team in teams:
+        members, blackouts = _members(catalog, service, team, member_id), blackouts_for(catalog, team)
         for local_day in team_local_dates([team], window_start, window_end)[team.id]:
-            for slot in team_slots(catalog, service, team, local_day, now, snapshot, member_id):
+            for slot in _day_slots(service, team, local_day, now, snapshot, members, blackouts):
                 if window_start <= slot.start < window_end:
                     by_start.setdefault(slot.start, []).append(slot)
     z = zone(tz)

@@ -54,6 +54,7 @@ class CounterSnapshot:
     slots: dict[str, dict[int, int]] = field(default_factory=dict)  # team -> cell number -> bookings
     busy: dict[str, int] = field(default_factory=dict)  # member -> bitmask of busy cells
     origin: int | None = None
+    _levels: dict = field(default_factory=dict, compare=False, repr=False)  # team -> (first cell, counts list)
 
     def day_limit(self, team, local_day: str) -> int:
         return self.day_overrides.get((team.id, local_day), team.daily_limit)
@@ -80,6 +81,7 @@ class CounterSnapshot:
 
     def add_slots(self, team_id: str, numbers: Iterable[int], bookings: int = 1) -> None:
         counts = self.slots.setdefault(team_id, {})
+        self._levels.pop(team_id, None)
         for n in numbers:
             counts[n] = counts.get(n, 0) + bookings
 
@@ -95,10 +97,18 @@ class CounterSnapshot:
         return not self.busy.get(member_id, 0) & self.mask_of(numbers)
 
     def busiest(self, team_id: str, numbers: range) -> int:
-        counts = self.slots.get(team_id)
-        if not counts:
-            return 0
-        return max(counts.get(n, 0) for n in numbers) if len(numbers) else 0
+        """The most bookings any of these consecutive cells has (a slice of a list: no per-cell lookups)."""
+        levels = self._levels.get(team_id)
+        if levels is None:
+            counts = self.slots.get(team_id) or {}
+            first = min(counts, default=0)
+            row = [0] * (max(counts, default=-1) - first + 1)
+            for n, bookings in counts.items():
+                row[n - first] = bookings
+            levels = self._levels[team_id] = (first, row)
+        first, row = levels
+        low, high = max(numbers.start - first, 0), min(numbers.stop - first, len(row))
+        return max(row[low:high]) if high > low else 0
 
     def slot_count(self, team_id: str, cell: str) -> int:
         return self.slots.get(team_id, {}).get(cell_number(cell), 0)
