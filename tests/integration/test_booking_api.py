@@ -301,3 +301,31 @@ def test_an_in_progress_submission_expires_with_its_invocation(api, users, app_c
     deadline_ms = int(record["in_progress_expiration"]["N"])
     now_ms = time_module.time() * 1000
     assert now_ms - 60_000 < deadline_ms < now_ms + 15 * 60_000  # minutes, not the record's 48 h
+
+
+def test_a_booking_from_a_catalog_cached_before_a_new_blackout_cannot_land_in_it(api, users, settings):
+    """Another container's catalog was cached before the admin added a blackout: the blackout's team-days are
+    fenced first, so its booking fails there, reloads and sees the blackout; other days are unaffected."""
+    from chalicelib.bootstrap import Container
+    from chalicelib.domain.booking import PaymentMethod
+    from chalicelib.domain.errors import SlotUnavailable
+    from chalicelib.domain.principal import Principal
+    from chalicelib.services import booking
+
+    stale = Container(settings).override(clock=lambda: NOW)
+    stale.catalog.get()  # cached now, before the change
+    admin = auth(users["admin"])
+    current = body_of(api.http.get("/admin/teams/t1/availability", headers=admin))
+    blackouts = [{k: v for k, v in b.items() if k != "teamId"} for b in current["blackouts"]]
+    change = {"weeklyHours": current["weeklyHours"], "blackouts": blackouts + [
+        {"start": "2026-12-03T13:00:00Z", "end": "2026-12-03T16:00:00Z", "reason": "inspection"}]}
+    assert api.http.put("/admin/teams/t1/availability", headers=admin, body=json.dumps(change)).status_code == 200
+
+    def book_with(container, start: str):
+        draft = booking.BookingDraft("svc", datetime.fromisoformat(start), PaymentMethod.COD)
+        return booking.create(container, Principal("user-a"), draft)
+
+    with pytest.raises(SlotUnavailable) as refused:
+        book_with(stale, "2026-12-03T14:00:00+00:00")
+    assert refused.value.details["reason"] == "blackout"  # the retry read the fresh catalog
+    assert book_with(stale, "2026-12-04T14:00:00+00:00").placement.local_date == "2026-12-04"

@@ -7,7 +7,7 @@ checked by reading first. Request writes are conditional on `rev` (optimistic co
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any, Callable, Iterable
 
 from pynamodb.connection import Connection
