@@ -6,7 +6,7 @@ websocket gateway, local API) on free loopback ports. A bench service gets a tea
 open hourly slots (from the API's availability, about 50 days) are each booked 20 times, so capacity never
 limits a booking:
   - 19 bookings per slot (9,500) are written beforehand straight into moto: the request items and the capacity
-    items their booking transactions leave (team-day, slot-cell and member-day counts, member cell locks), then
+    items their booking transactions leave (team-day and member-day items), then
     checked through the API's availability; they stand for older bookings, so they have no idempotency record;
   - the 20th booking of every slot (500) is made over HTTP by 10 concurrent clients, each request with its own
     Idempotency-Key, the slots in random order (every day and every month partition is hit).

@@ -5,9 +5,11 @@ Model:
   (UTC), so DST days have the right number of real hours: the spring-forward gap yields no slots, the
   repeated autumn hour yields both.
 - A booking occupies 15-minute cells covering [start, start + duration + buffer). Per cell, a team counter
-  must stay below the team's slot_capacity (crews working at once); per member, a cell lock keeps one
+  must stay below the team's slot_capacity (crews working at once); per member, a busy cell keeps one
   person from being in two places. A team-day counter must stay below the daily limit (or an override).
 - remaining(slot) = min(slot_capacity - busiest cell, day limit - day count, eligible members free).
+  Cells are numbered and a member's busy cells are one integer bitmask (domain/cells.py): "free for the
+  job" is one AND per member.
 """
 from __future__ import annotations
 

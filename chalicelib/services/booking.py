@@ -116,8 +116,8 @@ def create(deps: BookingDeps, principal: Principal, draft: BookingDraft, idempot
 
 
 def with_fresh_catalog(deps: BookingDeps, operation: Callable[[Catalog], T]) -> T:
-    """Run `operation` with the cached catalog. A booking transaction made from a stale copy fails its team
-    version check (StaleCatalog): the copy is dropped and the operation retried with a fresh one, a bounded
+    """Run `operation` with the cached catalog. A booking transaction made from a stale copy fails on a team-day
+    fenced by a newer version (StaleCatalog): the copy is dropped and the operation retried with a fresh one, a bounded
     number of times. Raises SlotUnavailable (retry after 1 s) when the schedule keeps changing meanwhile."""
     return with_retries(lambda: operation(deps.catalog.get()), retry_on=(StaleCatalog,),
                         on_retry=lambda _: deps.catalog.invalidate(),

@@ -45,8 +45,8 @@ class CatalogCache:
     """The catalog of a warm container: every booking needs it and it changes rarely. It is reloaded (one Query
     of the whole catalog) only when the catalog version moved, which `version` checks at most every TTL: a
     container's copy is at most that TTL (CATALOG_CACHE_SECONDS, 30 s) behind a committed change, as with the
-    plain time-based reload this replaces. Bookings still guard against a stale copy with a ConditionCheck on
-    the team's version inside their transaction."""
+    plain time-based reload this replaces. A schedule change that bookings must not slip past (a new blackout)
+    fences its team-days first, so a booking from a stale copy fails there and retries with a fresh one."""
 
     def __init__(self, repo: CatalogRepository, version: CatalogVersion | None = None, ttl_seconds: int = 30,
                  clock: Callable[[], float] = monotonic) -> None:

@@ -127,7 +127,7 @@ class SeriesClaims(Protocol):
 
 # Signals between the booking service and its repository (not HTTP errors: the service decides what they mean).
 class MemberBusy(Exception):
-    """The chosen member's cell lock was taken; the service tries the next member."""
+    """One of the chosen member's cells is taken; the service tries the next member."""
 
 
 class StaleCatalog(Exception):
