@@ -132,3 +132,17 @@ def test_a_rerun_and_a_resumed_run_end_in_the_same_state_and_drop_what_was_cance
     after = snapshot(store, "2026-12-01", "2026-12-01")
     assert after.member_cells("m1") == set() and after.day_counts[("t1", "2026-12-01")] == 1
     assert after.member_loads.get(("m1", "2026-12-01"), 0) == 0
+
+
+def test_the_cli_runs_the_registered_migration_and_prints_its_summary(store, capsys):
+    import json
+
+    from devtools import migrate
+    v1_world()
+    migrate.main(["capacity-v2"])
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    migrate.main(["capacity-v2"])
+    second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (first["migration"], first["teamsMigrated"], second["teamsMigrated"]) == ("capacity-v2", 2, 0)
+    migrate.main(["capacity-v2", "--restart"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["teamsMigrated"] == 2
