@@ -31,6 +31,8 @@ def get_availability(deps: AvailabilityDeps, service_id: str, from_day: date, to
         raise NotFound(details={"teamMemberId": member_id})
     window_start, window_end = av.requested_window(from_day, to_day, tz)
     teams = av.teams_for(catalog, service)
+    if member_id is not None:  # only that member's team has slots to show
+        teams = [t for t in teams if t.id == catalog.members[member_id].team_id]
     dates = [d for ds in av.team_local_dates(teams, window_start, window_end).values() for d in ds]
     # Only the teams that serve the service, only the days asked: the read is bounded by what is returned.
     snapshot = deps.requests.counters(min(dates), max(dates), teams=[t.id for t in teams]) if dates \
