@@ -45,3 +45,25 @@ def test_a_seven_day_read_of_one_team_reads_its_team_days_and_busy_member_days_o
     DynamoServiceRequestRepository(settings.dynamodb_endpoint, settings.region).counters(
         date(2026, 11, 30), date(2026, 12, 1), teams=["t1", "t2"])
     assert len(read) == 4 and sum(read) == (1 + 3) * 2 + (1 + 10)  # per team and month; t2 has no November
+
+
+def test_a_booking_transaction_holds_the_request_and_two_capacity_items_whatever_the_jobs_length(tables, settings):
+    from dataclasses import replace
+
+    from chalicelib.adapters.dynamodb.booking_repository import DynamoServiceRequestRepository
+    from chalicelib.adapters.dynamodb.models import CapacityCounter
+    from tests.integration.test_repository_contracts import booking
+
+    repo = DynamoServiceRequestRepository(settings.dynamodb_endpoint, settings.region)
+    sizes = []
+    client = CapacityCounter._get_connection().connection.client
+    client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems",
+                                lambda params, **_: sizes.append(len(params["TransactItems"])))
+    request, plan = booking("sr_1")
+    long_job = replace(plan, cells=av.cells_for(request.placement.start, 360))  # 24 cells
+    repo.create(request.with_changes(placement=replace(request.placement, cells=long_job.cells)), long_job)
+    created = repo.get("sr_1")
+    moved_plan = replace(long_job, cells=av.cells_for(request.placement.start + timedelta(hours=1), 360))
+    repo.move(created, created.with_changes(placement=replace(created.placement, cells=moved_plan.cells)), long_job,
+              moved_plan)
+    assert sizes == [3, 3]  # request, team-day, member-day (the move nets the 20 shared cells per item)

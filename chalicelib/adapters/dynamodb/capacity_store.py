@@ -30,8 +30,9 @@ def add_changes(tx: Any, changes: Iterable[keys.ItemChange]) -> None:
         label = f"{LABEL}{len(registry)}"
         registry[label] = change
         condition = _condition(change)
-        if change.has_actions:
-            tx.update(label, C(*change.key), actions=actions_of(change), condition=condition, return_values="ALL_OLD")
+        if change.has_actions:  # the old image on failure says which condition broke (explain)
+            tx.update(label, C(*change.key), actions=actions_of(change), condition=condition,
+                      return_values="ALL_OLD" if condition is not None else None)
         else:  # a move that keeps its team-day as is still checks the catalog fence there
             tx.check(label, C, *change.key, condition=condition)
 
@@ -50,6 +51,8 @@ def explain(tx: Any, exc: BaseException, failed: set[str]) -> set[str]:
         elif not change.has_actions:
             out.add(keys.STALE)
         else:
+            # The old image is the state the condition was judged on, so it names the broken term; "slot" (the
+            # customer's answer is SLOT_FULL either way) only if DynamoDB returned none.
             reason = items.get(label)
             out.add(keys.failure(change, plain(getattr(reason, "raw_item", None))) or "slot")
     return out
