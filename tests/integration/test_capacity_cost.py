@@ -47,18 +47,24 @@ def test_a_seven_day_read_of_one_team_reads_its_team_days_and_busy_member_days_o
     assert len(read) == 4 and sum(read) == (1 + 3) * 2 + (1 + 10)  # per team and month; t2 has no November
 
 
-def test_a_booking_transaction_holds_the_request_and_two_capacity_items_whatever_the_jobs_length(tables, settings):
+def test_a_booking_transaction_holds_the_request_and_two_capacity_items_whatever_the_jobs_length(tables, settings,
+                                                                                                  monkeypatch):
     from dataclasses import replace
 
+    from pynamodb.connection import Connection
+
     from chalicelib.adapters.dynamodb.booking_repository import DynamoServiceRequestRepository
-    from chalicelib.adapters.dynamodb.models import CapacityCounter
     from tests.integration.test_repository_contracts import booking
 
     repo = DynamoServiceRequestRepository(settings.dynamodb_endpoint, settings.region)
     sizes = []
-    client = CapacityCounter._get_connection().connection.client
-    client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems",
-                                lambda params, **_: sizes.append(len(params["TransactItems"])))
+    send = Connection.transact_write_items
+
+    def counted(self, condition_check_items=(), delete_items=(), put_items=(), update_items=(), **kw):
+        sizes.append(len(condition_check_items) + len(delete_items) + len(put_items) + len(update_items))
+        return send(self, condition_check_items, delete_items, put_items, update_items, **kw)
+
+    monkeypatch.setattr(Connection, "transact_write_items", counted)
     request, plan = booking("sr_1")
     long_job = replace(plan, cells=av.cells_for(request.placement.start, 360))  # 24 cells
     repo.create(request.with_changes(placement=replace(request.placement, cells=long_job.cells)), long_job)
