@@ -39,7 +39,7 @@ def validate(deps: booking.BookingDeps, principal: Principal, draft: booking.Boo
     last: DomainError = SlotFull()
     for team in open_teams:
         local_day = av.local_date_of(start, team.timezone).isoformat()
-        snapshot = deps.load_snapshots.get(deps.requests, local_day, fresh=True)
+        snapshot = deps.load_snapshots.get(deps.requests, team.id, local_day, fresh=True)
         if snapshot.day_left(team, local_day) <= 0:
             last = TeamDayFull(details={"teamId": team.id})
             continue
