@@ -134,15 +134,13 @@ def test_a_rerun_and_a_resumed_run_end_in_the_same_state_and_drop_what_was_cance
     assert after.member_loads.get(("m1", "2026-12-01"), 0) == 0
 
 
-def test_the_cli_runs_the_registered_migration_and_prints_its_summary(store, capsys):
-    import json
-
+def test_the_registered_step_runs_resumes_and_reruns_from_the_top_when_asked(store, settings):
     from devtools import migrate
     v1_world()
-    migrate.main(["capacity-v2"])
-    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    migrate.main(["capacity-v2"])
-    second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert (first["migration"], first["teamsMigrated"], second["teamsMigrated"]) == ("capacity-v2", 2, 0)
-    migrate.main(["capacity-v2", "--restart"])
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["teamsMigrated"] == 2
+    first = migrate.migrate(settings, only="capacity_v2", max_pages=1)["capacity_v2"]
+    assert (first["teamsMigrated"], first["done"]) == (1, False)  # one team per page
+    rest = migrate.migrate(settings, only="capacity_v2")["capacity_v2"]
+    assert (rest["teamsMigrated"], rest["done"]) == (1, True)
+    state = flat_counters()
+    again = migrate.migrate(settings, only="capacity_v2")["capacity_v2"]  # done: an explicit rerun starts over
+    assert again["teamsMigrated"] == 2 and flat_counters() == state
