@@ -14,6 +14,9 @@ Steps:
                             (local stack, tests); in AWS stages the deploy adds them (infra/*.json).
   requests_job_index_keys   set the scheduled jobs' sparse index keys (adapters/dynamodb/job_keys.py) on requests
                             written before those keys existed; a page of the table per checkpoint.
+  capacity_v2               rebuild the capacity table's v2 items (one partition per team and month) from the
+                            active requests, keeping v1 day overrides (devtools/migrations/capacity_v2.py); one team
+                            per checkpoint (--max-pages = teams per run).
   admin-list-keys           the admin-list indexes' composite keys on requests (devtools/migrations).
   promo-priority-keys       the promo-rule list index's keys on rules (devtools/migrations).
 """
@@ -123,6 +126,11 @@ def requests_job_index_keys(settings: Settings, state: dict, max_pages: int | No
     return state
 
 
+def capacity_v2(settings: Settings, state: dict, max_pages: int | None = None) -> dict:
+    from devtools.migrations import capacity_v2 as step
+    return step.run(state=state, stop_after=max_pages)
+
+
 def _item_step(name: str) -> Callable[[Settings, dict, int | None], dict]:
     """A step of devtools/migrations (a page reader and an item rewrite), run by that package's runner, which keeps
     its checkpoint under the same MIGRATION#<name> item."""
@@ -136,6 +144,7 @@ def _item_step(name: str) -> Callable[[Settings, dict, int | None], dict]:
 STEPS: list[Step] = [
     Step("indexes_from_models", indexes_from_models, "create the indexes the models declare and tables lack"),
     Step("requests_job_index_keys", requests_job_index_keys, "set the jobs' sparse index keys on older requests"),
+    Step("capacity_v2", capacity_v2, "rebuild the v2 capacity items from the active requests"),
     Step("admin-list-keys", _item_step("admin-list-keys"), "composite keys of the admin-list indexes on requests"),
     Step("promo-priority-keys", _item_step("promo-priority-keys"), "priority keys of the promo-rule list index"),
 ]
