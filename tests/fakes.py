@@ -114,13 +114,28 @@ class FakeAuditLog:
 
     def record(self, entity: str, actor: str, action: str, before: dict | None, after: dict | None,
                reason: str | None = None) -> dict:
-        at = self._now()
-        entry = {"id": uuid.uuid4().hex, "entity": entity, "actor": actor, "action": action,
-                 "at": at.isoformat().replace("+00:00", "Z"), "before": copy.deepcopy(before),
-                 "after": copy.deepcopy(after), "reason": reason}
+        entry = self._entry(entity, actor, action, before, after, reason)
         with self._lock:
             self.entries.append(entry)
         return copy.deepcopy(entry)
+
+    def action(self, entity: str, actor: str, action: str, before: dict | None, after: dict | None,
+               reason: str | None = None) -> Callable[[Any], None]:
+        """Appended when (and only if) the fake repository's transaction commits."""
+        entry = self._entry(entity, actor, action, before, after, reason)
+
+        def append() -> None:
+            with self._lock:
+                self.entries.append(entry)
+
+        return lambda tx: tx.on_commit(append)
+
+    def _entry(self, entity: str, actor: str, action: str, before: dict | None, after: dict | None,
+               reason: str | None) -> dict:
+        at = self._now()
+        return {"id": uuid.uuid4().hex, "entity": entity, "actor": actor, "action": action,
+                "at": at.isoformat().replace("+00:00", "Z"), "before": copy.deepcopy(before),
+                "after": copy.deepcopy(after), "reason": reason}
 
     def for_entity(self, entity: str) -> list[dict]:
         with self._lock:
@@ -241,11 +256,13 @@ class FakeServiceRequestRepository:
         tx.commit()
         return request.with_changes(revision=1)
 
-    def move(self, old: ServiceRequest, new: ServiceRequest, old_plan: CapacityPlan,
-             new_plan: CapacityPlan) -> ServiceRequest:
+    def move(self, old: ServiceRequest, new: ServiceRequest, old_plan: CapacityPlan, new_plan: CapacityPlan,
+             extra: Iterable[Callable[[Any], None]] = ()) -> ServiceRequest:
         tx = FakeTransaction(self)
         tx.capacity(keys.changes(new.id, claim=new_plan, release=old_plan))
         tx.put("request", new, expected_revision=old.revision)
+        for add in extra:
+            add(tx)
         tx.commit()
         return new.with_changes(revision=old.revision + 1)
 
@@ -259,9 +276,12 @@ class FakeServiceRequestRepository:
         tx.commit()
         return new.with_changes(revision=old.revision + 1)
 
-    def save(self, old: ServiceRequest, new: ServiceRequest) -> ServiceRequest:
+    def save(self, old: ServiceRequest, new: ServiceRequest,
+             extra: Iterable[Callable[[Any], None]] = ()) -> ServiceRequest:
         tx = FakeTransaction(self)
         tx.put("request", new, expected_revision=old.revision)
+        for add in extra:
+            add(tx)
         tx.commit()
         return new.with_changes(revision=old.revision + 1)
 
@@ -300,6 +320,10 @@ class FakeTransaction:
         for change in changes:
             self._checks.append(lambda c=change: keys.failure(c, items.get(c.key)))
             self._changes.append(lambda c=change: items.__setitem__(c.key, keys.applied(c, items.get(c.key))))
+
+    def on_commit(self, change: Callable[[], None]) -> None:
+        """An unconditional change made with the others (e.g. an audit entry)."""
+        self._changes.append(change)
 
     def put(self, label: str, request: ServiceRequest, expected_revision: int | None) -> None:
         """Write the request at the next revision; None = only if it does not exist yet."""

@@ -80,19 +80,21 @@ def promotion_uses(deps: UsageDeps, request: ServiceRequest, consume: bool) -> t
     return tuple(deps.promo_usage.actions(claims, request.user_id, consume=consume))
 
 
-def release_capacity(deps: ReleaseDeps, current: ServiceRequest, new: ServiceRequest,
-                     plan: av.CapacityPlan) -> ServiceRequest:
-    """Give capacity AND the promotion uses back in one transaction (cancel, hold expiry). A give-back that cannot
-    apply (a counter already at 0, i.e. reset by hand) must not block the cancellation: it is retried without the
-    counters. Raises StaleRevision."""
+def release_capacity(deps: ReleaseDeps, current: ServiceRequest, new: ServiceRequest, plan: av.CapacityPlan,
+                     also: tuple = ()) -> ServiceRequest:
+    """Give capacity AND the promotion uses back in one transaction (cancel, hold expiry), with `also` (the
+    change's audit entry). A give-back that cannot apply (a counter already at 0, i.e. reset by hand) must not
+    block the cancellation: it is retried without the counters. Raises StaleRevision."""
     give_back = promotion_uses(deps, current, consume=False)
     try:
-        return deps.requests.release(current, new, plan, give_back) if give_back else \
+        return deps.requests.release(current, new, plan, give_back + also) if give_back or also else \
             deps.requests.release(current, new, plan)
     except ExtraActionFailed as exc:
+        if not give_back:
+            raise
         logger.warning("promotion uses not given back", extra={"serviceRequestId": current.id,
                                                                "failed": sorted(exc.labels)})
-        return deps.requests.release(current, new, plan)
+        return deps.requests.release(current, new, plan, also) if also else deps.requests.release(current, new, plan)
 
 
 def plan_of(catalog: Catalog, request: ServiceRequest) -> av.CapacityPlan:

@@ -16,7 +16,8 @@ from chalicelib.services import capacity
 from chalicelib.services.booking import get_own
 from chalicelib.services.catalog import require_service
 from chalicelib.services.events import BookingCancelled, BookingMoved, EventPublisher
-from chalicelib.services.ports import AuditLog, CatalogSource, Clock, MemberBusy, StaleCatalog, StaleRevision
+from chalicelib.services.ports import (AuditLog, CatalogSource, Clock, MemberBusy, StaleCatalog, StaleRevision,
+                                      TransactionAction)
 from chalicelib.services.retry import with_retries
 
 UTC = timezone.utc
@@ -43,7 +44,8 @@ def reschedule(deps: ChangeDeps, principal: Principal, request_id: str, new_star
         lambda: _move(deps, principal, request_id, new_start.astimezone(UTC), member_id),
         retry_on=(StaleCatalog, StaleRevision), on_retry=forget_stale_catalog,
         give_up=lambda: SlotUnavailable("The schedule changed while rescheduling; try again.", retry_after=1))
-    _audit(deps, principal, moved, "service_request.rescheduled", current)
+    if moved is current:
+        return current
     deps.events.publish(BookingMoved(current, moved))
     count("BookingRescheduled")
     return moved
@@ -51,11 +53,13 @@ def reschedule(deps: ChangeDeps, principal: Principal, request_id: str, new_star
 
 def _move(deps: ChangeDeps, principal: Principal, request_id: str, start: datetime,
           member_id: str | None) -> tuple[ServiceRequest, ServiceRequest]:
-    """One attempt: (the request as read, the request as moved). Raises StaleCatalog, StaleRevision when it
-    lost a race, and the errors of `reschedule`."""
+    """One attempt: (the request as read, the request as moved; the same object when it already is where it
+    was asked to go). Raises StaleCatalog, StaleRevision when it lost a race, and the errors of `reschedule`."""
     current = get_own(deps, principal, request_id)
     if current.status not in (Status.PENDING_PAYMENT, Status.CONFIRMED):
         raise InvalidState(details={"status": current.status.value})
+    if current.placement.start == start and member_id in (None, current.placement.member_id):
+        return current, current  # e.g. the retry of a move whose answer was lost: moving again would bump it twice
     catalog = deps.catalog.get()
     service = require_service(catalog, current.service_id, allow_inactive=True)
     team = catalog.teams.get(current.placement.team_id)
@@ -65,7 +69,7 @@ def _move(deps: ChangeDeps, principal: Principal, request_id: str, start: dateti
     if problem:
         raise SlotUnavailable(details={"reason": problem, "start": codec.iso_utc(start)})
     members = _members_in_order(deps, catalog, service, team, current, start, member_id)
-    return current, _move_with_members(deps, current, service, team, members, start,
+    return current, _move_with_members(deps, principal, current, service, team, members, start,
                                        capacity.plan_of(catalog, current))
 
 
@@ -84,8 +88,9 @@ def _members_in_order(deps: ChangeDeps, catalog: Catalog, service: Service, team
                                           snapshot.member_loads.get((m.id, local_day), 0), m.id))
 
 
-def _move_with_members(deps: ChangeDeps, current: ServiceRequest, service: Service, team: Team,
-                       ordered: list[TeamMember], start: datetime, old_plan: av.CapacityPlan) -> ServiceRequest:
+def _move_with_members(deps: ChangeDeps, principal: Principal, current: ServiceRequest, service: Service,
+                       team: Team, ordered: list[TeamMember], start: datetime,
+                       old_plan: av.CapacityPlan) -> ServiceRequest:
     last: DomainError = SlotFull()
     for member in ordered:
         plan = av.plan_for(service, team, member.id, start)
@@ -95,7 +100,8 @@ def _move_with_members(deps: ChangeDeps, current: ServiceRequest, service: Servi
         moved = current.with_changes(placement=placement, sequence=current.sequence + 1, updated_at=deps.clock(),
                                      reminders_sent=())
         try:
-            return deps.requests.move(current, moved, old_plan, plan)
+            audit = _audit(deps, principal, moved, "service_request.rescheduled", current)
+            return deps.requests.move(current, moved, old_plan, plan, (audit,))
         except MemberBusy:
             continue
         except (SlotFull, TeamDayFull) as exc:
@@ -107,19 +113,24 @@ def _move_with_members(deps: ChangeDeps, current: ServiceRequest, service: Servi
 def cancel(deps: ChangeDeps, principal: Principal | None, request_id: str, reason: str | None = None,
            actor: Principal | None = None) -> ServiceRequest:
     """Cancel and give the capacity back. `principal` None = already authorised (signed link, admin). A cancel
-    that lost a race with another write reads the request again and decides again.
-    Raises NotFound, InvalidState."""
+    that lost a race with another write reads the request again and decides again. Cancelling a cancelled request
+    answers it as it is (the retry of a cancel whose answer was lost). Raises NotFound, InvalidState."""
     def release() -> tuple[ServiceRequest, ServiceRequest]:
         current = get_own(deps, principal, request_id) if principal else _stored(deps, request_id)
+        if current.status is Status.CANCELLED:
+            return current, current
         check_status_transition(current.status, Status.CANCELLED)
         catalog = deps.catalog.get()
         cancelled = current.with_changes(status=Status.CANCELLED, sequence=current.sequence + 1,
                                          updated_at=deps.clock())
-        return current, capacity.release_capacity(deps, current, cancelled, capacity.plan_of(catalog, current))
+        audit = _audit(deps, actor or principal, cancelled, "service_request.cancelled", current, reason)
+        return current, capacity.release_capacity(deps, current, cancelled, capacity.plan_of(catalog, current),
+                                                  also=(audit,))
 
     current, saved = with_retries(release, retry_on=(StaleRevision,),
                                   give_up=lambda: InvalidState("The request changed while cancelling; try again."))
-    _audit(deps, actor or principal, saved, "service_request.cancelled", current, reason)
+    if saved is current:
+        return current
     deps.events.publish(BookingCancelled(saved))
     count("BookingCancelled")
     return saved
@@ -133,6 +144,7 @@ def _stored(deps: ChangeDeps, request_id: str) -> ServiceRequest:
 
 
 def _audit(deps: ChangeDeps, actor: Principal | None, after: ServiceRequest, action: str,
-           before: ServiceRequest | None = None, reason: str | None = None) -> None:
-    deps.audit.record(f"SR#{after.id}", actor.actor if actor else "system", action,
-                      codec.request_to_doc(before) if before else None, codec.request_to_doc(after), reason)
+           before: ServiceRequest | None = None, reason: str | None = None) -> TransactionAction:
+    """The change's audit entry, written in the change's own transaction: never a change without its entry."""
+    return deps.audit.action(f"SR#{after.id}", actor.actor if actor else "system", action,
+                             codec.request_to_doc(before) if before else None, codec.request_to_doc(after), reason)

@@ -47,6 +47,11 @@ class AuditLog(Protocol):
                reason: str | None = None) -> dict:
         """Append an audit entry for entity (e.g. 'SR#id', 'TEAM#id'); returns the entry."""
 
+    def action(self, entity: str, actor: str, action: str, before: dict | None, after: dict | None,
+               reason: str | None = None) -> "TransactionAction":
+        """The same entry as an `extra` action of a service-request transaction: the change and its audit entry
+        stand or fall together, so a process killed after the write never leaves a change unaudited."""
+
     def for_entity(self, entity: str) -> list[dict]: ...
 
     def entity_page(self, entity: str, cursor: str | None = None, limit: int = 50) -> tuple[list[dict], str | None]:
@@ -207,8 +212,8 @@ class ServiceRequestRepository(Protocol):
         """Store the request and claim its capacity in one transaction. Raises TeamDayFull, SlotFull,
         MemberBusy, StaleCatalog, ExtraActionFailed (an `extra` action failed its condition)."""
 
-    def move(self, old: ServiceRequest, new: ServiceRequest, old_plan: CapacityPlan,
-             new_plan: CapacityPlan) -> ServiceRequest:
+    def move(self, old: ServiceRequest, new: ServiceRequest, old_plan: CapacityPlan, new_plan: CapacityPlan,
+             extra: Iterable[TransactionAction] = ()) -> ServiceRequest:
         """Reschedule: release what only the old placement holds, claim what only the new one needs, write the
         request, atomically. Raises as `create`, and StaleRevision."""
 
@@ -217,8 +222,10 @@ class ServiceRequestRepository(Protocol):
         """Give the capacity back and write the new state atomically. Raises StaleRevision,
         ExtraActionFailed."""
 
-    def save(self, old: ServiceRequest, new: ServiceRequest) -> ServiceRequest:
-        """A change that holds the same capacity, conditional on `old.revision`. Raises StaleRevision."""
+    def save(self, old: ServiceRequest, new: ServiceRequest,
+             extra: Iterable[TransactionAction] = ()) -> ServiceRequest:
+        """A change that holds the same capacity, conditional on `old.revision` (with `extra` actions, one
+        transaction). Raises StaleRevision, ExtraActionFailed."""
 
 
 class CapacityOverrides(Protocol):

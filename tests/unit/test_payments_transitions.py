@@ -41,7 +41,7 @@ class FakeRequests:
         doc = self.docs.get(request_id)
         return codec.request_from_doc(dict(doc)) if doc else None
 
-    def save(self, old: ServiceRequest, new: ServiceRequest) -> ServiceRequest:
+    def save(self, old: ServiceRequest, new: ServiceRequest, extra=()) -> ServiceRequest:
         if self.race_next:
             self.race_next -= 1
             self.docs[old.id]["revision"] += 1
@@ -49,10 +49,12 @@ class FakeRequests:
         if self.docs[old.id]["revision"] != old.revision:
             raise StaleRevision(old.id)
         self.docs[old.id] = {**codec.request_to_doc(new), "revision": old.revision + 1}
+        for add in extra:  # the audit entry, written with the change (FakeAuditLog.action)
+            add(SimpleNamespace(on_commit=lambda change: change()))
         return new.with_changes(revision=old.revision + 1)
 
-    def release(self, old: ServiceRequest, new: ServiceRequest, plan) -> ServiceRequest:
-        saved = self.save(old, new)
+    def release(self, old: ServiceRequest, new: ServiceRequest, plan, extra=()) -> ServiceRequest:
+        saved = self.save(old, new, extra)
         self.releases.append(old.id)
         return saved
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, Callable
 
 from chalicelib.clock import Clock, system_clock
 from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor, invalid_cursor
@@ -15,12 +16,27 @@ class DynamoAuditLog:
 
     def record(self, entity: str, actor: str, action: str, before: dict | None, after: dict | None,
                reason: str | None = None) -> dict:
+        item = self._item(entity, actor, action, before, after, reason)
+        with translated():
+            item.save()
+        return item.doc
+
+    def action(self, entity: str, actor: str, action: str, before: dict | None, after: dict | None,
+               reason: str | None = None) -> Callable[[Any], None]:
+        """The entry as a put of the service-request repository's transaction (its `_Tx`)."""
+        item = self._item(entity, actor, action, before, after, reason)
+
+        def add_to(tx: Any) -> None:
+            tx.put("audit", item)
+
+        return add_to
+
+    def _item(self, entity: str, actor: str, action: str, before: dict | None, after: dict | None,
+              reason: str | None) -> AuditEntryItem:
         at = self._now()
         entry = {"id": uuid.uuid4().hex, "entity": entity, "actor": actor, "action": action,
                  "at": at.isoformat().replace("+00:00", "Z"), "before": before, "after": after, "reason": reason}
-        with translated():
-            AuditEntryItem(entity, f"{entry['at']}#{entry['id']}", day=at.date().isoformat(), doc=entry).save()
-        return entry
+        return AuditEntryItem(entity, f"{entry['at']}#{entry['id']}", day=at.date().isoformat(), doc=entry)
 
     def for_entity(self, entity: str) -> list[dict]:
         """The whole history (jobs and tests); routes page through `entity_page`."""

@@ -146,15 +146,13 @@ class DynamoServiceRequestRepository:
         self._run(tx)
         return request.with_changes(revision=1)
 
-    def move(self, old: ServiceRequest, new: ServiceRequest, old_plan: CapacityPlan,
-             new_plan: CapacityPlan) -> ServiceRequest:
+    def move(self, old: ServiceRequest, new: ServiceRequest, old_plan: CapacityPlan, new_plan: CapacityPlan,
+             extra: Iterable[Any] = ()) -> ServiceRequest:
         """Reschedule atomically: release what only the old placement holds, claim what only the new one
         needs (items in both are left alone: one transaction may touch an item once)."""
         tx = self._tx()
         capacity_store.add_changes(tx, keys.changes(new.id, claim=new_plan, release=old_plan))
-        self._put_revision(tx, old, new)
-        self._run(tx)
-        return new.with_changes(revision=old.revision + 1)
+        return self._commit(tx, old, new, extra)
 
     def release(self, old: ServiceRequest, new: ServiceRequest, plan: CapacityPlan,
                 extra: Iterable[Any] = ()) -> ServiceRequest:
@@ -162,14 +160,13 @@ class DynamoServiceRequestRepository:
         is still at the revision read (raises StaleRevision otherwise)."""
         tx = self._tx()
         capacity_store.add_changes(tx, keys.changes(old.id, release=plan))
-        self._put_revision(tx, old, new)
-        for add in extra:
-            add(tx)
-        self._run(tx)
-        return new.with_changes(revision=old.revision + 1)
+        return self._commit(tx, old, new, extra)
 
-    def save(self, old: ServiceRequest, new: ServiceRequest) -> ServiceRequest:
-        """State change without capacity change, conditional on the revision read (raises StaleRevision)."""
+    def save(self, old: ServiceRequest, new: ServiceRequest, extra: Iterable[Any] = ()) -> ServiceRequest:
+        """State change without capacity change, conditional on the revision read (raises StaleRevision); with
+        `extra` actions (an audit entry) one transaction."""
+        if extra:
+            return self._commit(self._tx(), old, new, extra)
         with translated():
             try:
                 to_item(new, old.revision + 1).save(condition=ServiceRequestItem.rev == old.revision)
@@ -179,8 +176,13 @@ class DynamoServiceRequestRepository:
                 raise
         return new.with_changes(revision=old.revision + 1)
 
-    def _put_revision(self, tx: _Tx, old: ServiceRequest, new: ServiceRequest) -> None:
+    def _commit(self, tx: _Tx, old: ServiceRequest, new: ServiceRequest, extra: Iterable[Any]) -> ServiceRequest:
+        """The request at its next revision (conditional on the one read) and the extra actions, then commit."""
         tx.put("request", to_item(new, old.revision + 1), condition=ServiceRequestItem.rev == old.revision)
+        for add in extra:
+            add(tx)
+        self._run(tx)
+        return new.with_changes(revision=old.revision + 1)
 
     def _run(self, tx: _Tx) -> None:
         with translated():

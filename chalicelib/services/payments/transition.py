@@ -17,7 +17,7 @@ from chalicelib.domain.payment import Change, Decide
 from chalicelib.observability import count
 from chalicelib.services import capacity
 from chalicelib.services.events import CapacityReleased, EventPublisher
-from chalicelib.services.ports import AuditLog, CatalogSource, Clock, StaleRevision
+from chalicelib.services.ports import AuditLog, CatalogSource, Clock, StaleRevision, TransactionAction
 from chalicelib.services.retry import with_retries
 
 MAX_WRITE_ATTEMPTS = 5  # then ConcurrentUpdate: Stripe redelivers the event, the schedules run again
@@ -43,7 +43,10 @@ def apply_transition(deps: TransitionDeps, request_id: str, decide: Decide, acto
         change = decide(current) if current is not None else None
         if change is None:
             return current, None, None
-        return current, change, _write(deps, current, change.new.with_changes(updated_at=deps.clock()))
+        new = change.new.with_changes(updated_at=deps.clock())
+        audit = deps.audit.action(f"SR#{request_id}", actor, change.action, codec.request_to_doc(current),
+                                  codec.request_to_doc(new), change.reason)
+        return current, change, _write(deps, current, new, audit)
 
     current, change, saved = with_retries(
         read_decide_write, retry_on=(StaleRevision,), attempts=MAX_WRITE_ATTEMPTS,
@@ -52,8 +55,6 @@ def apply_transition(deps: TransitionDeps, request_id: str, decide: Decide, acto
         return Applied("unknown", None)
     if change is None:
         return Applied("unchanged", current)
-    deps.audit.record(f"SR#{request_id}", actor, change.action, codec.request_to_doc(current),
-                      codec.request_to_doc(saved), change.reason)
     count("PaymentTransition", action=change.action)
     if change.action == "payment.mismatch_flagged":
         count("PaymentMismatch", kind="amount_mismatch")
@@ -62,10 +63,13 @@ def apply_transition(deps: TransitionDeps, request_id: str, decide: Decide, acto
     return Applied("changed", saved)
 
 
-def _write(deps: TransitionDeps, current: ServiceRequest, new: ServiceRequest) -> ServiceRequest:
-    """Conditional on `current.revision` (StaleRevision if it moved); ending the hold releases its capacity in the
-    same transaction."""
+def _write(deps: TransitionDeps, current: ServiceRequest, new: ServiceRequest,
+           audit: TransactionAction) -> ServiceRequest:
+    """Conditional on `current.revision` (StaleRevision if it moved); the audit entry is written in the same
+    transaction, and so is the release of the hold's capacity when the change ends it. A process killed after
+    the write thus leaves the change audited, and the retry's decision finds nothing left to do."""
     if current.holds_capacity and not new.holds_capacity:
-        return capacity.release_capacity(deps, current, new, capacity.plan_of(deps.catalog.get(), current))
-    return deps.requests.save(current, new)
+        return capacity.release_capacity(deps, current, new, capacity.plan_of(deps.catalog.get(), current),
+                                         also=(audit,))
+    return deps.requests.save(current, new, (audit,))
 

@@ -1,0 +1,139 @@
+"""The invariant checker over the tables (in-process moto): what every key, request and counter must look like
+once the dust of a crash and its retries has settled. `problems()` lists every violation in words;
+`assert_consistent()` fails with that list. Read straight from the tables (scans are fine in a test), never
+through the code under test, so a bug in a repository cannot hide itself.
+
+- capacity: every team-day, slot-cell and member-day counter equals the number of capacity-holding requests that
+  cover it, and the member cell locks are exactly those requests' cells, each held by its request;
+- audit: a request that left its initial state has an audit trail ending at its stored state (status, payment
+  status, session, placement, sequence, notes), and no change was audited twice (two entries from one state);
+- idempotency: a completed key's stored success names requests that exist;
+- Stripe events: no claim is left `processing` (a redelivery after a crash must have finished it).
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb.booking_repository import from_item
+from chalicelib.domain.booking import ServiceRequest, initial_states
+
+
+def _requests() -> list[ServiceRequest]:
+    from chalicelib.adapters.dynamodb.models import ServiceRequestItem
+    return [from_item(item) for item in ServiceRequestItem.scan()]
+
+
+def expected_capacity(requests: list[ServiceRequest]) -> tuple[Counter, dict[str, str]]:
+    """(counter sort key -> count, member lock sort key -> holder) that the holding requests add up to."""
+    counts: Counter = Counter()
+    locks: dict[str, str] = {}
+    for r in requests:
+        if not r.holds_capacity:
+            continue
+        p = r.placement
+        counts[keys.day_key(p.team_id, p.local_date)[1]] += 1
+        counts[keys.member_day_key(p.team_id, p.member_id, p.local_date)[1]] += 1
+        for cell in p.cells:
+            counts[keys.cell_key(p.team_id, cell, p.timezone)[1]] += 1
+            lock = keys.member_cell_key(p.team_id, p.member_id, cell, p.timezone)[1]
+            if lock in locks:
+                locks[lock] += f",{r.id}"  # two holders of one lock: reported below
+            else:
+                locks[lock] = r.id
+    return counts, locks
+
+
+def capacity_problems(requests: list[ServiceRequest]) -> list[str]:
+    from chalicelib.adapters.dynamodb.models import CapacityCounter
+    counts, locks = expected_capacity(requests)
+    stored_counts: dict[str, int] = {}
+    stored_locks: dict[str, str] = {}
+    for item in CapacityCounter.scan():
+        if "#M#" in item.sk and "#S#" in item.sk:
+            stored_locks[item.sk] = str(item.holder)
+        else:
+            stored_counts[item.sk] = int(item.count or 0)
+    out = [f"counter {sk}: stored {stored_counts.get(sk, 0)}, bookings {counts.get(sk, 0)}"
+           for sk in sorted(set(counts) | set(stored_counts)) if stored_counts.get(sk, 0) != counts.get(sk, 0)]
+    out += [f"member lock {sk}: stored holder {stored_locks.get(sk)}, held by {locks.get(sk)}"
+            for sk in sorted(set(locks) | set(stored_locks)) if stored_locks.get(sk) != locks.get(sk)]
+    return out
+
+
+def audited_state(doc: dict) -> tuple:
+    """What an audit entry must account for: the fields a state change moves (not the reminder marks or the
+    recorded checkout error, which are bookkeeping written without an audit entry)."""
+    payment = doc.get("payment") or {}
+    return (doc["status"], doc["paymentStatus"], payment.get("sessionId"), payment.get("paidSessionId"),
+            len(payment.get("reconciliationNotes") or ()), payment.get("amountRefunded"), doc["start"],
+            doc["memberId"], doc["sequence"])
+
+
+def audit_problems(requests: list[ServiceRequest]) -> list[str]:
+    from chalicelib.adapters.dynamodb.models import AuditEntryItem
+    from chalicelib.domain import codec
+    trails: dict[str, list[dict]] = {}
+    for item in AuditEntryItem.scan():
+        if item.pk.startswith("SR#"):
+            trails.setdefault(item.pk[3:], []).append(item.doc)
+    out = []
+    for r in requests:
+        trail = trails.get(r.id, [])
+        state = audited_state(codec.request_to_doc(r))
+        befores = Counter(audited_state(e["before"]) for e in trail if e.get("before"))
+        twice = [s for s, n in befores.items() if n > 1]
+        if twice:
+            out.append(f"request {r.id}: a change audited twice from {twice}")
+        if not trail:
+            initial = tuple(v.value for v in initial_states(r.payment_method))
+            if (r.status.value, r.payment_status.value) != initial or r.sequence != 0:
+                out.append(f"request {r.id}: {state[:2]} at sequence {r.sequence} with no audit entry")
+            continue
+        # The trail's end: the one `after` that is no other entry's `before` (entries form a chain).
+        ends = [e for e in trail if audited_state(e["after"]) not in befores]
+        if [audited_state(e["after"]) for e in ends] != [state]:
+            out.append(f"request {r.id}: stored {state}, audit trail ends at "
+                       f"{[audited_state(e['after']) for e in ends]}")
+    return out
+
+
+def idempotency_problems(requests: list[ServiceRequest]) -> list[str]:
+    """Powertools' layout: `data` is the JSON of {"ok", "body"} (adapters/idempotency.py)."""
+    import boto3
+
+    from chalicelib.settings import get_settings
+    by_id = {r.id: r for r in requests}
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(get_settings().idempotency_table)
+    out = []
+    for record in table.scan()["Items"]:
+        if record.get("status") != "COMPLETED" or not record.get("data"):
+            continue
+        answer = json.loads(record["data"])
+        body = answer.get("body") if isinstance(answer, dict) and answer.get("ok") else None
+        if not isinstance(body, dict):
+            continue
+        for item in body.get("items") or ([body] if "id" in body else []):
+            if item.get("id") not in by_id:
+                out.append(f"idempotency record {record['id']}: answers request {item.get('id')}, which does not exist")
+    return out
+
+
+def event_claim_problems() -> list[str]:
+    from chalicelib.adapters.dynamodb.models import OpsItem
+    return [f"Stripe event claim {item.pk} left {item.state}" for item in OpsItem.scan()
+            if item.pk.startswith("STRIPE_EVENT#") and item.state != "done"]
+
+
+def problems() -> list[str]:
+    requests = _requests()
+    return (capacity_problems(requests) + audit_problems(requests) + idempotency_problems(requests)
+            + event_claim_problems())
+
+
+def assert_consistent() -> list[ServiceRequest]:
+    """Fails with every violation found; returns the stored requests for further assertions."""
+    found = problems()
+    assert not found, "inconsistent after the crash and retry:\n" + "\n".join(found)
+    return _requests()
