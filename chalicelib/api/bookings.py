@@ -114,7 +114,8 @@ def reschedule(ctx: Ctx, request_id: str) -> dict:
 
 
 @endpoint(bp, "/portal/service-requests/{request_id}/cancel", "POST", auth="user",
-          summary="Cancel a booking (gives its capacity back; repeating it answers the cancelled booking)", body=CancelIn,
+          summary="Cancel a booking (gives its capacity back; repeating it answers the cancelled booking)",
+          body=CancelIn,
           response=ServiceRequestOut, errors=("NOT_FOUND", "INVALID_STATE"), tags=("portal",))
 def cancel(ctx: Ctx, request_id: str) -> dict:
     return portal_view(changes.cancel(container(), ctx.principal, request_id, ctx.body.reason))

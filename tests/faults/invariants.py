@@ -20,7 +20,7 @@ from chalicelib.adapters.dynamodb.booking_repository import from_item
 from chalicelib.domain.booking import ServiceRequest, initial_states
 
 
-def _requests() -> list[ServiceRequest]:
+def stored_requests() -> list[ServiceRequest]:
     from chalicelib.adapters.dynamodb.models import ServiceRequestItem
     return [from_item(item) for item in ServiceRequestItem.scan()]
 
@@ -127,7 +127,7 @@ def event_claim_problems() -> list[str]:
 
 
 def problems() -> list[str]:
-    requests = _requests()
+    requests = stored_requests()
     return (capacity_problems(requests) + audit_problems(requests) + idempotency_problems(requests)
             + event_claim_problems())
 
@@ -136,4 +136,4 @@ def assert_consistent() -> list[ServiceRequest]:
     """Fails with every violation found; returns the stored requests for further assertions."""
     found = problems()
     assert not found, "inconsistent after the crash and retry:\n" + "\n".join(found)
-    return _requests()
+    return stored_requests()

@@ -23,6 +23,7 @@ from chalicelib.services.ports import PaymentGateway, StaleRevision
 
 SESSION_MIN_LIFETIME = timedelta(minutes=31)  # Stripe's minimum is 30 minutes; one more absorbs clock skew
 CHECKOUT_ACTOR = "system:checkout"
+STRIPE_CLOCK_MARGIN = timedelta(minutes=5)  # a session's `created` is Stripe's clock, not ours
 
 
 class CheckoutDeps(TransitionDeps, Protocol):
@@ -72,9 +73,14 @@ def _open_session(deps: CheckoutDeps, current: ServiceRequest, attempt: int, rai
     now = deps.clock()
     expires = max(current.hold_expires_at or now, now + SESSION_MIN_LIFETIME)
     try:
-        session = deps.stripe.create_checkout_session(
-            request_id=current.id, amount=amount, currency=currency, description=f"Service {current.service_id}",
-            expires_at=expires, customer_email=current.customer_email, attempt=attempt)
+        try:
+            session = deps.stripe.create_checkout_session(
+                request_id=current.id, amount=amount, currency=currency, description=f"Service {current.service_id}",
+                expires_at=expires, customer_email=current.customer_email, attempt=attempt)
+        except InvalidState:
+            # This attempt's session exists: an invocation created it and died before storing it (the retry's
+            # expiry differs, so Stripe refuses to replay it). Adopt it rather than ever opening a second one.
+            session = _unstored_session(deps, current)
     except DomainError as exc:
         count("CheckoutSessionFailed", code=exc.code)
         logger.warning("checkout session not created", extra={"serviceRequestId": current.id, "code": exc.code})
@@ -86,6 +92,17 @@ def _open_session(deps: CheckoutDeps, current: ServiceRequest, attempt: int, rai
     _, saved = apply_transition(deps, current.id, decide, CHECKOUT_ACTOR)
     count("CheckoutSessionCreated")
     return saved or current
+
+
+def _unstored_session(deps: CheckoutDeps, current: ServiceRequest) -> dict:
+    """The newest session of `current` at Stripe other than the stored one, created since the request was last
+    written (less a margin for Stripe's clock). Raises InvalidState if there is none."""
+    since = current.updated_at - STRIPE_CLOCK_MARGIN
+    for page in deps.stripe.list_sessions(since):
+        for session in page:  # newest first
+            if session.get("client_reference_id") == current.id and session.get("id") != current.payment.session_id:
+                return session
+    raise InvalidState("This payment attempt's session could not be found.", {"serviceRequestId": current.id})
 
 
 def _record_checkout_error(deps: CheckoutDeps, current: ServiceRequest, attempt: int,

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from chalicelib.domain import codec
 from chalicelib.domain.booking import PaymentMethod, PaymentStatus, ServiceRequest, Status
-from chalicelib.domain.errors import DomainError, NotFound
+from chalicelib.domain.errors import DomainError, NotFound, TemporarilyUnavailable
 from chalicelib.domain.payment import (Decide, decide_awaiting_settlement, decide_ended, decide_paid,
                                        decide_paid_not_in_stripe, session_is_paid)
 from chalicelib.observability import count, logger
@@ -147,7 +147,12 @@ def replay_undelivered_events(run: _Run, after: str | None) -> Checkpoint | None
                 return Checkpoint(Phase.EVENTS)  # replays skip what is done, so the phase restarts from the top
             if store.event_state(event["id"]) == "done":
                 continue
-            if process_event(run.deps, event, RECONCILE_ACTOR)["outcome"] == "changed":
+            try:
+                outcome = process_event(run.deps, event, RECONCILE_ACTOR)["outcome"]
+            except TemporarilyUnavailable:  # claimed by a live (or not yet stale) invocation: not this one's
+                run.summary["errors"] += 1
+                continue
+            if outcome == "changed":
                 run.summary["eventsReplayed"] += 1
     except DomainError as exc:
         run.summary["errors"] += 1

@@ -1,14 +1,17 @@
 """Stripe events: verified over the raw body, claimed once per event id, handled by type.
 
-A claim left `processing` by a crashed invocation is taken over after the store's lease; a failure while
-processing releases the claim, so Stripe's retry (or reconciliation's replay) processes the event again.
-Unknown types are acknowledged without a write.
+A claim left `processing` by a crashed invocation is taken over after the store's lease; until then a
+redelivery is answered 503 (not acknowledged), so Stripe delivers again and whoever comes after the lease
+finishes the event: a 200 there would end Stripe's retries while the event may never have been applied. A
+failure while processing releases the claim, so Stripe's retry (or reconciliation's replay) processes the event
+again. Unknown types are acknowledged without a write.
 """
 from __future__ import annotations
 
 from typing import Callable, Protocol
 
 from chalicelib.domain.booking import PaymentStatus
+from chalicelib.domain.errors import TemporarilyUnavailable
 from chalicelib.domain.payment import (Decide, decide_awaiting_settlement, decide_ended, decide_paid, decide_refund,
                                        decide_session)
 from chalicelib.observability import count, logger
@@ -16,6 +19,7 @@ from chalicelib.services.payments.transition import TransitionDeps, apply_transi
 from chalicelib.services.ports import PaymentGateway, PaymentStore
 
 WEBHOOK_ACTOR = "system:stripe-webhook"
+IN_PROGRESS_RETRY_AFTER = 60  # seconds; the claim of a dead invocation is taken over after the store's lease
 MAX_REQUEST_ID_LENGTH = 64
 MAX_PAYMENT_REF_LENGTH = 255
 
@@ -35,7 +39,8 @@ def receive_webhook(deps: WebhookDeps, raw_body: bytes | str | None, signature: 
 
 def process_event(deps: WebhookDeps, event: dict, actor: str) -> dict:
     """Handle one verified event. Unknown types are acknowledged without a write; a failure releases the
-    claim so Stripe's retry (or reconciliation's replay) can process it again."""
+    claim so Stripe's retry (or reconciliation's replay) can process it again. Raises TemporarilyUnavailable
+    while another invocation's claim on the event is within its lease."""
     event_id, event_type = str(event.get("id")), str(event.get("type"))
     handler = HANDLERS.get(event_type)
     if handler is None:
@@ -43,6 +48,10 @@ def process_event(deps: WebhookDeps, event: dict, actor: str) -> dict:
         return {"received": True, "eventId": event_id, "outcome": "ignored"}
     store = deps.payment_store
     if not store.claim_event(event_id, event_type):
+        if store.event_state(event_id) == "processing":
+            count("StripeEventInProgress")
+            raise TemporarilyUnavailable("This event is being processed; deliver it again later.",
+                                         {"eventId": event_id}, retry_after=IN_PROGRESS_RETRY_AFTER)
         count("StripeEventDuplicate")
         return {"received": True, "eventId": event_id, "outcome": "duplicate"}
     try:

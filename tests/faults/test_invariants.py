@@ -1,0 +1,88 @@
+"""The invariant checker catches what it is there to catch: each kind of inconsistency a crash could leave,
+planted by hand into otherwise consistent tables, is reported (so a fault test that passes means something)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.faults.invariants import problems
+from tests.integration.conftest import auth
+from tests.integration.test_booking_api import api, body_of, book, small_catalog, users  # noqa: F401
+
+
+@pytest.fixture
+def booked(api, users) -> dict:
+    """Two bookings (one cancelled, so the tables hold a change and its audit entry); consistent as made."""
+    kept = body_of(book(api, users["a"], "k1"))
+    cancelled = body_of(book(api, users["b"], "k2"))
+    response = api.http.post(f"/portal/service-requests/{cancelled['id']}/cancel", headers=auth(users["b"]), body="")
+    assert response.status_code == 200, response.body
+    assert problems() == []
+    return {"kept": kept["id"], "cancelled": cancelled["id"]}
+
+
+def only(found: list[str], fragment: str) -> None:
+    assert found and all(fragment in p for p in found), found
+
+
+def capacity_items():
+    from chalicelib.adapters.dynamodb.models import CapacityCounter
+    return list(CapacityCounter.scan())
+
+
+def test_a_counter_off_by_one_is_reported(booked):
+    from chalicelib.adapters.dynamodb.models import CapacityCounter
+    day = next(i for i in capacity_items() if i.sk.endswith("#DAY") and "#M#" not in i.sk)
+    day.update(actions=[CapacityCounter.count.add(1)])
+    only(problems(), f"counter {day.sk}: stored 2, bookings 1")
+
+
+def test_a_missing_or_foreign_member_lock_is_reported(booked):
+    locks = [i for i in capacity_items() if "#M#" in i.sk and "#S#" in i.sk]
+    locks[0].delete()
+    only(problems(), "member lock")
+    locks[1].holder = "sr_someone_else"
+    locks[1].save()
+    assert len(problems()) == 2
+
+
+def test_a_change_without_its_audit_entry_is_reported(booked):
+    from chalicelib.adapters.dynamodb.models import AuditEntryItem
+    [entry] = list(AuditEntryItem.query(f"SR#{booked['cancelled']}"))
+    entry.delete()
+    only(problems(), f"request {booked['cancelled']}: ('CANCELLED', 'COD_DUE') at sequence 1 with no audit entry")
+
+
+def test_a_change_audited_twice_is_reported(booked):
+    from chalicelib.adapters.dynamodb.models import AuditEntryItem
+    [entry] = list(AuditEntryItem.query(f"SR#{booked['cancelled']}"))
+    AuditEntryItem(entry.pk, entry.sk + "-again", day=entry.day, doc=entry.doc).save()
+    found = problems()
+    assert any("a change audited twice" in p for p in found) and all(booked["cancelled"] in p for p in found), found
+
+
+def test_a_state_the_audit_trail_does_not_end_at_is_reported(booked):
+    from tests.integration.payments_support import stored
+    from tests.integration.test_payments_reconcile import _force
+    _force(booked["cancelled"], sequence=stored(booked["cancelled"]).sequence + 1)  # written, never audited
+    only(problems(), "audit trail ends at")
+
+
+def test_an_answer_naming_a_request_that_does_not_exist_is_reported(booked):
+    import boto3
+
+    from chalicelib.settings import get_settings
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(get_settings().idempotency_table)
+    [record] = [r for r in table.scan()["Items"] if booked["kept"] in r.get("data", "")]
+    answer = json.loads(record["data"])
+    answer["body"]["id"] = "sr_never_made"
+    table.update_item(Key={"id": record["id"]}, UpdateExpression="SET #d = :d",
+                      ExpressionAttributeNames={"#d": "data"}, ExpressionAttributeValues={":d": json.dumps(answer)})
+    only(problems(), "answers request sr_never_made, which does not exist")
+
+
+def test_an_event_claim_left_processing_is_reported(booked):
+    from chalicelib.adapters.dynamodb.models import OpsItem
+    OpsItem("STRIPE_EVENT#evt_1", "EVENT", state="processing", claimedAt=0).save()
+    only(problems(), "Stripe event claim STRIPE_EVENT#evt_1 left processing")
