@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAGE_REGION := us-east-1
 
-.PHONY: run test test-unit test-integration test-e2e test-shifted-clock fuzz bench lint-imports lint-infra package clean \
-	deploy-check deploy
+.PHONY: run test test-unit test-integration test-faults test-e2e test-shifted-clock fuzz bench lint-imports lint-infra \
+	package clean deploy-check deploy
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,19 +28,23 @@ test-unit: $(STAMP)
 test-integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration
 
+# The process killed after each state-changing write, then restarted and retried (tests/faults).
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest tests/faults
+
 test-e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e
 
-# The unit and integration layers with the machine's clock moved: 400 days ahead, then from just before a DST
-# change (America/New_York springs forward at 2027-03-14 07:00Z) with the clock running across it. Proves no
+# The unit, integration and fault-injection layers with the machine's clock moved: 400 days ahead, then from
+# just before a DST change (America/New_York springs forward at 2027-03-14 07:00Z) with the clock running across it. Proves no
 # test depends on the day it runs. Needs Debian's faketime (.ci/run installs it). Only the wall clock moves:
 # a faked monotonic clock makes Python's timed lock waits (futures, events) wait for ever under libfaketime.
 FAKETIME_RUNS := +400d @2027-03-14T06:58:00
 test-shifted-clock: $(STAMP)
 	@command -v faketime >/dev/null || { echo "test-shifted-clock: faketime is not installed (apt-get install -y faketime)" >&2; exit 1; }
 	@for shift in $(FAKETIME_RUNS); do \
-		echo "== unit + integration with the clock at $$shift"; \
-		FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$$(echo $$shift | tr T ' ')" $(BIN)/python -m pytest -p no:cacheprovider tests/unit tests/integration || exit 1; \
+		echo "== unit + integration + faults with the clock at $$shift"; \
+		FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$$(echo $$shift | tr T ' ')" $(BIN)/python -m pytest -p no:cacheprovider tests/unit tests/integration tests/faults || exit 1; \
 	done
 
 # schemathesis (examples, coverage, fuzzing, stateful) against the whole local stack as a user and as an admin:

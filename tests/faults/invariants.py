@@ -67,6 +67,7 @@ def audited_state(doc: dict) -> tuple:
     recorded checkout error, which are bookkeeping written without an audit entry)."""
     payment = doc.get("payment") or {}
     return (doc["status"], doc["paymentStatus"], payment.get("sessionId"), payment.get("paidSessionId"),
+            bool(payment.get("awaitingSettlement")),
             len(payment.get("reconciliationNotes") or ()), payment.get("amountRefunded"), doc["start"],
             doc["memberId"], doc["sequence"])
 

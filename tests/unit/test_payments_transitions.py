@@ -195,6 +195,36 @@ def test_a_write_that_keeps_losing_races_gives_up_with_a_conflict_and_frees_the_
     assert payments.process_event(deps, COMPLETED_PAID, "test")["outcome"] == "changed"
 
 
+def test_an_event_another_invocation_is_processing_is_not_acknowledged_and_a_finished_one_is():
+    deps = make_deps()
+    deps.requests.put(card_request())
+    deps.payment_store.claims["evt_cp"] = "processing"  # claimed by an invocation still running (or just died)
+    with pytest.raises(TemporarilyUnavailable) as raised:
+        payments.process_event(deps, COMPLETED_PAID, "test")
+    assert raised.value.retry_after and deps.requests.get("sr_1").payment_status is P.PENDING
+    deps.payment_store.claims["evt_cp"] = "done"
+    assert payments.process_event(deps, COMPLETED_PAID, "test")["outcome"] == "duplicate"
+
+
+def test_a_payment_change_is_audited_even_when_the_process_dies_right_after_its_write():
+    class Killed(BaseException):
+        pass
+
+    deps = make_deps()
+    deps.requests.put(card_request())
+    save = deps.requests.save
+
+    def save_then_die(old, new, extra=()):
+        save(old, new, extra)
+        raise Killed()
+
+    deps.requests.save = save_then_die
+    with pytest.raises(Killed):
+        payments.process_event(deps, COMPLETED_PAID, "test")
+    assert deps.requests.get("sr_1").payment_status is P.PAID
+    assert [e["action"] for e in deps.audit.for_entity("SR#sr_1")] == ["payment.paid"]
+
+
 def test_amount_or_currency_mismatch_is_flagged_once_and_never_paid(monkeypatch):
     metrics = []
     monkeypatch.setattr(transition, "count", lambda name, value=1, **dims: metrics.append((name, dims)))
