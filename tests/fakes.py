@@ -128,7 +128,7 @@ class FakeAuditLog:
             with self._lock:
                 self.entries.append(entry)
 
-        return lambda tx: tx.on_commit(append)
+        return lambda tx: tx.after_commit(append)
 
     def _entry(self, entity: str, actor: str, action: str, before: dict | None, after: dict | None,
                reason: str | None) -> dict:
@@ -321,9 +321,6 @@ class FakeTransaction:
             self._checks.append(lambda c=change: keys.failure(c, items.get(c.key)))
             self._changes.append(lambda c=change: items.__setitem__(c.key, keys.applied(c, items.get(c.key))))
 
-    def on_commit(self, change: Callable[[], None]) -> None:
-        """An unconditional change made with the others (e.g. an audit entry)."""
-        self._changes.append(change)
 
     def put(self, label: str, request: ServiceRequest, expected_revision: int | None) -> None:
         """Write the request at the next revision; None = only if it does not exist yet."""

@@ -50,7 +50,7 @@ class FakeRequests:
             raise StaleRevision(old.id)
         self.docs[old.id] = {**codec.request_to_doc(new), "revision": old.revision + 1}
         for add in extra:  # the audit entry, written with the change (FakeAuditLog.action)
-            add(SimpleNamespace(on_commit=lambda change: change()))
+            add(SimpleNamespace(after_commit=lambda change: change()))
         return new.with_changes(revision=old.revision + 1)
 
     def release(self, old: ServiceRequest, new: ServiceRequest, plan, extra=()) -> ServiceRequest:

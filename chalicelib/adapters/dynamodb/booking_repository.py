@@ -156,15 +156,13 @@ class DynamoServiceRequestRepository:
 
     def release(self, old: ServiceRequest, new: ServiceRequest, plan: CapacityPlan,
                 extra: Iterable[Any] = ()) -> ServiceRequest:
-        """Cancel/expire: give the capacity back and write the new state, atomically, only if the request
-        is still at the revision read (raises StaleRevision otherwise)."""
+        """Cancel/expire: give the capacity back and write the new state atomically (StaleRevision if it moved)."""
         tx = self._tx()
         capacity_store.add_changes(tx, keys.changes(old.id, release=plan))
         return self._commit(tx, old, new, extra)
 
     def save(self, old: ServiceRequest, new: ServiceRequest, extra: Iterable[Any] = ()) -> ServiceRequest:
-        """State change without capacity change, conditional on the revision read (raises StaleRevision); with
-        `extra` actions (an audit entry) one transaction."""
+        """Same capacity, conditional on the revision read (StaleRevision); with `extra` (audit) one transaction."""
         if extra:
             return self._commit(self._tx(), old, new, extra)
         with translated():
