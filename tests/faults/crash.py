@@ -17,8 +17,9 @@ class ProcessDied(BaseException):
 
 
 class DiesAfter:
-    """Proxy of `target` whose `method` does its work and then kills the process, the first `after`-th time
-    it is called (1 = the first call). Every other attribute and call goes through unchanged."""
+    """Proxy of `target` whose `method` does its work and then kills the process, the `after`-th time it is called
+    (1 = the first call). Once dead, every call through the proxy raises ProcessDied too, so no `finally` or
+    `except BaseException` on the way out can write through it (a killed process writes nothing more)."""
 
     def __init__(self, target: Any, method: str, after: int = 1) -> None:
         self._target = target
@@ -29,18 +30,21 @@ class DiesAfter:
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._target, name)
-        if name != self._method:
+        if not callable(attribute):
             return attribute
 
-        def dying(*args: Any, **kwargs: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self.kills:
+                raise ProcessDied(f"{name} called after the process died")
             result = attribute(*args, **kwargs)
-            self.calls += 1
-            if self.calls == self._after:
-                self.kills += 1
-                raise ProcessDied(f"killed after {type(self._target).__name__}.{name}")
+            if name == self._method:
+                self.calls += 1
+                if self.calls == self._after:
+                    self.kills += 1
+                    raise ProcessDied(f"killed after {type(self._target).__name__}.{name}")
             return result
 
-        return dying
+        return call
 
 
 def dies_after(container: Any, dependency: str, method: str, after: int = 1) -> DiesAfter:
