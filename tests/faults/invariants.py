@@ -3,8 +3,8 @@ once the dust of a crash and its retries has settled. `problems()` lists every v
 `assert_consistent()` fails with that list. Read straight from the tables (scans are fine in a test), never
 through the code under test, so a bug in a repository cannot hide itself.
 
-- capacity: every team-day, slot-cell and member-day counter equals the number of capacity-holding requests that
-  cover it, and the member cell locks are exactly those requests' cells, each held by its request;
+- capacity: every team-day count, slot-cell crew count and member-day load equals the number of capacity-holding
+  requests that cover it, and the members' busy cells are exactly those requests' cells, each held once;
 - audit: a request that left its initial state has an audit trail ending at its stored state (status, payment
   status, session, placement, sequence, notes), and no change was audited twice (two entries from one state);
 - idempotency: a completed key's stored success names requests that exist;
@@ -25,41 +25,28 @@ def stored_requests() -> list[ServiceRequest]:
     return [from_item(item) for item in ServiceRequestItem.scan()]
 
 
-def expected_capacity(requests: list[ServiceRequest]) -> tuple[Counter, dict[str, str]]:
-    """(counter sort key -> count, member lock sort key -> holder) that the holding requests add up to."""
+def expected_capacity(requests: list[ServiceRequest]) -> Counter:
+    """The counters the capacity-holding requests add up to, named as tests/capacity_view.flat_counters names them:
+    team-day count, member-day load, slot-cell crews and member busy cells (1 each; two holders count 2)."""
     counts: Counter = Counter()
-    locks: dict[str, str] = {}
     for r in requests:
         if not r.holds_capacity:
             continue
         p = r.placement
-        counts[keys.day_key(p.team_id, p.local_date)[1]] += 1
-        counts[keys.member_day_key(p.team_id, p.member_id, p.local_date)[1]] += 1
+        counts[f"{p.local_date}#T#{p.team_id}#DAY"] += 1
+        counts[f"{p.local_date}#T#{p.team_id}#M#{p.member_id}#DAY"] += 1
         for cell in p.cells:
-            counts[keys.cell_key(p.team_id, cell, p.timezone)[1]] += 1
-            lock = keys.member_cell_key(p.team_id, p.member_id, cell, p.timezone)[1]
-            if lock in locks:
-                locks[lock] += f",{r.id}"  # two holders of one lock: reported below
-            else:
-                locks[lock] = r.id
-    return counts, locks
+            day = keys.cell_date(cell, p.timezone)
+            counts[f"{day}#T#{p.team_id}#S#{cell}"] += 1
+            counts[f"{day}#T#{p.team_id}#M#{p.member_id}#S#{cell}"] += 1
+    return counts
 
 
 def capacity_problems(requests: list[ServiceRequest]) -> list[str]:
-    from chalicelib.adapters.dynamodb.models import CapacityCounter
-    counts, locks = expected_capacity(requests)
-    stored_counts: dict[str, int] = {}
-    stored_locks: dict[str, str] = {}
-    for item in CapacityCounter.scan():
-        if "#M#" in item.sk and "#S#" in item.sk:
-            stored_locks[item.sk] = str(item.holder)
-        else:
-            stored_counts[item.sk] = int(item.count or 0)
-    out = [f"counter {sk}: stored {stored_counts.get(sk, 0)}, bookings {counts.get(sk, 0)}"
-           for sk in sorted(set(counts) | set(stored_counts)) if stored_counts.get(sk, 0) != counts.get(sk, 0)]
-    out += [f"member lock {sk}: stored holder {stored_locks.get(sk)}, held by {locks.get(sk)}"
-            for sk in sorted(set(locks) | set(stored_locks)) if stored_locks.get(sk) != locks.get(sk)]
-    return out
+    from tests.capacity_view import flat_counters
+    expected, stored = expected_capacity(requests), flat_counters(nonzero=True)
+    return [f"counter {name}: stored {stored.get(name, 0)}, bookings {expected.get(name, 0)}"
+            for name in sorted(set(expected) | set(stored)) if stored.get(name, 0) != expected.get(name, 0)]
 
 
 def audited_state(doc: dict) -> tuple:
