@@ -15,6 +15,7 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb import capacity_store, job_keys, keys, request_lists
+from chalicelib.adapters.dynamodb.connection import SharedConnection
 from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor
 from chalicelib.adapters.dynamodb.errors import cancellation_codes, resend_while_contended, response_code, translated
 from chalicelib.adapters.dynamodb.models import ServiceRequestItem
@@ -93,10 +94,11 @@ class _Tx:
 
 class DynamoServiceRequestRepository:
     def __init__(self, endpoint: str | None, region: str, sleep: Callable[[float], None] | None = None) -> None:
-        self._endpoint, self._region, self.sleep = endpoint, region, sleep  # sleep: backoff of re-sent transactions
+        self._connection = SharedConnection(endpoint, region)
+        self.sleep = sleep  # backoff of re-sent transactions
 
     def _tx(self) -> _Tx:
-        return _Tx(Connection(host=self._endpoint, region=self._region))
+        return _Tx(self._connection.get())
 
     # --- reads -----------------------------------------------------------------------------------------
     def get(self, request_id: str) -> ServiceRequest | None:

@@ -28,6 +28,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb.catalog_repository import bump_version
+from chalicelib.adapters.dynamodb.connection import SharedConnection
 from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor, invalid_cursor
 from chalicelib.adapters.dynamodb.errors import cancellation_codes, translated
 from chalicelib.adapters.dynamodb.models import CatalogItem
@@ -135,8 +136,7 @@ def exhausted_details(labels: Iterable[str]) -> dict:
 
 class DynamoPromoRepository:
     def __init__(self, endpoint: str | None, region: str, on_write: Callable[[], None] = lambda: None) -> None:
-        self._endpoint = endpoint
-        self._region = region
+        self._shared_connection = SharedConnection(endpoint, region)
         self._on_write = on_write  # after every rule write (the container's caches check the version again)
 
     # --- reads ---------------------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ class DynamoPromoRepository:
         return stored
 
     def _connection(self) -> Connection:
-        return Connection(host=self._endpoint, region=self._region)
+        return self._shared_connection.get()
 
     @staticmethod
     def _commit(tx: TransactWrite, labels: list[str]) -> set[str]:
