@@ -63,6 +63,9 @@ OPTIONAL_COMPONENTS: tuple[Component, ...] = (
     Component("ws-gateway", "devtools.ws_gateway", exports={"WEBSOCKET_MANAGEMENT_ENDPOINT": "{url}",
                                                              "WEBSOCKET_URL": "ws://{host}:{port}"},
               ready_path="", local_port=8001, port_env="WS_PORT"),
+    # After the gateway (it pushes through it). The API delivers realtime from the requests stream, as in AWS,
+    # only when this poller runs; without it the API pushes inline.
+    Component("stream-poller", "devtools.stream_poller", exports={"REALTIME_DELIVERY": "stream"}),
 )
 
 
@@ -107,7 +110,8 @@ def start_api(env: dict[str, str], port: int, log_path=None) -> Child:
 
 
 def prepare_data(env: dict[str, str]) -> tuple[Any, dict[str, int]]:
-    """Create tables and seed, in this process, with the settings the API will read from `env`."""
+    """Create tables and seed, in this process, with the settings the API will read from `env`; records the
+    requests table's stream in `env` (REQUESTS_STREAM_ARN, for the stream poller and app.py's stream handler)."""
     from chalicelib.settings import settings_from_env
     from devtools.create_tables import ensure_tables
     from devtools.seed import seed_demo
@@ -116,7 +120,15 @@ def prepare_data(env: dict[str, str]) -> tuple[Any, dict[str, int]]:
     # pynamodb/boto read credentials from os.environ; this process talks to moto too.
     os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
     ensure_tables(settings)
+    env["REQUESTS_STREAM_ARN"] = requests_stream_arn(settings)
     return settings, seed_demo(settings)
+
+
+def requests_stream_arn(settings: Any) -> str:
+    import boto3
+
+    client = boto3.client("dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint)
+    return client.describe_table(TableName=settings.requests_table)["Table"]["LatestStreamArn"]
 
 
 def webhook_url(api_port: int) -> str:
@@ -153,6 +165,7 @@ def main(on_ready: Callable[[], None] | None = None) -> int:
         settings, counts = prepare_data(env)
         api_port = int(os.environ.get("PORT", "8000"))
         env["STUB_WEBHOOK_URL"] = webhook_url(api_port)
+        env["STREAM_POLLER_CHECKPOINT"] = str(LOG_DIR / "stream-poller.json")
         _start_components(supervisor, env)
         supervisor.add(start_api(env, api_port), restart=functools.partial(start_api, dict(env), api_port))
         tokens = demo_tokens(settings)

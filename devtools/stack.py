@@ -3,7 +3,8 @@
 `running_stack(log_dir)` starts, in this order, exactly what `make run` starts:
   moto server -> tables and demo seed (devtools.run.prepare_data, in this process)
   -> every optional component of devtools.run.OPTIONAL_COMPONENTS whose module exists (Stripe stub,
-     websocket dev gateway), each exporting its URL to the API's environment
+     websocket dev gateway, the requests-stream poller that delivers realtime pushes as Lambda does in AWS),
+     each exporting its URL (or, for the poller, REALTIME_DELIVERY=stream) to the API's environment
   -> the local API (python -m devtools.local_api, JSON 404 for unknown routes)
 and stops them all on exit. Child output goes to log files in `log_dir` (`stack.log_tail(name)`).
 The e2e tests (tests/e2e/conftest.py) and the local load bench (bench/local_load.py) both use it.
@@ -133,6 +134,7 @@ def start_stack(log_dir: Path, stage: str = "local", base_env: Mapping[str, str]
         errors: dict[str, str] = {}
         api_port = free_port()
         env["STUB_WEBHOOK_URL"] = webhook_url(api_port)  # the stub pays into this stack's API
+        env["STREAM_POLLER_CHECKPOINT"] = str(log_dir / "stream-poller.json")
         for component in OPTIONAL_COMPONENTS:
             if not component.available():
                 continue
