@@ -14,6 +14,9 @@ Then moto holds 10,000 bookings, and its resident memory is read from /proc/<pid
 and moto processes spent per HTTP booking (from /proc/<pid>/stat) says where the time goes and depends less than
 the rate on what else the machine is running (it still varies: per-day reads are cached for a few seconds, so
 a slower run re-reads more often); the machine's load average is reported next to it.
+Realtime pushes follow from the requests table's stream, as in AWS (devtools/stream_poller.py): the pre-loaded
+bookings are stream records too, so the HTTP phase starts once the poller has caught up with them, and the
+poller's CPU time per HTTP booking (their pushes, counted until it has caught up again) is reported as well.
 """
 from __future__ import annotations
 
@@ -141,6 +144,25 @@ def check_preload(stack, starts: list[datetime], per_slot: int) -> None:
                            f"{wrong[0].isoformat()}: {offered.get(wrong[0])}")
 
 
+def stream_caught_up(stack) -> float:
+    """Wait until the stream poller (when the stack runs one) has handed every change written so far to the app
+    (the pre-loaded bookings are stream records too, pushed as AWS would push them); returns the seconds waited.
+    An empty poll that started after this call began has seen every earlier write."""
+    import requests
+
+    if "stream-poller" not in stack.components:
+        return 0.0
+    began = time.perf_counter()
+    url = stack.require("stream-poller").url
+    target = requests.get(url, timeout=REQUEST_TIMEOUT_SECONDS).json()["emptyPolls"] + 2
+    deadline = time.monotonic() + HTTP_PHASE_LIMIT_SECONDS
+    while requests.get(url, timeout=REQUEST_TIMEOUT_SECONDS).json()["emptyPolls"] < target:
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"the stream poller did not catch up within {HTTP_PHASE_LIMIT_SECONDS}s")
+        time.sleep(0.5)
+    return time.perf_counter() - began
+
+
 @dataclass
 class HttpRun:
     statuses: list[int]
@@ -201,13 +223,16 @@ def figures() -> dict:
         starts = open_slots(stack, date.today() + timedelta(days=1))
         preload_seconds = preload(stack, starts, BOOKINGS_PER_SLOT - HTTP_BOOKINGS_PER_SLOT)
         check_preload(stack, starts, BOOKINGS_PER_SLOT - HTTP_BOOKINGS_PER_SLOT)
+        catch_up_seconds = stream_caught_up(stack)
         moto_pid, api_pid = stack.child("moto").pid, stack.child("api").pid
+        poller_pid = stack.components["stream-poller"].pid if "stream-poller" in stack.components else None
         rss_before_http = rss_mb(moto_pid)
         tokens = [dev_tokens.issue(stack.settings.dev_token_secret, f"bench-client-{i}") for i in range(CLIENTS)]
         http_starts = starts * HTTP_BOOKINGS_PER_SLOT
         random.Random(7).shuffle(http_starts)
-        cpu_before = {pid: cpu_seconds(pid) for pid in (moto_pid, api_pid)}
+        cpu_before = {pid: cpu_seconds(pid) for pid in (moto_pid, api_pid, poller_pid) if pid}
         run = book_over_http(stack, http_starts, tokens)
+        stream_caught_up(stack)  # the pushes of the HTTP bookings are part of their cost
         cpu_ms = {pid: (cpu_seconds(pid) - cpu_before[pid]) * 1000 for pid in cpu_before}
         load_average = os.getloadavg()[0]
         moto_rss = rss_mb(moto_pid)
@@ -222,6 +247,10 @@ def figures() -> dict:
         "local_load_http_timeouts": run.timeouts,
         "local_load_api_cpu_ms_per_booking": round(cpu_ms[api_pid] / per_booking, 1),
         "local_load_moto_cpu_ms_per_booking": round(cpu_ms[moto_pid] / per_booking, 1),
+        # Realtime pushes, delivered from the requests stream off the request path (None: pushed inline).
+        "local_load_stream_poller_cpu_ms_per_booking": round(cpu_ms[poller_pid] / per_booking, 1) if poller_pid
+        else None,
+        "local_load_stream_catch_up_after_preload_s": round(catch_up_seconds, 1),
         "local_load_machine_load_average_1m": round(load_average, 2),
         "local_load_preloaded_bookings": SLOTS * (BOOKINGS_PER_SLOT - HTTP_BOOKINGS_PER_SLOT),
         "local_load_total_bookings": SLOTS * (BOOKINGS_PER_SLOT - HTTP_BOOKINGS_PER_SLOT) + created,

@@ -214,6 +214,16 @@ class Container:
 
         return WebsocketPublisher(self.realtime_store, self.realtime_pusher, self.day_slots, clock=self._now)
 
+    @cached_property
+    def stream_publisher(self):
+        """The same pushes for the requests-stream consumer. A batch of up to 100 records can touch dozens of
+        team-days, and what the budget cuts off gets neither a push nor a change-log entry, so it is bounded by
+        the invocation's time rather than a request's second."""
+        from chalicelib.services.realtime import STREAM_BUDGET_SECONDS, WebsocketPublisher
+
+        return WebsocketPublisher(self.realtime_store, self.realtime_pusher, self.day_slots,
+                                  budget_seconds=STREAM_BUDGET_SECONDS, clock=self._now)
+
     def day_slots(self, service_id: str, local_date: str, team_id: str) -> list[dict]:
         """One team's slots {start, remaining} on a team-local date, read through this container."""
         from chalicelib.services.availability import day_slots

@@ -12,8 +12,9 @@ request only books, and its push follows within a poll interval, on another proc
   process loses no change.
 - A batch whose handler raises is retried (as Lambda retries a batch) up to MAX_ATTEMPTS times, then logged and
   skipped: locally, a consumer bug must not stop every later push.
-- GET / on PORT answers 200 once the app is loaded and the shard iterators are held (the stack waits for it
-  before it starts the API, so no booking can precede the starting position).
+- GET / on PORT answers once the app is loaded and the shard iterators are held (the stack waits for it before
+  it starts the API, so no booking can precede the starting position), with {"handled": records handed to the
+  app, "emptyPolls": polls that found nothing new}: a poll counted after a write finished found that write.
 
 Run: `python -m devtools.stream_poller` with the local stack's environment (REQUESTS_STREAM_ARN, DYNAMODB_ENDPOINT,
 the stage's variables; devtools/run.py and devtools/stack.py pass them).
@@ -102,6 +103,8 @@ class StreamPoller:
         self._checkpoint = checkpoint
         self._sleep = sleep
         self._iterators: dict[str, str] = {}
+        self.handled = 0
+        self.empty_polls = 0
 
     def start(self) -> None:
         """Take a shard iterator per shard: after the checkpoint where there is one, else at the stream's end."""
@@ -124,6 +127,8 @@ class StreamPoller:
                 self._checkpoint.save(shard_id, records[-1]["dynamodb"]["SequenceNumber"])
                 handled += len(records)
             self._iterators[shard_id] = page["NextShardIterator"]
+        self.handled += handled
+        self.empty_polls += not handled
         return handled
 
     def _deliver(self, records: list[dict]) -> None:
@@ -159,12 +164,15 @@ def load_handler(stage: str) -> Handler:
     return lambda event: wrapped(event, LambdaContext(HANDLER_NAME, memory_size=512))
 
 
-def serve_health(port: int) -> None:
+def serve_health(port: int, poller: StreamPoller) -> None:
     class Health(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            body = json.dumps({"handled": poller.handled, "emptyPolls": poller.empty_polls}).encode()
             self.send_response(200)
-            self.send_header("Content-Length", "0")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            self.wfile.write(body)
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -185,7 +193,7 @@ def main() -> None:
     poller = StreamPoller(client, stream_arn, handler, Checkpoint(Path(checkpoint_path) if checkpoint_path else None,
                                                                   stream_arn))
     poller.start()
-    serve_health(int(os.environ["PORT"]))
+    serve_health(int(os.environ["PORT"]), poller)
     log.info("polling %s", stream_arn)
     try:
         poller.run_forever()

@@ -30,6 +30,9 @@ SETTLE = timedelta(seconds=3)
 MAX_SUBSCRIPTION_DAYS = 31
 MAX_CHANNELS_PER_CONNECTION = 4 * MAX_SUBSCRIPTION_DAYS
 ADMIN_CHANNEL = "ADMINS"
+# The stream consumer's push budget per team: well inside the Lambda timeout (30 s), so a stream batch's pushes
+# are cut off only when the gateway or the tables are failing.
+STREAM_BUDGET_SECONDS = 20.0
 CURSOR_PATTERN = r"^\d{8}T\d{6}\.\d{6}Z-([0-9a-f]{8}|~)$"
 _CURSOR_TIME = "%Y%m%dT%H%M%S.%fZ"
 

@@ -18,7 +18,7 @@ ACTIVE = {s.value for s in ACTIVE_STATUSES}
 
 class StreamDeps(Protocol):
     catalog: CatalogSource
-    publisher: AvailabilityPublisher  # the inline publisher: this consumer IS the delivery for request changes
+    stream_publisher: AvailabilityPublisher  # this consumer IS the delivery for request changes
 
 
 def _doc(image: dict) -> dict | None:
@@ -79,12 +79,12 @@ def publish_changes(deps: StreamDeps, records: Iterable[dict]) -> dict:
     for team_id, dates in days.items():
         services = [s.id for s in catalog.services.values() if team_id in s.team_ids]
         try:
-            deps.publisher.availability_changed(services, team_id, sorted(dates))
+            deps.stream_publisher.availability_changed(services, team_id, sorted(dates))
         except Exception:  # noqa: BLE001
             logger.exception("stream push failed", extra={"teamId": team_id})
     for doc in emergencies:
         try:
-            deps.publisher.emergency_created(doc)
+            deps.stream_publisher.emergency_created(doc)
         except Exception:  # noqa: BLE001
             logger.exception("emergency push failed", extra={"serviceRequestId": doc.get("id")})
     count("RealtimeStreamBatches")

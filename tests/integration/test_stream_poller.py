@@ -63,6 +63,7 @@ def test_a_booking_reaches_the_handler_as_a_lambda_event_the_app_reads(api, user
     assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], float)
     assert changes_in(handler.records()) == ({"t1": {DAY}}, [])
     assert stream.poll_once() == 0 and len(handler.events) == 1  # delivered once
+    assert (stream.handled, stream.empty_polls) == (1, 1)
 
 
 def test_changes_before_the_start_are_not_delivered(api, users, settings):

@@ -152,3 +152,22 @@ def test_feed_does_not_skip_a_change_that_lands_after_a_younger_one(store):
 def test_feed_rejects_cursors_it_did_not_issue(store, cursor):
     with pytest.raises(ValidationFailed):
         rt.changes_since(store, CATALOG, "svc", cursor, 50, NOW)
+
+
+def test_the_stream_consumer_logs_every_day_of_a_batch_that_a_request_budget_would_cut_off(monkeypatch, settings):
+    """A stream batch touching many team-days gets them all into the change log (and pushed); the 1 s request
+    budget would skip the days it does not reach. Each day takes 0.4 s on the fake monotonic clock."""
+    from chalicelib.bootstrap import Container
+
+    ticks = iter(i * 0.4 for i in range(10_000))
+    monkeypatch.setattr(rt, "monotonic", lambda: next(ticks))
+    days = [(date(2030, 3, 6) + timedelta(days=n)).isoformat() for n in range(12)]
+
+    def logged_days(publisher_of) -> list[str]:
+        deps = Container(settings).override(realtime_store=FakeRealtimeStore(), realtime_pusher=RecordingPusher(),
+                                            day_slots=slots)
+        publisher_of(deps).availability_changed(["svc"], "t1", days)
+        return sorted(change["date"] for change in deps.realtime_store.changes_between("svc", "", "~", 100))
+
+    assert logged_days(lambda deps: deps.stream_publisher) == days
+    assert len(logged_days(lambda deps: deps.publisher)) < len(days)  # what the request budget would have logged

@@ -81,7 +81,7 @@ class Deps:
             def get(self_inner):
                 return Catalog(services={"cleaning": service, "plumbing": other})
         self.catalog = Cache()
-        self.publisher = publisher
+        self.stream_publisher = publisher
 
 
 def test_publish_pushes_every_service_of_the_team_and_survives_push_errors():
