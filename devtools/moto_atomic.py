@@ -1,7 +1,7 @@
 """moto server with requests applied one at a time, transactions that copy only the items they touch
 (devtools/moto_transactions.py), queries that cost what they return (devtools/moto_query.py),
-item values written into responses as they are (devtools/moto_responses.py) and stream iterators that do not
-pile up (devtools/moto_streams.py).
+item values written into responses as they are (devtools/moto_responses.py), string values sized and compared directly
+(devtools/moto_values.py) and stream iterators that do not pile up (devtools/moto_streams.py).
 
 moto's TransactWriteItems applies items in turn and restores a copy of the tables on failure; two transactions
 running at once in moto's threaded server can interleave and undo each other's writes. Real DynamoDB
@@ -22,7 +22,7 @@ from moto.moto_server.threaded_moto_server import DomainDispatcherApplication, c
 from moto.server import MotoRequestHandler
 from werkzeug.serving import run_simple
 
-from devtools import moto_query, moto_responses, moto_streams, moto_transactions
+from devtools import moto_query, moto_responses, moto_streams, moto_transactions, moto_values
 
 
 class SerialApp:
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     moto_query.install()
     moto_responses.install()
     moto_streams.install()
+    moto_values.install()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, SerialApp(app), threaded=True, request_handler=ErrorsOnlyRequestHandler)
 

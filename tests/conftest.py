@@ -123,6 +123,15 @@ def _item_values_serialized_as_they_are() -> None:
 _item_values_serialized_as_they_are()
 
 
+def _values_sized_and_compared_directly() -> None:
+    """The same item sizes and comparisons as the local stack's moto server (devtools/moto_values.py)."""
+    from devtools import moto_values
+    moto_values.install()
+
+
+_values_sized_and_compared_directly()
+
+
 def _sleep_that_survives_a_shifted_wall_clock() -> None:
     """Under Debian's libfaketime with only the wall clock shifted (FAKETIME_DONT_FAKE_MONOTONIC=1, which Python's
     timed lock waits need), `time.sleep` fails with EINVAL: libfaketime shifts its absolute CLOCK_MONOTONIC
