@@ -63,13 +63,9 @@ def book(api, key: str, start: str = slot(9), **extra):
 
 
 def counters() -> dict[str, int]:
-    """Non-zero capacity counters and member cell locks (a released counter stays as an item at 0)."""
-    from chalicelib.adapters.dynamodb.models import CapacityCounter
-    out = {}
-    for month in ("CAP#2026-11", "CAP#2026-12"):
-        out.update({i.sk: 1 if i.holder else int(i.count) for i in CapacityCounter.query(month)
-                    if i.count or i.holder})
-    return out
+    """Non-zero capacity counters and member busy cells (a released counter stays at 0)."""
+    from tests.capacity_view import flat_counters
+    return flat_counters(nonzero=True)
 
 
 def statuses() -> dict[str, str]:

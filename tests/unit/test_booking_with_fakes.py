@@ -109,7 +109,7 @@ def test_a_burst_on_one_slot_spreads_over_members_when_ties_are_random():
             deps.catalog_repo.put_member(member)
         deps.catalog.invalidate()
         deps.shuffle = shuffle
-        stale = deps.load_snapshots.get(deps.requests, DAY)  # what every booking of the burst read
+        stale = deps.load_snapshots.get(deps.requests, "t1", DAY)  # what every booking of the burst read
         deps.load_snapshots = SimpleNamespace(get=lambda *a, **kw: stale, note_booking=lambda *a: None)
         creates = []
         store = deps.requests.create
