@@ -69,7 +69,8 @@ def expire_holds(event):
     return payments.expire_holds_job(event)
 
 
-@app.schedule(Cron(30, 3, "*", "*", "?", "*"))  # 03:30 UTC nightly
+# 03:30 UTC nightly, and hourly until 06:30 to finish a run that stopped early or hit errors (reconcile_tonight).
+@app.schedule(Cron(30, "3-6", "*", "*", "?", "*"))
 def reconcile_payments(event):
     return payments.reconcile_payments_job(event)
 

@@ -54,4 +54,4 @@ def expire_holds_job(event: Any) -> dict:
 
 
 def reconcile_payments_job(event: Any) -> dict:
-    return payments.reconcile_payments(container(), deadline=deadline_from(getattr(event, "context", None)))
+    return payments.reconcile_tonight(container(), deadline=deadline_from(getattr(event, "context", None)))

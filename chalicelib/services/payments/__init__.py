@@ -16,9 +16,9 @@ from chalicelib.domain.payment import amount_due
 from chalicelib.services.payments.checkout import (SESSION_MIN_LIFETIME, CheckoutDeps, checkout_after_booking,
                                                    cod_collected, resume_checkout)
 from chalicelib.services.payments.expiry import expire_holds
-from chalicelib.services.payments.reconcile import RECONCILE_JOB, reconcile_payments
+from chalicelib.services.payments.reconcile import RECONCILE_JOB, reconcile_payments, reconcile_tonight
 from chalicelib.services.payments.webhooks import HANDLERS, process_event, receive_webhook
 
 __all__ = ["CheckoutDeps", "HANDLERS", "RECONCILE_JOB", "SESSION_MIN_LIFETIME", "amount_due", "checkout_after_booking",
-           "cod_collected", "expire_holds", "process_event", "receive_webhook", "reconcile_payments",
+           "cod_collected", "expire_holds", "process_event", "receive_webhook", "reconcile_payments", "reconcile_tonight",
            "resume_checkout"]

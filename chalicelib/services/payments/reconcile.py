@@ -34,6 +34,7 @@ EVENT_REPLAY_WINDOW = timedelta(days=3)  # Stripe retries deliveries for 3 days;
 LISTING_MARGIN = timedelta(minutes=5)  # a session's `created` is Stripe's clock, not ours
 RECONCILE_ACTOR = "system:reconcile"
 RECONCILE_JOB = "reconcile_payments"
+NIGHT_DONE = "reconcile_payments#night"  # the UTC date whose reconciliation completed without errors
 SUMMARY_KEYS = ("open", "eventsReplayed", "fixedPaid", "fixedPending", "fixedFailed", "fixedExpired",
                 "expiredStale", "flaggedPaidNotInStripe", "mismatches", "refunded", "errors")
 # What closing a stale session at Stripe turned out to be (expiry.end_request) -> the count it adds to.
@@ -124,6 +125,23 @@ def reconcile_payments(deps: ReconcileDeps, deadline: Deadline = None,
             return _report(run, False, stripe_calls_before)
     store.clear_checkpoint(RECONCILE_JOB)
     return _report(run, True, stripe_calls_before)
+
+
+def reconcile_tonight(deps: ReconcileDeps, deadline: Deadline = None) -> dict:
+    """The nightly job. Its schedule fires hourly from 03:30 to 06:30 UTC: the night's first run reconciles, and
+    the later ones finish a run that did not complete — stopped by its deadline (it resumes from its checkpoint)
+    or that hit errors (it runs again from the start: every phase is idempotent) — and otherwise do nothing.
+    A run with errors is never reported complete; each incomplete run counts ReconcileIncomplete (alarmed)."""
+    night = deps.clock().date().isoformat()
+    if (deps.payment_store.load_checkpoint(NIGHT_DONE) or {}).get("night") == night:
+        return {"skipped": True, "night": night, "complete": True}
+    result = reconcile_payments(deps, deadline)
+    if result["complete"] and result["errors"]:
+        count("ReconcileIncomplete")
+        result = {**result, "complete": False}
+    if result["complete"]:
+        deps.payment_store.save_checkpoint(NIGHT_DONE, {"night": night})
+    return {**result, "night": night}
 
 
 def _report(run: _Run, complete: bool, stripe_calls_before: int) -> dict:
