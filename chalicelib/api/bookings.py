@@ -59,10 +59,11 @@ def series_view(result: series.SeriesResult) -> dict:
 
 @endpoint(bp, "/services/{service_id}/availability", summary="Bookable slots with remaining counts",
           query=AvailabilityQuery, response=AvailabilityOut,
-          errors=("NOT_FOUND", "RANGE_TOO_LARGE"), tags=("availability",))
+          errors=("NOT_FOUND", "RANGE_TOO_LARGE", "SERVICE_AREA_NOT_COVERED"), tags=("availability",))
 def availability(ctx: Ctx, service_id: str) -> dict:
     q = ctx.query
-    return availability_service.get_availability(container(), service_id, q.from_, q.to, q.tz, q.teamMemberId)
+    return availability_service.get_availability(container(), service_id, q.from_, q.to, q.tz, q.teamMemberId,
+                                                 q.postalCode, q.country)
 
 
 @endpoint(bp, "/portal/service-requests", "POST", auth="user", summary="Book a service (idempotent)",

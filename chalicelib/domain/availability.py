@@ -194,17 +194,19 @@ def requested_window(from_day: date, to_day: date, tz: str) -> tuple[datetime, d
 
 
 def availability(catalog: Catalog, service: Service, from_day: date, to_day: date, tz: str, now: datetime,
-                 snapshot: CounterSnapshot, member_id: str | None = None) -> list[dict]:
-    """Days (in the customer's zone `tz`) with their slots; slots of several teams at one instant are summed."""
+                 snapshot: CounterSnapshot, member_id: str | None = None,
+                 teams: list[Team] | None = None) -> list[dict]:
+    """Days (in the customer's zone `tz`) with their slots. Each slot names the team that serves it: two teams
+    free at one instant are two slots (in the service's team order), never merged into one count."""
     window_start, window_end = requested_window(from_day, to_day, tz)
-    teams = teams_for(catalog, service)
-    by_start: dict[datetime, list[Slot]] = {}
+    teams = teams_for(catalog, service) if teams is None else teams
+    by_start: dict[datetime, list[tuple[Team, Slot]]] = {}
     for team in teams:
         members, blackouts = _members(catalog, service, team, member_id), blackouts_for(catalog, team)
         for local_day in team_local_dates([team], window_start, window_end)[team.id]:
             for slot in _day_slots(service, team, local_day, now, snapshot, members, blackouts):
                 if window_start <= slot.start < window_end:
-                    by_start.setdefault(slot.start, []).append(slot)
+                    by_start.setdefault(slot.start, []).append((team, slot))
     z = zone(tz)
     days: dict[str, list[dict]] = {}
     day = from_day
@@ -212,11 +214,11 @@ def availability(catalog: Catalog, service: Service, from_day: date, to_day: dat
         days[day.isoformat()] = []
         day += timedelta(days=1)
     for start in sorted(by_start):
-        slots = by_start[start]
         local = start.astimezone(z)
-        days.setdefault(local.date().isoformat(), []).append({
-            "start": local.isoformat(), "end": slots[0].end.astimezone(z).isoformat(),
-            "remaining": sum(s.remaining for s in slots)})
+        for team, slot in by_start[start]:
+            days.setdefault(local.date().isoformat(), []).append({
+                "start": local.isoformat(), "end": slot.end.astimezone(z).isoformat(), "remaining": slot.remaining,
+                "teamId": team.id, "teamTimezone": team.timezone})
     return [{"date": d, "slots": s} for d, s in days.items()]
 
 

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from chalicelib.domain import availability as av
 from chalicelib.domain.errors import NotFound, RangeTooLarge, ValidationFailed
+from chalicelib.services import service_areas
 from chalicelib.services.catalog import require_service
 from chalicelib.services.ports import CatalogSource, Clock, ServiceRequestRepository
 
@@ -18,8 +19,10 @@ class AvailabilityDeps(Protocol):
 
 
 def get_availability(deps: AvailabilityDeps, service_id: str, from_day: date, to_day: date, tz: str,
-                     member_id: str | None = None) -> dict:
-    """Raises NotFound, RangeTooLarge, ValidationFailed."""
+                     member_id: str | None = None, postal_code: str | None = None,
+                     country: str | None = None) -> dict:
+    """Every slot names its team. With a location, only the teams whose service area covers it (the teams a
+    booking there would consider). Raises NotFound, RangeTooLarge, ValidationFailed, ServiceAreaNotCovered."""
     catalog = deps.catalog.get()
     service = require_service(catalog, service_id)
     if to_day < from_day:
@@ -31,6 +34,8 @@ def get_availability(deps: AvailabilityDeps, service_id: str, from_day: date, to
         raise NotFound(details={"teamMemberId": member_id})
     window_start, window_end = av.requested_window(from_day, to_day, tz)
     teams = av.teams_for(catalog, service)
+    if postal_code is not None:
+        teams = service_areas.covering_teams(catalog, service, service_areas.locate(catalog, postal_code, country))
     if member_id is not None:  # only that member's team has slots to show
         teams = [t for t in teams if t.id == catalog.members[member_id].team_id]
     dates = [d for ds in av.team_local_dates(teams, window_start, window_end).values() for d in ds]
@@ -38,7 +43,7 @@ def get_availability(deps: AvailabilityDeps, service_id: str, from_day: date, to
     snapshot = deps.requests.counters(min(dates), max(dates), teams=[t.id for t in teams]) if dates \
         else av.CounterSnapshot()
     return {"serviceId": service.id, "tz": tz, "from": from_day.isoformat(), "to": to_day.isoformat(),
-            "days": av.availability(catalog, service, from_day, to_day, tz, deps.clock(), snapshot, member_id)}
+            "days": av.availability(catalog, service, from_day, to_day, tz, deps.clock(), snapshot, member_id, teams)}
 
 
 def day_slots(deps: AvailabilityDeps, service_id: str, team_id: str, local_day: str) -> list[dict]:

@@ -37,6 +37,7 @@ class Client:
     user: str
     token: str
     start: str
+    team: str  # the team whose slot it is (availability names it; the booking asks for it)
     key: str = field(default_factory=lambda: f"crash-{uuid.uuid4()}")
     answers: list[tuple[int | None, dict | None]] = field(default_factory=list)
 
@@ -81,7 +82,8 @@ def submit(base: str, client: Client, session: requests.Session) -> tuple[int | 
     """One attempt: (status or None when the connection failed, body, seconds to wait before a retry)."""
     try:
         response = session.post(f"{base}/portal/service-requests", timeout=60,
-                                json={"serviceId": SERVICE_ID, "start": client.start, "paymentMethod": "COD"},
+                                json={"serviceId": SERVICE_ID, "start": client.start, "teamId": client.team,
+                                      "paymentMethod": "COD"},
                                 headers={"Authorization": f"Bearer {client.token}", "Idempotency-Key": client.key})
     except requests.RequestException:
         return None, None, 1.0
@@ -111,7 +113,8 @@ def own_bookings(base: str, client: Client) -> list[dict]:
 def test_killing_the_api_with_bookings_in_flight_books_each_key_at_most_once(make_run):
     base = make_run.base_url
     slots = free_slots(base)
-    clients = [Client(user=f"crash-user-{n}", token=token_for(f"crash-user-{n}"), start=slot["start"])
+    clients = [Client(user=f"crash-user-{n}", token=token_for(f"crash-user-{n}"), start=slot["start"],
+                      team=slot["teamId"])
                for n, slot in enumerate(s for s in slots for _ in range(CLIENTS_PER_SLOT))]
     first_answer = threading.Event()
     deadline = time.monotonic() + FINAL_WITHIN_SECONDS
@@ -144,10 +147,10 @@ def test_killing_the_api_with_bookings_in_flight_books_each_key_at_most_once(mak
         assert len(bookings) <= 1, f"{client.key} booked twice: {bookings}"
         if status == 201:
             assert [b["id"] for b in bookings] == [body["id"]], f"{client.key}: the 201 is not its booking"
-            by_slot.setdefault(client.start, []).extend(bookings)
+            by_slot.setdefault((client.start, client.team), []).extend(bookings)
         else:
             assert body["error"]["code"] in ("SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE"), body
             assert bookings == [], f"{client.key}: answered {body['error']['code']} but its booking exists"
     for slot in slots:
-        assert len(by_slot.get(slot["start"], [])) <= slot["remaining"], f"{slot['start']} overbooked"
+        assert len(by_slot.get((slot["start"], slot["teamId"]), [])) <= slot["remaining"], f"{slot} overbooked"
     assert sum(len(b) for b in by_slot.values()) == sum(s["remaining"] for s in slots)  # every slot filled

@@ -143,3 +143,32 @@ def test_validate_gives_the_codes_booking_gives(client, tokens, slot):
     assert full.status_code == 409 and json.loads(full.body)["error"]["code"] == "SLOT_FULL"
     refused = book(client, tokens["userA"], slot, "london-full", postalCode="E1 6AN")
     assert json.loads(refused.body)["error"]["code"] == "SLOT_FULL"
+
+
+def availability(client, day, **location):
+    query = "&".join([f"from={day}", f"to={day}", "tz=UTC"] + [f"{k}={v}" for k, v in location.items()])
+    return client.http.get(f"/services/cleaning/availability?{query}")
+
+
+@pytest.mark.parametrize("postal_code, team", [("10001", "team-nyc"), ("SW1A%201AA", "team-london")])
+def test_availability_for_a_location_lists_only_the_crews_covering_it(client, slot, postal_code, team):
+    response = availability(client, slot.date().isoformat(), postalCode=postal_code)
+    assert response.status_code == 200, response.body
+    slots = [s for d in json.loads(response.body)["days"] for s in d["slots"]]
+    assert slots and {s["teamId"] for s in slots} == {team}
+
+
+def test_without_a_location_every_slot_names_its_team_and_teams_are_never_merged(client, slot, tokens):
+    slots = [s for d in json.loads(availability(client, slot.date().isoformat()).body)["days"] for s in d["slots"]]
+    both = [s for s in slots if s["start"] == slot.isoformat().replace("+00:00", "Z")
+            or s["start"] == slot.isoformat()]
+    assert {s["teamId"] for s in both} == {"team-nyc", "team-london"}  # 14:00 UTC: both crews work
+    assert {s["remaining"] for s in both if s["teamId"] == "team-london"} == {1}  # London has one crew
+    offer = next(s for s in both if s["teamId"] == "team-london")
+    booked = book(client, tokens["userA"], slot, "from-the-offer", postalCode="E1 6AN", teamId=offer["teamId"])
+    assert booked.status_code == 201 and json.loads(booked.body)["teamId"] == "team-london"
+
+
+def test_availability_for_an_uncovered_location_is_422(client, slot):
+    response = availability(client, slot.date().isoformat(), postalCode="11201")
+    assert response.status_code == 422 and json.loads(response.body)["error"]["code"] == "SERVICE_AREA_NOT_COVERED"

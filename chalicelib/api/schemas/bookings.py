@@ -15,12 +15,16 @@ class AvailabilityQuery(Strict):
     to: Day = Field(description="Last day (in tz), inclusive; at most 31 days after from")
     tz: IanaZone = Field(default="UTC", description="IANA zone the days and times are shown in")
     teamMemberId: OptionalId = None
+    postalCode: PostalCode | None = Field(default=None, description="Only the teams whose service area covers it")
+    country: CountryCode | None = None
 
 
 class SlotOut(Schema):
     start: str
     end: str
     remaining: int
+    teamId: str  # who serves it: send it with the booking to book exactly this offer
+    teamTimezone: str
 
 
 class DayOut(Schema):
