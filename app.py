@@ -6,9 +6,11 @@ from chalice import Chalice, Cron, Rate
 from chalicelib.api import admin, bookings, calendar, catalog, realtime, system
 from chalicelib.api import payments
 from chalicelib.api import pricing, promotions
-from chalicelib.api import emergency
+from chalicelib.api import docs, emergency
 from chalicelib import invocation
+from chalicelib.api import cors
 from chalicelib.api.errors import in_contract_format
+from chalicelib.bootstrap import container
 from chalicelib.observability import end_invocation, flush, logger, start_invocation
 
 app = Chalice(app_name="service-portal")
@@ -32,13 +34,15 @@ def observe_every_invocation(event, get_response):
 @app.middleware("http")
 def observe(event, get_response):
     """Correlation id = API Gateway request id; one log line per request; chalice's own errors in the contract's
-    format."""
+    format; CORS headers for allowed browser origins (api.cors), on every answer including errors."""
     request_id = (event.context or {}).get("requestId")
     invocation.lambda_context.set(event.lambda_context)
     logger.set_correlation_id(request_id)
     logger.append_keys(path=event.path, method=event.method)
     try:
         response = in_contract_format(get_response(event))
+        response.headers = cors.with_vary_origin({**response.headers, **cors.response_headers(
+            event.headers, container().settings.cors_allowed_origins)})
         logger.info("request", extra={"status": response.status_code})
         if request_id:
             response.headers["X-Request-Id"] = request_id
@@ -57,6 +61,7 @@ app.register_blueprint(payments.bp)
 app.register_blueprint(pricing.bp)
 app.register_blueprint(promotions.bp)
 app.register_blueprint(emergency.bp)
+app.register_blueprint(docs.bp)
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES))

@@ -7,11 +7,13 @@ its default. Other variables keep a blank value as given: TABLE_PREFIX= means "n
 """
 from __future__ import annotations
 
+import json
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping
 
 from pydantic import Field, ValidationInfo, computed_field, field_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource,
+                               SettingsConfigDict)
 from pydantic_settings.sources.utils import parse_env_vars
 
 # Stripe refuses a Checkout Session that expires sooner than 30 minutes; a card hold lasts as long.
@@ -91,6 +93,11 @@ class Settings(BaseSettings):
     cognito_user_pool_arn: str | None = Field(None, validation_alias="COGNITO_USER_POOL_ARN")
     cognito_jwks_url: str | None = Field(None, validation_alias="COGNITO_JWKS_URL")
     cognito_client_id: str | None = Field(None, validation_alias="COGNITO_APP_CLIENT_ID")
+    # GET /docs (Swagger UI): locally and in dev stages, not in prod.
+    api_docs: bool = Field(True, validation_alias="API_DOCS")
+    # Browser origins allowed to call the API (api.cors): a JSON list of exact origins; "scheme://host:*" allows
+    # any port. Unset or blank: none (no browser page on another origin can read an answer).
+    cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias="CORS_ALLOWED_ORIGINS")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -116,6 +123,13 @@ class Settings(BaseSettings):
         if value:
             return value
         return LOCAL_SECRET_DEFAULTS[info.field_name] if info.data["stage"] in ("local", "test") else None
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _origins_from_json(cls, value: Any) -> Any:
+        if value in (None, ""):
+            return ()
+        return json.loads(value) if isinstance(value, str) else value
 
     @field_validator("hold_minutes", "idempotency_ttl_seconds", "catalog_cache_seconds", "emergency_window_minutes",
                      mode="before")

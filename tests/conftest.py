@@ -21,6 +21,7 @@ TEST_ENV = {
     "POWERTOOLS_SERVICE_NAME": "service-portal",
     "POWERTOOLS_METRICS_NAMESPACE": "ServicePortal",
     "POWERTOOLS_TRACE_DISABLED": "true",
+    "CORS_ALLOWED_ORIGINS": '["http://localhost:*","http://127.0.0.1:*"]',  # as the test stage's config
 }
 DUMMY_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",

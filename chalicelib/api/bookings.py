@@ -9,9 +9,10 @@ from chalicelib.api.schemas.bookings import (AvailabilityOut, AvailabilityQuery,
                                              CreateServiceRequestIn, RescheduleIn, SeriesCancelOut,
                                              ServiceRequestListOut, ServiceRequestOut, SubmissionOut, ValidatedRequestOut)
 from chalicelib.api.schemas.common import PageQuery
+from chalicelib.api.schemas.pricing import PriceQuoteOut
 from chalicelib.bootstrap import container
 from chalicelib.domain import codec
-from chalicelib.domain.booking import PaymentMethod, ServiceRequest
+from chalicelib.domain.booking import PaymentMethod, ServiceRequest, Status
 from chalicelib.domain.errors import IdempotencyKeyRequired, ValidationFailed
 from chalicelib.services import availability as availability_service
 from chalicelib.services import booking, booking_validation, changes, series, submissions
@@ -19,13 +20,19 @@ from chalicelib.services import booking, booking_validation, changes, series, su
 bp = Blueprint(__name__)
 
 PORTAL_FIELDS = set(ServiceRequestOut.model_fields)
+PRICE_FIELDS = set(PriceQuoteOut.model_fields)  # the stored price also keeps internal bookkeeping (usageClaims)
 MAX_KEY_LENGTH = 255
 
 
 def portal_view(request: ServiceRequest) -> dict:
+    """The customer's view of a booking. Checkout link, hold expiry and payment error only while it awaits card
+    payment: once paid, cancelled or expired they no longer apply."""
     doc = codec.request_to_doc(request)
-    doc["checkoutUrl"] = doc["payment"].get("checkoutUrl")
-    doc["paymentError"] = doc["payment"].get("error") if not doc["checkoutUrl"] else None
+    awaiting_payment = request.status is Status.PENDING_PAYMENT
+    doc["checkoutUrl"] = doc["payment"].get("checkoutUrl") if awaiting_payment else None
+    doc["paymentError"] = doc["payment"].get("error") if awaiting_payment and not doc["checkoutUrl"] else None
+    doc["holdExpiresAt"] = doc["holdExpiresAt"] if awaiting_payment else None
+    doc["price"] = {k: v for k, v in (doc["price"] or {}).items() if k in PRICE_FIELDS}
     return {k: v for k, v in doc.items() if k in PORTAL_FIELDS}
 
 
@@ -69,7 +76,7 @@ def availability(ctx: Ctx, service_id: str) -> dict:
 @endpoint(bp, "/portal/service-requests", "POST", auth="user", summary="Book a service (idempotent)",
           body=CreateServiceRequestIn, response=BookingCreatedOut, status=201,
           headers=("Idempotency-Key",),
-          errors=("IDEMPOTENCY_KEY_REQUIRED", "NOT_FOUND", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE",
+          errors=("IDEMPOTENCY_KEY_REQUIRED", "NOT_FOUND", "SERVICE_AREA_NOT_COVERED", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE",
                   "IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED", "PROMO_INVALID", "PROMO_EXHAUSTED",
                   "THROTTLED", "TEMPORARILY_UNAVAILABLE"), tags=("portal",))
 def create_service_request(ctx: Ctx) -> Response:

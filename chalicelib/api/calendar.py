@@ -25,13 +25,15 @@ def ics_response(ics: calendar.Ics) -> Response:
 
 @endpoint(bp, "/portal/service-requests/{request_id}/calendar.ics", auth="user",
           summary="Calendar invite for one of my bookings (REQUEST, or CANCEL once cancelled)",
-          query=CalendarQuery, errors=("NOT_FOUND",), content_type="text/calendar", tags=("portal",))
+          query=CalendarQuery, errors=("NOT_FOUND",), content_type="text/calendar", tags=("portal",),
+          response_headers=("Content-Disposition", "Cache-Control"))
 def own_calendar(ctx: Ctx, request_id: str) -> Response:
     return ics_response(calendar.own_calendar(container(), ctx.principal, request_id, ctx.query.tz))
 
 
 @endpoint(bp, "/links/{token}/calendar.ics", auth="link", summary="Calendar invite from a signed e-mail link",
-          query=CalendarQuery, errors=("NOT_FOUND",), content_type="text/calendar", tags=("links",))
+          query=CalendarQuery, errors=("NOT_FOUND",), content_type="text/calendar", tags=("links",),
+          response_headers=("Content-Disposition", "Cache-Control"))
 def link_calendar(ctx: Ctx, token: str) -> Response:
     return ics_response(calendar.link_calendar(container(), token, ctx.query.tz))
 

@@ -24,14 +24,17 @@ def cached_json(ctx: Ctx, document: dict) -> Response:
     return json_response(document, headers=headers)
 
 
-@endpoint(bp, "/services", summary="List bookable services", response=ServiceListOut,
-          tags=("catalog",))
+CACHED = dict(headers=("If-None-Match",), response_headers=("ETag", "Cache-Control"), not_modified=True)
+
+
+@endpoint(bp, "/services", summary="List bookable services (ETag, 304 on If-None-Match)", response=ServiceListOut,
+          tags=("catalog",), **CACHED)
 def list_services(ctx: Ctx) -> Response:
     return cached_json(ctx, {"items": catalog_service.list_services(container().catalog.get())})
 
 
 @endpoint(bp, "/services/{service_id}", summary="One service (ETag, 304 on If-None-Match)",
-          response=ServiceOut, errors=("NOT_FOUND",), tags=("catalog",))
+          response=ServiceOut, errors=("NOT_FOUND",), tags=("catalog",), **CACHED)
 def get_service(ctx: Ctx, service_id: str) -> Response:
     return cached_json(ctx, catalog_service.get_service(container().catalog.get(), service_id))
 

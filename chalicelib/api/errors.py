@@ -61,6 +61,8 @@ def error_response(error: e.DomainError, headers: dict[str, str] | None = None) 
     out = {"Content-Type": "application/json", **(headers or {})}
     if error.retry_after is not None:
         out["Retry-After"] = str(error.retry_after)
+    if isinstance(error, e.Unauthenticated):  # RFC 9110 section 11.6.1: a 401 names the scheme it wants
+        out["WWW-Authenticate"] = "Bearer"
     return Response(body=json.dumps(error_body(error.code, error.message, error.details), separators=(",", ":")),
                     status_code=status_for(error), headers=out)
 

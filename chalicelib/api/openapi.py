@@ -11,7 +11,32 @@ from chalicelib.api.routing import REGISTRY, EndpointSpec
 from chalicelib.api.schemas.common import ErrorResponse
 
 REF = "#/components/schemas/{model}"
+HEADER_REF = "#/components/headers/{name}"
 STATUS_BY_CODE = {cls.code: status for cls, status in STATUS_BY_ERROR.items()}
+
+# Response headers a client may read (api.cors exposes the same ones to browsers).
+HEADERS: dict[str, dict] = {
+    "X-Request-Id": {"description": "This request's id (also in the logs); on every answer.",
+                     "schema": {"type": "string"}},
+    "ETag": {"description": "Send back as If-None-Match to get 304 while the document is unchanged.",
+             "schema": {"type": "string"}},
+    "Cache-Control": {"description": "How long the answer may be reused.", "schema": {"type": "string"}},
+    "Idempotent-Replayed": {"description": "Present on a replay: this is the first answer to this "
+                            "Idempotency-Key, nothing new was done.", "schema": {"type": "string", "enum": ["true"]}},
+    "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 0}},
+    "Content-Disposition": {"description": "The file name to save the answer as.", "schema": {"type": "string"}},
+    "WWW-Authenticate": {"description": "The scheme to authenticate with.", "schema": {"type": "string",
+                                                                                       "enum": ["Bearer"]}},
+}
+HEADER_PARAMETERS: dict[str, dict] = {
+    "Idempotency-Key": {"required": True, "description": "Your id for this submission: a retry with the same key "
+                        "and body gets the first answer again (Idempotent-Replayed: true).",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255}},
+    "If-None-Match": {"required": False, "description": "An ETag from an earlier answer: 304 while unchanged.",
+                      "schema": {"type": "string", "maxLength": 1024}},
+}
+OTHER_HEADER = {"required": False, "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
+RETRY_STATUSES = ("429", "503")
 
 
 def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict:
@@ -32,19 +57,27 @@ def _parameters(spec: EndpointSpec, components: dict[str, Any]) -> list[dict]:
             params.append({"name": name, "in": "query", "required": name in required, "schema": prop,
                            **({"description": prop["description"]} if "description" in prop else {})})
     for header in spec.headers:
-        params.append({"name": header, "in": "header", "required": header == "Idempotency-Key",
-                       "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
+        params.append({"name": header, "in": "header", **HEADER_PARAMETERS.get(header, OTHER_HEADER)})
     return params
 
 
-def _operation(spec: EndpointSpec, components: dict[str, Any]) -> dict:
-    error_ref = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorResponse")}}}}
+def _headers(*names: str) -> dict:
+    return {name: {"$ref": HEADER_REF.format(name=name)} for name in ("X-Request-Id", *names)}
+
+
+def _responses(spec: EndpointSpec, components: dict[str, Any]) -> dict[str, Any]:
+    """Every status the route answers: success (and 304), each error status with its codes, 500."""
     success: dict[str, Any] = {"description": "Success"}
     if spec.response is not None:
         success["content"] = {spec.content_type: {"schema": _schema(spec.response, components)}}
     elif spec.content_type != "application/json":
         success["content"] = {spec.content_type: {"schema": {"type": "string"}}}
+    replayable = "Idempotency-Key" in spec.headers
+    success["headers"] = _headers(*spec.response_headers, *(("Idempotent-Replayed",) if replayable else ()))
     responses: dict[str, Any] = {str(spec.status): success}
+    if spec.not_modified:
+        responses["304"] = {"description": "Not modified (If-None-Match matched): no body.",
+                            "headers": _headers(*spec.response_headers)}
     codes = list(spec.errors)
     if spec.body is not None or spec.query is not None:
         codes.append("VALIDATION_ERROR")
@@ -52,12 +85,24 @@ def _operation(spec: EndpointSpec, components: dict[str, Any]) -> dict:
         codes.append("UNAUTHENTICATED")
     if spec.auth == "admin":
         codes.append("FORBIDDEN")
+    codes.append("INTERNAL_ERROR")
+    error_content = {"application/json": {"schema": {"$ref": REF.format(model="ErrorResponse")}}}
     for code in codes:
-        status = str(STATUS_BY_CODE.get(code, 400))
-        entry = responses.setdefault(status, {"description": "", **error_ref})
-        entry["description"] = ", ".join(filter(None, [entry["description"], code]))
+        status = str(STATUS_BY_CODE.get(code, 500 if code == "INTERNAL_ERROR" else 400))
+        extra = (("Retry-After",) if status in RETRY_STATUSES else ()) + (("WWW-Authenticate",) if status == "401"
+                                                                           else ())
+        if replayable and status not in ("401", "403", "500"):  # a stored error outcome is replayed too
+            extra += ("Idempotent-Replayed",)
+        entry = responses.setdefault(status, {"description": "", "content": error_content, "headers": _headers()})
+        entry["headers"].update(_headers(*extra))
+        if code not in entry["description"].split(", "):
+            entry["description"] = ", ".join(filter(None, [entry["description"], code]))
+    return responses
+
+
+def _operation(spec: EndpointSpec, components: dict[str, Any]) -> dict:
     op: dict[str, Any] = {"summary": spec.summary or spec.path, "operationId": _operation_id(spec),
-                          "parameters": _parameters(spec, components), "responses": responses,
+                          "parameters": _parameters(spec, components), "responses": _responses(spec, components),
                           "tags": list(spec.tags)}
     if spec.auth in ("user", "admin"):
         op["security"] = [{"bearer": []}]
@@ -83,6 +128,6 @@ def build_document(version: str = "1.0.0") -> dict:
         "info": {"title": "Service Portal API", "version": version,
                  "description": "Home-services booking portal backend. Errors: {error:{code,message,details}}."},
         "paths": paths,
-        "components": {"schemas": components,
+        "components": {"schemas": components, "headers": HEADERS,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
     }

@@ -33,7 +33,8 @@ MAX_FRAME_BYTES = 4096  # subscribe/unsubscribe frames are tiny; anything bigger
           summary="Availability changes after a cursor (polling fallback for websockets; 304 when nothing "
                   "changed, ETag/If-None-Match)",
           response=AvailabilityChangesOut, errors=("NOT_FOUND", "VALIDATION_ERROR"),
-          headers=("If-None-Match",), tags=("availability",))
+          headers=("If-None-Match",), response_headers=("ETag", "Cache-Control"), not_modified=True,
+          tags=("availability",))
 def availability_changes(ctx: Ctx, service_id: str) -> Response:
     feed = realtime_service.changes_since(container().realtime_store, container().catalog.get(), service_id,
                                           ctx.query.since, ctx.query.limit, container().clock())

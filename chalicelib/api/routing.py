@@ -7,12 +7,14 @@ from __future__ import annotations
 import codecs
 import functools
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib.api import cors
 from chalicelib.api.errors import error_response, plain_error_response
 from chalicelib.domain.errors import DomainError, PayloadTooLarge, ValidationFailed
 from chalicelib.domain.principal import Principal
@@ -41,9 +43,13 @@ class EndpointSpec:
     headers: tuple[str, ...] = ()  # required/known request headers, for documentation
     content_type: str = "application/json"
     tags: tuple[str, ...] = ()
+    response_headers: tuple[str, ...] = ()  # headers of the success answer (X-Request-Id is on every answer)
+    not_modified: bool = False  # answers 304 (no body) to a matching If-None-Match
 
 
 REGISTRY: list[EndpointSpec] = []
+# Methods served at each path, for the preflight answer; one OPTIONS route per path (api.cors).
+METHODS_BY_PATH: dict[str, set[str]] = {}
 
 
 @functools.lru_cache(maxsize=1)
@@ -143,10 +149,12 @@ def endpoint(bp: Blueprint, path: str, method: str = "GET", *, auth: str = "publ
              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
              response: type[BaseModel] | None = None, status: int = 200, errors: tuple[str, ...] = (),
              headers: tuple[str, ...] = (), content_type: str = "application/json",
-             tags: tuple[str, ...] = ()) -> Callable:
+             tags: tuple[str, ...] = (), response_headers: tuple[str, ...] = (),
+             not_modified: bool = False) -> Callable:
     spec = EndpointSpec(method=method, path=path, auth=auth, summary=summary, body=body, query=query,
                         response=response, status=status, errors=errors, headers=headers,
-                        content_type=content_type, tags=tags)
+                        content_type=content_type, tags=tags, response_headers=response_headers,
+                        not_modified=not_modified)
     REGISTRY.append(spec)
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -167,9 +175,29 @@ def endpoint(bp: Blueprint, path: str, method: str = "GET", *, auth: str = "publ
         if spec.auth in ("user", "admin") and cognito_authorizer() is not None:
             route_options["authorizer"] = cognito_authorizer()
         bp.route(path, methods=[method], content_types=CONTENT_TYPES, **route_options)(wrapper)
+        if path not in METHODS_BY_PATH:
+            METHODS_BY_PATH[path] = set()
+            bp.route(path, methods=["OPTIONS"], content_types=CONTENT_TYPES)(_preflight_view(bp, path))
+        METHODS_BY_PATH[path].add(method)
         return wrapper
 
     return decorate
+
+
+def _preflight_view(bp: Blueprint, path: str) -> Callable[..., Response]:
+    """A CORS preflight, answered by the app in every stage (API Gateway routes OPTIONS here too, with no
+    authorizer: browsers never send credentials on a preflight). An origin that is not allowed gets no CORS
+    headers, so the browser does not send the actual request."""
+    def preflight(**params: str) -> Response:
+        from chalicelib.bootstrap import container
+
+        request = bp.current_request
+        headers = cors.preflight_headers(request.headers, container().settings.cors_allowed_origins,
+                                         METHODS_BY_PATH[path])
+        return Response(body="", status_code=204, headers=headers)
+
+    preflight.__name__ = "preflight_" + re.sub(r"\W+", "_", path).strip("_")
+    return preflight
 
 
 def _build_ctx(request: Any, spec: EndpointSpec) -> Ctx:

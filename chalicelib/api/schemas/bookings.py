@@ -5,9 +5,13 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, RootModel
 
-from chalicelib.api.schemas.common import (RRULE_HELP, Address, CountryCode, Day, IanaZone, Identifier, Instant, Notes,
-                                           OptionalId, OptionIds, PaymentMethodCode, PostalCode, PromoCodes, Reason,
-                                           RRule, Schema, Strict)
+from chalicelib.api.schemas.common import (RRULE_HELP, Address, CountryCode, DateOut, Day, IanaZone, Identifier,
+                                           Instant, InstantOut, Notes, OptionalId, OptionIds, PaymentMethodCode,
+                                           PostalCode, PromoCodes, Reason, RRule, Schema, Strict)
+from chalicelib.api.schemas.pricing import PriceQuoteOut
+from chalicelib.domain.booking import PaymentMethod, PaymentStatus, Status
+
+Priority = Literal["NORMAL", "EMERGENCY"]
 
 
 class AvailabilityQuery(Strict):
@@ -20,23 +24,23 @@ class AvailabilityQuery(Strict):
 
 
 class SlotOut(Schema):
-    start: str
-    end: str
+    start: InstantOut
+    end: InstantOut
     remaining: int
     teamId: str  # who serves it: send it with the booking to book exactly this offer
     teamTimezone: str
 
 
 class DayOut(Schema):
-    date: str
+    date: DateOut
     slots: list[SlotOut]
 
 
 class AvailabilityOut(Schema):
     serviceId: str
     tz: str
-    from_: str = Field(alias="from")
-    to: str
+    from_: DateOut = Field(alias="from")
+    to: DateOut
     days: list[DayOut]
 
 
@@ -76,26 +80,26 @@ class ServiceRequestOut(Schema):
     serviceId: str
     teamId: str
     memberId: str
-    start: str
-    end: str
+    start: InstantOut
+    end: InstantOut
     timezone: str
-    status: str
-    paymentStatus: str
-    paymentMethod: str
-    price: dict
+    status: Status
+    paymentStatus: PaymentStatus
+    paymentMethod: PaymentMethod
+    price: PriceQuoteOut
     address: str
     notes: str
     sequence: int
     seriesId: str | None = None
-    priority: str
+    priority: Priority
     options: list[str]
     promoCodes: list[str]
     location: LocationOut | None = None
-    holdExpiresAt: str | None = None
-    checkoutUrl: str | None = None
+    holdExpiresAt: InstantOut | None = Field(default=None, description="Only while the booking awaits card payment.")
+    checkoutUrl: str | None = Field(default=None, description="Only while the booking awaits card payment.")
     paymentError: dict | None = None  # why checkoutUrl is null (Stripe unavailable): retry with POST .../checkout
-    createdAt: str
-    updatedAt: str
+    createdAt: InstantOut
+    updatedAt: InstantOut
 
 
 class ValidatedRequestOut(Schema):
@@ -104,18 +108,18 @@ class ValidatedRequestOut(Schema):
     teamId: str
     teamTimezone: str
     memberId: str | None = None  # only when the body pinned a member; booking picks one otherwise
-    start: str
-    end: str
-    localStart: str  # in the team's zone
-    localEnd: str
-    paymentMethod: str
-    price: dict
+    start: InstantOut
+    end: InstantOut
+    localStart: InstantOut  # in the team's zone
+    localEnd: InstantOut
+    paymentMethod: PaymentMethod
+    price: PriceQuoteOut
     location: LocationOut | None = None
 
 
 class SkippedOccurrenceOut(Schema):
     index: int
-    start: str
+    start: InstantOut
     code: str
 
 

@@ -68,6 +68,9 @@ RRule = Annotated[str, Field(min_length=1, max_length=256)]
 PostalCode = Annotated[str, Field(min_length=1, max_length=16, description="Postal code or ZIP (e.g. 10001, SW1A 1AA)")]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2; default: the one "
                                    "country among the service areas whose postal-code format fits")]
+# Answers: documented as date-time / date strings (the routes serialise them as ISO 8601 text).
+InstantOut = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+DateOut = Annotated[str, Field(json_schema_extra={"format": "date"})]
 RRULE_HELP = "RRULE: FREQ=WEEKLY|MONTHLY, INTERVAL, COUNT<=52 or UNTIL<=1 year, BYDAY."
 
 
