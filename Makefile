@@ -75,6 +75,8 @@ lint-infra: $(STAMP)
 		AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_DEFAULT_REGION=$(STAGE_REGION) \
 		$(BIN)/chalice package --stage prod --merge-template infra/resources.json .local/package-prod
 	$(BIN)/cfn-lint .local/package/sam.json .local/package-prod/sam.json infra/tables.json
+	$(BIN)/python -m devtools.gen_infra --check-package .local/package/sam.json
+	$(BIN)/python -m devtools.gen_infra --check-package .local/package-prod/sam.json
 
 # Deploying a stage (README "Infrastructure and deploy"): STAGE=dev|prod, its settings in
 # deploy/$(STAGE).parameters.json. deploy-check names every missing value or placeholder; deploy checks, packages,

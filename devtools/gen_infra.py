@@ -102,11 +102,25 @@ def _error_template(code: str, message: str) -> str:
     return json.dumps({"error": {"code": code, "message": message, "details": {}}}, separators=(",", ":"))
 
 
+def gateway_cors_headers() -> dict:
+    """CORS on API Gateway's own answers (401 from the authorizer, 403, 429 throttling, 5xx), so a browser page
+    can read their error body. The gateway cannot match an origin against the stage's list (the app does,
+    chalicelib/api/cors.py), so it echoes the caller's Origin: these answers are the gateway's fixed error
+    bodies, carry nothing of the user's and allow no credentials, so any page reading them learns nothing."""
+    from chalicelib.api import cors
+
+    return {"gatewayresponse.header.Access-Control-Allow-Origin": "method.request.header.Origin",
+            "gatewayresponse.header.Access-Control-Expose-Headers": "'%s'" % ", ".join(cors.EXPOSE_HEADERS),
+            "gatewayresponse.header.Vary": "'Origin'"}
+
+
 def gateway_responses() -> dict:
     """API Gateway's own answers in the contract's error shape. Part of the API definition (not separate
     AWS::ApiGateway::GatewayResponse resources), so they are live with the API's first deployment."""
-    def response(status: str | None, code: str, message: str) -> dict:
-        answer = {"responseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
+    def response(status: str | None, code: str, message: str, **headers: str) -> dict:
+        parameters = {"gatewayresponse.header.Content-Type": "'application/json'", **gateway_cors_headers(),
+                      **{f"gatewayresponse.header.{name}": f"'{value}'" for name, value in headers.items()}}
+        answer = {"responseParameters": parameters,
                   "responseTemplates": {"application/json": _error_template(code, message)}}
         return {"statusCode": status, **answer} if status else answer  # None: keep the gateway's status
 
@@ -114,7 +128,8 @@ def gateway_responses() -> dict:
         # API Gateway answers an unknown path with 403 "Missing Authentication Token"; the contract says 404.
         "MISSING_AUTHENTICATION_TOKEN": response("404", "NOT_FOUND", "No route matches this path."),
         # Missing/invalid Cognito token on a protected route.
-        "UNAUTHORIZED": response("401", "UNAUTHENTICATED", "A valid bearer token is required."),
+        "UNAUTHORIZED": response("401", "UNAUTHENTICATED", "A valid bearer token is required.",
+                                 **{"WWW-Authenticate": "Bearer"}),
         "ACCESS_DENIED": response("403", "FORBIDDEN", "You are not allowed to do this."),
         "REQUEST_TOO_LARGE": response("413", "PAYLOAD_TOO_LARGE", "The request body is too large."),
         "UNSUPPORTED_MEDIA_TYPE": response("415", "UNSUPPORTED_MEDIA_TYPE",
@@ -126,6 +141,23 @@ def gateway_responses() -> dict:
         "DEFAULT_4XX": response(None, "BAD_REQUEST", "The request could not be accepted."),
         "DEFAULT_5XX": response(None, "INTERNAL_ERROR", "An internal error occurred."),
     }
+
+
+def packaged_problems(sam: dict) -> list[str]:
+    """What a browser needs from the packaged template (`chalice package` merged with resources.json): every
+    path has an OPTIONS method with no authorizer (preflights carry no token), and every gateway response
+    carries the CORS headers. `make lint-infra` runs this on .local/package/sam.json."""
+    body = sam["Resources"][CHALICE_REST_API]["Properties"]["DefinitionBody"]
+    problems = []
+    for path, methods in sorted(body["paths"].items()):
+        if "options" not in methods:
+            problems.append(f"{path}: no OPTIONS method")
+        elif methods["options"].get("security"):
+            problems.append(f"{path}: OPTIONS behind an authorizer")
+    for name, answer in body.get("x-amazon-apigateway-gateway-responses", {}).items():
+        if not gateway_cors_headers().items() <= answer.get("responseParameters", {}).items():
+            problems.append(f"gateway response {name}: no CORS headers")
+    return problems
 
 
 def render_tables() -> dict:
@@ -270,7 +302,14 @@ def rendered_files() -> dict[Path, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a committed file differs")
+    parser.add_argument("--check-package", metavar="SAM_JSON", help="exit 1 if a packaged template lacks "
+                        "preflights or CORS on gateway responses")
     args = parser.parse_args(argv)
+    if args.check_package:
+        problems = packaged_problems(json.loads(Path(args.check_package).read_text()))
+        print("\n".join(problems) or "packaged template: every path has a preflight, gateway responses carry CORS",
+              file=sys.stderr if problems else sys.stdout)
+        return 1 if problems else 0
     stale = []
     for path, text in rendered_files().items():
         current = path.read_text() if path.exists() else None

@@ -2,8 +2,8 @@
 
 Differences from the `chalice local` command, both deliberate:
 - no autoreloader (it forks a second process that outlives Ctrl-C handling in scripts);
-- an unknown route answers JSON 404 `{"error":{"code":"NOT_FOUND",...}}` instead of API Gateway's
-  403 "Missing Authentication Token". infra/resources.json maps the MISSING_AUTHENTICATION_TOKEN gateway
+- an unknown route answers JSON 404 `{"error":{"code":"NOT_FOUND",...}}` (with X-Request-Id and, for an
+  allowed browser origin, CORS headers) instead of API Gateway's 403 "Missing Authentication Token". infra/resources.json maps the MISSING_AUTHENTICATION_TOKEN gateway
   response to the same body, so local and deployed behaviour agree.
 
 chalice's LocalDevServer uses a ThreadingMixIn server (one thread per connection), so parallel requests are
@@ -49,10 +49,21 @@ class JsonNotFoundGateway(LocalGateway):
         try:
             event = super()._generate_lambda_event(method, path, headers, body)
         except ValueError:  # chalice's RouteMatcher: no route for this path
-            raise RouteNotFound({"Content-Type": "application/json"}, NOT_FOUND_BODY) from None
+            raise RouteNotFound({"Content-Type": "application/json", "X-Request-Id": str(uuid.uuid4()),
+                                 **browser_headers(headers)}, NOT_FOUND_BODY) from None
         # API Gateway gives every request an id (the logs' correlation id); chalice local does not.
         event["requestContext"].setdefault("requestId", str(uuid.uuid4()))
         return event
+
+
+def browser_headers(request_headers: Any) -> dict[str, str]:
+    """CORS headers (chalicelib.api.cors) for answers given before the app runs, as the deployed gateway's
+    responses carry them (infra/resources.json), so a browser page can read these errors too."""
+    from chalicelib.api import cors
+    from chalicelib.settings import get_settings
+
+    return cors.with_vary_origin(cors.response_headers(dict(request_headers or {}),
+                                                       get_settings().cors_allowed_origins))
 
 
 # Errors the HTTP server answers itself, before the app sees the request, by status.
@@ -80,6 +91,8 @@ class JsonNotFoundHandler(ChaliceRequestHandler):
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-Request-Id", str(uuid.uuid4()))
+            for name, value in browser_headers(getattr(self, "headers", None)).items():
+                self.send_header(name, value)
             self.send_header("Connection", "close")
             self.end_headers()
             if self.command != "HEAD" and status >= 200 and status not in (204, 304):

@@ -150,3 +150,25 @@ def test_each_function_gets_only_what_it_needs(stage):
     [push] = [s for s in policy["Statement"] if s["Sid"] == "WebsocketPush"]
     assert push["Resource"] == {"Fn::Sub": "arn:aws:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/*"}
     assert functions["reconcile_payments"]["lambda_timeout"] > 300  # a night's reconciliation finishes in one run
+
+
+def test_the_gateways_own_answers_carry_cors_and_401_names_bearer(template):
+    responses = template["Resources"][gen_infra.CHALICE_REST_API]["Properties"]["DefinitionBody"][
+        "x-amazon-apigateway-gateway-responses"]
+    for name, answer in responses.items():
+        params = answer["responseParameters"]
+        assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == "method.request.header.Origin", name
+        assert "X-Request-Id" in params["gatewayresponse.header.Access-Control-Expose-Headers"], name
+        assert params["gatewayresponse.header.Vary"] == "'Origin'", name
+    assert responses["UNAUTHORIZED"]["responseParameters"]["gatewayresponse.header.WWW-Authenticate"] == "'Bearer'"
+
+
+def test_a_packaged_template_without_preflights_fails_the_package_check():
+    ok = {"Resources": {gen_infra.CHALICE_REST_API: {"Properties": {"DefinitionBody": {
+        "paths": {"/a": {"get": {"security": [{"x": []}]}, "options": {}}},
+        "x-amazon-apigateway-gateway-responses": gen_infra.gateway_responses()}}}}}
+    assert gen_infra.packaged_problems(ok) == []
+    ok_paths = ok["Resources"][gen_infra.CHALICE_REST_API]["Properties"]["DefinitionBody"]["paths"]
+    ok_paths["/b"] = {"get": {}}
+    ok_paths["/c"] = {"get": {}, "options": {"security": [{"x": []}]}}
+    assert gen_infra.packaged_problems(ok) == ["/b: no OPTIONS method", "/c: OPTIONS behind an authorizer"]
