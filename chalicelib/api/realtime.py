@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from chalicelib.api.errors import error_body, status_for
 from chalicelib.api.routing import Ctx, endpoint, json_response, validation_details
-from chalicelib.api.schemas.realtime import (AvailabilityChangesOut, AvailabilityChangesQuery, SubscribeMessage,
-                                             UnsubscribeMessage)
+from chalicelib.api.schemas.realtime import (AvailabilityChangesOut, AvailabilityChangesQuery, PingMessage,
+                                             SubscribeMessage, UnsubscribeMessage)
 from chalicelib.bootstrap import container
 from chalicelib.domain.errors import DomainError, ValidationFailed
 from chalicelib.observability import logger
@@ -26,6 +26,8 @@ from chalicelib.services import realtime as realtime_service
 bp = Blueprint(__name__)
 
 MAX_FRAME_BYTES = 4096  # subscribe/unsubscribe frames are tiny; anything bigger is not ours
+PONG = {"type": "pong"}
+Message = SubscribeMessage | UnsubscribeMessage | PingMessage
 
 
 # --- polling fallback -----------------------------------------------------------------------------------
@@ -94,7 +96,7 @@ def on_connect(event: Any) -> Response | None:
     return None  # 200: accepted
 
 
-def _parse_message(body: Any) -> SubscribeMessage | UnsubscribeMessage:
+def _parse_message(body: Any) -> Message:
     if body is None or len(str(body).encode()) > MAX_FRAME_BYTES:
         raise ValidationFailed("Frames must be JSON objects of at most %d bytes." % MAX_FRAME_BYTES)
     try:
@@ -102,9 +104,9 @@ def _parse_message(body: Any) -> SubscribeMessage | UnsubscribeMessage:
     except ValueError as exc:
         raise ValidationFailed("The frame is not valid JSON.") from exc
     action = data.get("action") if isinstance(data, dict) else None
-    model = {"subscribe": SubscribeMessage, "unsubscribe": UnsubscribeMessage}.get(action)
+    model = {"subscribe": SubscribeMessage, "unsubscribe": UnsubscribeMessage, "ping": PingMessage}.get(action)
     if model is None:
-        raise ValidationFailed("Unknown action; expected subscribe or unsubscribe.",
+        raise ValidationFailed("Unknown action; expected subscribe, unsubscribe or ping.",
                                {"fields": [{"field": "action", "message": "unknown"}]})
     try:
         return model.model_validate(data)
@@ -123,7 +125,9 @@ def on_message(event: Any) -> None:
     try:
         message = _parse_message(raw.get("body"))
         now = deps.clock()
-        if isinstance(message, SubscribeMessage):
+        if isinstance(message, PingMessage):  # the heartbeat: answered without touching the store
+            reply = PONG
+        elif isinstance(message, SubscribeMessage):
             reply = realtime_service.subscribe(store, deps.catalog.get(), connection_id, message.serviceId,
                                                message.from_, message.to, now)
         else:

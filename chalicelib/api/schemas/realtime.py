@@ -31,6 +31,12 @@ class UnsubscribeMessage(Frame):
     to: Day | None = None
 
 
+class PingMessage(Frame):
+    """Websocket frame: the application heartbeat; answered {"type":"pong"} and nothing is stored. API Gateway
+    closes a connection idle for 10 minutes and ignores protocol-level pings for that, so clients send this."""
+    action: Literal["ping"]
+
+
 class AvailabilityChangesQuery(Strict):
     since: str | None = Field(default=None, max_length=64, pattern=r"^\d{8}T\d{6}\.\d{6}Z-([0-9a-f]{8}|~)$",
                               description="Cursor from the previous response; omit to get a starting cursor.")
