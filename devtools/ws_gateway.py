@@ -6,6 +6,8 @@
   queryStringParameters, $default MESSAGE with body, $disconnect), invoking app.py's handlers in-process
   exactly as Lambda would (app.handler_map[name](event, context));
 - refuses the handshake with the status $connect returned when it is not 2xx (as API Gateway does);
+- enforces API Gateway's limits (devtools/ws_limits.py): idle 10 minutes, 2 hours per connection, 32 KB per
+  frame, 128 KB per message, each configurable (WS_IDLE_TIMEOUT_SECONDS, ...);
 - serves the management API on the same port: POST/GET/DELETE /@connections/{id} (optionally under a
   /{stage} prefix); an unknown or closed connection answers 410 GoneException the way botocore parses it.
   GET /@connections lists the open connection ids (a dev-only extension, handy in tests and debugging).
@@ -38,6 +40,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from devtools.processes import LOOPBACK, PROJECT_DIR
+from devtools.ws_limits import GOING_AWAY, MESSAGE_TOO_BIG, FrameScanner, Limits, close_frame
 
 log = logging.getLogger("ws_gateway")
 
@@ -133,8 +136,9 @@ class Client:
 
 class Gateway:
     def __init__(self, invoke: Invoke, host: str = LOOPBACK, port: int = DEFAULT_PORT, stage: str = "api",
-                 workers: int = 16) -> None:
+                 workers: int = 16, limits: Limits | None = None) -> None:
         self.invoke = invoke
+        self.limits = limits or Limits()
         self.host = host
         self.port = port
         self.stage = stage
@@ -143,6 +147,7 @@ class Gateway:
         self._internal_port: int | None = None
         self._front: asyncio.AbstractServer | None = None
         self._ws_server: Any = None
+        self._reaper: asyncio.Task | None = None
 
     @property
     def domain_name(self) -> str:
@@ -230,10 +235,16 @@ class Gateway:
                       writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(LOOPBACK, self._internal_port)
         up_writer.write(head[:-2] + f"X-Gateway-Client-Ip: {peer}\r\n\r\n".encode())
+        frames = FrameScanner(self.limits.max_frame_bytes)  # what the client sends after the upgrade: frames
 
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, scan: FrameScanner | None) -> None:
             try:
                 while chunk := await src.read(65536):
+                    if scan is not None and scan.feed(chunk) is not None:
+                        writer.write(close_frame(MESSAGE_TOO_BIG, "Frame too big"))  # to the client
+                        await writer.drain()
+                        writer.close()
+                        break
                     dst.write(chunk)
                     await dst.drain()
             except ConnectionError:
@@ -241,7 +252,7 @@ class Gateway:
             finally:
                 dst.close()
 
-        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+        await asyncio.gather(pump(reader, up_writer, frames), pump(up_reader, writer, None))
 
     async def _management(self, method: str, target: str, body: bytes, writer: asyncio.StreamWriter) -> None:
         path = urlsplit(target).path
@@ -286,7 +297,9 @@ class Gateway:
         from websockets.asyncio.server import serve
 
         self._ws_server = await serve(self._handle, LOOPBACK, 0, process_request=self._process_request,
-                                      max_size=MAX_POST_BYTES)
+                                      max_size=self.limits.max_message_bytes,
+                                      compression=None)  # API Gateway negotiates no permessage-deflate
+        self._reaper = asyncio.get_running_loop().create_task(self._close_expired())
         self._internal_port = next(iter(self._ws_server.sockets)).getsockname()[1]
         self._front = await asyncio.start_server(self._front_connection, self.host, self.port,
                                                  limit=MAX_HEAD_BYTES)
@@ -301,7 +314,19 @@ class Gateway:
         finally:
             await self.close()
 
+    async def _close_expired(self) -> None:
+        """API Gateway's idle timeout and connection lifetime (devtools/ws_limits.py)."""
+        while True:
+            await asyncio.sleep(self.limits.check_interval)
+            now = _now_ms()
+            for client in list(self.clients.values()):
+                reason = self.limits.expiry_reason(client.connected_at, client.last_active, now)
+                if reason:
+                    asyncio.get_running_loop().create_task(client.connection.close(GOING_AWAY, reason))
+
     async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
         if self._front is not None:
             self._front.close()
         if self._ws_server is not None:
@@ -356,7 +381,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s ws_gateway %(levelname)s %(message)s")
     app, api_stage = load_app(args.stage, f"http://{args.host}:{args.port}")
-    gateway = Gateway(app_invoker(app), args.host, args.port, api_stage)
+    gateway = Gateway(app_invoker(app), args.host, args.port, api_stage, limits=Limits.from_env(os.environ))
     try:
         asyncio.run(gateway.serve_forever())
     except KeyboardInterrupt:
