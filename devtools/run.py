@@ -211,6 +211,7 @@ def _print_banner(children: list[Child], counts: dict[str, int], tokens: dict[st
     lines = ["", "Service Portal local stack is up.",
              f"  API          {api}   (e.g. curl {api}/services)",
              f"  OpenAPI      {api}/openapi.json",
+             f"  API docs     {api}/docs",
              f"  moto         {by_name['moto'].url}   (DynamoDB, SES, API Gateway management; "
              f"log {LOG_DIR.relative_to(PROJECT_DIR)}/moto.log)"]
     for child in children:
