@@ -108,3 +108,20 @@ def test_docs_render_the_routes(stack, browser):
   })();
 })""")
     assert {"/services", "/portal/service-requests", "/services/{service_id}/availability"} <= set(paths)
+
+
+def test_the_local_server_answers_preflights_and_unknown_routes_for_browsers(stack, http, portal):
+    origin = portal.origin()
+    preflight = http.options(stack.url("/portal/service-requests"), headers={
+        "Origin": origin, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,idempotency-key"})
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == origin
+    assert {"POST", "GET"} <= {m.strip() for m in preflight.headers["Access-Control-Allow-Methods"].split(",")}
+    assert "Idempotency-Key" in preflight.headers["Access-Control-Allow-Headers"]
+    unknown = http.get(stack.url("/no/such/route"), headers={"Origin": origin})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "NOT_FOUND"
+    assert unknown.headers["X-Request-Id"] and unknown.headers["Access-Control-Allow-Origin"] == origin
+    assert "X-Request-Id" in unknown.headers["Access-Control-Expose-Headers"]
+    elsewhere = http.get(stack.url("/no/such/route"), headers={"Origin": f"http://{DISALLOWED_HOST}"})
+    assert elsewhere.headers["X-Request-Id"] and "Access-Control-Allow-Origin" not in elsewhere.headers
