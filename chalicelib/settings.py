@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from typing import Annotated, Any, Mapping
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, computed_field, field_validator
 from pydantic_settings import (BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource,
@@ -96,8 +97,8 @@ class Settings(BaseSettings):
     # GET /docs (Swagger UI): locally and in dev stages, not in prod.
     api_docs: bool = Field(True, validation_alias="API_DOCS")
     # Browser origins allowed to call the API (api.cors): a JSON list of exact origins; "scheme://host:*" allows
-    # any port. Unset or blank: none (no browser page on another origin can read an answer).
-    cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias="CORS_ALLOWED_ORIGINS")
+    # any port. Unset: the portal's own origin (PORTAL_BASE_URL, a deploy parameter in AWS stages); blank: none.
+    cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(None, validation_alias="CORS_ALLOWED_ORIGINS")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -126,8 +127,11 @@ class Settings(BaseSettings):
 
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
-    def _origins_from_json(cls, value: Any) -> Any:
-        if value in (None, ""):
+    def _origins_from_json(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            parts = urlsplit(info.data.get("portal_base_url") or "")
+            return (f"{parts.scheme}://{parts.netloc}",) if parts.scheme and parts.netloc else ()
+        if value == "":
             return ()
         return json.loads(value) if isinstance(value, str) else value
 

@@ -1,8 +1,9 @@
 """CORS, in one place for every route: which browser origins may call the API and what they may read.
 
 Allowed origins come from the stage (`CORS_ALLOWED_ORIGINS` in .chalice/config.json, a JSON list of exact
-origins). An entry ending in `:*` allows that scheme and host on any port (the local stage allows
-`http://localhost:*` and `http://127.0.0.1:*`: portal dev servers run on many ports). Chalice's CORSConfig
+origins; unset, the origin of PORTAL_BASE_URL, which deployed stages take from their deploy parameters). An entry
+ending in `:*` allows that scheme and host on any port (the local and test stages allow `http://localhost:*` and
+`http://127.0.0.1:*`: portal dev servers run on many ports). Chalice's CORSConfig
 takes one static origin per route and would send it to every caller, so the app answers CORS itself: it
 echoes an allowed `Origin` (with `Vary: Origin`) and sends nothing at all to any other origin, which the browser
 then blocks. Credentials are not allowed: the portal sends bearer tokens, not cookies.

@@ -84,3 +84,24 @@ def test_a_booking_awaiting_payment_keeps_its_checkout_url_and_hold_and_no_price
     assert view["checkoutUrl"] == "https://checkout.test/cs_1"
     assert view["holdExpiresAt"] == "2030-01-01T00:30:00Z"
     assert "usageClaims" not in view["price"] and view["price"]["total"] == 100
+
+
+def test_a_stage_without_a_list_allows_exactly_its_portals_origin():
+    from chalicelib.settings import settings_from_env
+
+    portal = settings_from_env({"STAGE": "prod", "PORTAL_BASE_URL": "https://portal.acme.test/app"})
+    assert portal.cors_allowed_origins == ("https://portal.acme.test",)
+    assert cors.origin_allowed("https://portal.acme.test", portal.cors_allowed_origins)
+    assert not cors.origin_allowed("http://localhost:3000", portal.cors_allowed_origins)
+    assert settings_from_env({"CORS_ALLOWED_ORIGINS": ""}).cors_allowed_origins == ()
+
+
+def test_the_local_and_test_stages_allow_loopback_and_deployed_stages_take_the_portal_origin():
+    from devtools.environment import chalice_config
+
+    stages = chalice_config()["stages"]
+    loopback = '["http://localhost:*","http://127.0.0.1:*"]'
+    for stage in ("local", "test"):
+        assert stages[stage]["environment_variables"]["CORS_ALLOWED_ORIGINS"] == loopback
+    for stage in ("dev", "prod"):
+        assert "CORS_ALLOWED_ORIGINS" not in stages[stage]["environment_variables"]
