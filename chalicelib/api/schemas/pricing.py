@@ -5,8 +5,8 @@ from typing import Literal
 
 from pydantic import Field, StrictBool
 
-from chalicelib.api.schemas.common import (RRULE_HELP, CountryCode, Identifier, Instant, OptionalId, OptionIds,
-                                           PostalCode, PromoCodes, RRule, Schema, Strict, ZoneName)
+from chalicelib.api.schemas.common import (RRULE_HELP, CountryCode, Identifier, Instant, InstantOut, OptionalId,
+                                           OptionIds, PostalCode, PromoCodes, RRule, Schema, Strict, ZoneName)
 
 
 class QuoteIn(Strict):
@@ -48,10 +48,10 @@ class PriceQuoteOut(Schema):
 
 class OccurrenceQuoteOut(Schema):
     index: int
-    start: str
-    end: str
-    localStart: str
-    localEnd: str
+    start: InstantOut
+    end: InstantOut
+    localStart: InstantOut
+    localEnd: InstantOut
     shifted: bool = Field(description="The wall time fell in a DST gap and moved forward by the gap.")
     availability: str | None = Field(default=None, description="AVAILABLE or a conflict code (preview only).")
     quote: PriceQuoteOut
@@ -72,8 +72,8 @@ class QuoteOut(Schema):
     teamId: str
     teamTimezone: str
     tz: str
-    start: str
-    localStart: str
+    start: InstantOut
+    localStart: InstantOut
     quote: PriceQuoteOut | None = Field(description="The visit's price; null when a recurrence was given.")
     series: SeriesQuoteOut | None
 

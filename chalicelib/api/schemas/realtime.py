@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.api.schemas.common import Day, Schema, Strict
+from chalicelib.api.schemas.common import DateOut, Day, InstantOut, Schema, Strict
 
 FrameServiceId = Annotated[str, Field(min_length=1, max_length=128)]
 
@@ -44,7 +44,7 @@ class AvailabilityChangesQuery(Strict):
 
 
 class SlotRemainingOut(Schema):
-    start: str
+    start: InstantOut
     remaining: int
 
 
@@ -52,9 +52,9 @@ class AvailabilityChangeOut(Schema):
     cursor: str
     serviceId: str
     teamId: str
-    date: str = Field(description="Team-local date (yyyy-mm-dd) whose slots changed.")
+    date: DateOut = Field(description="Team-local date (yyyy-mm-dd) whose slots changed.")
     slots: list[SlotRemainingOut]
-    at: str
+    at: InstantOut
 
 
 class AvailabilityChangesOut(Schema):
