@@ -81,6 +81,8 @@ def _responses(spec: EndpointSpec, components: dict[str, Any]) -> dict[str, Any]
     codes = list(spec.errors)
     if spec.body is not None or spec.query is not None:
         codes.append("VALIDATION_ERROR")
+    if spec.body is not None:
+        codes.append("PAYLOAD_TOO_LARGE")
     if spec.auth in ("user", "admin"):
         codes.append("UNAUTHENTICATED")
     if spec.auth == "admin":
