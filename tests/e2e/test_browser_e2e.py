@@ -46,9 +46,10 @@ def portal_flow(api: str, token: str, key: str, first_day: str, last_day: str) -
                  ids: (await catalog.json()).items.map(s => s.id)};
   const again = await fetch(api + "/services", {cache: "no-store", headers: {"If-None-Match": out.catalog.etag}});
   out.notModified = {status: again.status, etag: again.headers.get("ETag")};
-  const avail = await fetch(api + "/services/%(service)s/availability?from=%(first)s&to=%(last)s&tz=%(tz)s");
+  const avail = await fetch(api + "/services/%(service)s/availability?from=%(first)s&to=%(last)s&tz=%(tz)s"
+                            + "&postalCode=10001");
   const days = (await avail.json()).days;
-  const slots = days.flatMap(d => d.slots).filter(s => s.remaining > 0 && new Date(s.start).getUTCHours() >= 18);
+  const slots = days.flatMap(d => d.slots).filter(s => s.remaining > 0 && s.teamId === "team-nyc");
   out.availability = {status: avail.status, slots: slots.length};
   const body = JSON.stringify({serviceId: "%(service)s", teamId: "team-nyc", start: slots[slots.length - 1].start,
                                paymentMethod: "COD", postalCode: "10001"});
