@@ -65,8 +65,12 @@ def test_surcharges_follow_the_chosen_team_zone(client):
     assert london["teamTimezone"] == "Europe/London"
 
 
-def test_without_a_team_or_location_the_quote_judges_the_team_a_booking_would_try_first(client):
+def test_without_a_team_or_location_the_quote_judges_the_team_a_booking_would_try_first(client, app_container):
     """New York is closed at 07:00 its time, London is open: a booking of that instant goes to London."""
+    from datetime import datetime, timezone
+
+    from chalicelib.clock import FixedClock
+    app_container.override(clock=FixedClock(datetime(2026, 11, 25, 12, tzinfo=timezone.utc)))  # a week before
     anywhere = post_quote(client, start="2026-12-02T12:00:00Z").json_body
     assert anywhere["teamId"] == "team-london"
     assert [line["code"] for line in anywhere["quote"]["lines"] if line["kind"] == "SURCHARGE"] == []
