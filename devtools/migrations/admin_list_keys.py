@@ -2,11 +2,10 @@
 teamStatusPayment), derived from their top-level teamId, status and paymentStatus exactly as `to_item` does."""
 from __future__ import annotations
 
-from pynamodb.exceptions import UpdateError
 
 from chalicelib.adapters.dynamodb.models import ServiceRequestItem
 from chalicelib.adapters.dynamodb.request_lists import list_keys
-from devtools.migrations.step import CHANGED_MEANWHILE, UNCHANGED, UPDATED, Step, condition_failed
+from devtools.migrations.step import UNCHANGED, Step, set_unless_changed
 
 
 def read_page(start_key: dict | None, page_size: int):
@@ -22,14 +21,7 @@ def apply(item: ServiceRequestItem) -> str:
     # Only if what the keys derive from is unchanged: a write since the read stored its own (current) keys.
     same_source = ((ServiceRequestItem.teamId == item.teamId) & (ServiceRequestItem.status == item.status)
                    & (ServiceRequestItem.paymentStatus == item.paymentStatus))
-    try:
-        item.update(actions=[getattr(ServiceRequestItem, name).set(value) for name, value in wanted.items()],
-                    condition=same_source)
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return CHANGED_MEANWHILE
-        raise
-    return UPDATED
+    return set_unless_changed(item, ServiceRequestItem, wanted, same_source)
 
 
 STEP = Step("admin-list-keys", "service requests: composite keys of the admin-list indexes", read_page, apply)

@@ -2,13 +2,12 @@
 pages through. A stored document that no longer parses is left alone (reported as unreadable)."""
 from __future__ import annotations
 
-from pynamodb.exceptions import UpdateError
 
 from chalicelib.adapters.dynamodb.models import CatalogItem
 from chalicelib.adapters.dynamodb.promo_repository import CATALOG_PK, RULE_KIND, RULE_PREFIX, priority_key
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.promotions import rule_from_doc
-from devtools.migrations.step import CHANGED_MEANWHILE, UNCHANGED, UNREADABLE, UPDATED, Step, condition_failed
+from devtools.migrations.step import UNCHANGED, UNREADABLE, Step, set_unless_changed
 
 
 def read_page(start_key: dict | None, page_size: int):
@@ -31,14 +30,7 @@ def apply(item: CatalogItem) -> str:
     unchanged = CatalogItem.version == item.version
     if item.version == 1:
         unchanged = unchanged | CatalogItem.version.does_not_exist()
-    try:
-        item.update(actions=[getattr(CatalogItem, name).set(value) for name, value in wanted.items()],
-                    condition=unchanged)
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return CHANGED_MEANWHILE
-        raise
-    return UPDATED
+    return set_unless_changed(item, CatalogItem, wanted, unchanged)
 
 
 STEP = Step("promo-priority-keys", "promotion rules: keys of the promo_rules index", read_page, apply)

@@ -19,3 +19,17 @@ class Step:
 
 def condition_failed(exc: BaseException) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def set_unless_changed(item: Any, model: Any, wanted: dict[str, Any], condition: Any) -> str:
+    """Write `wanted` onto `item` only while `condition` (the fields the values derive from are as read) holds:
+    UPDATED, or CHANGED_MEANWHILE when a write since the read stored its own (current) values."""
+    from pynamodb.exceptions import UpdateError
+
+    try:
+        item.update(actions=[getattr(model, name).set(value) for name, value in wanted.items()], condition=condition)
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return CHANGED_MEANWHILE
+        raise
+    return UPDATED
