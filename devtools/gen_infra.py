@@ -146,7 +146,8 @@ def gateway_responses() -> dict:
 def packaged_problems(sam: dict) -> list[str]:
     """What a browser needs from the packaged template (`chalice package` merged with resources.json): every
     path has an OPTIONS method with no authorizer (preflights carry no token), and every gateway response
-    carries the CORS headers. `make lint-infra` runs this on .local/package/sam.json."""
+    carries the CORS headers; and what operators need: the stage writes access logs, after the account's
+    CloudWatch role is set. `make lint-infra` runs this on .local/package/sam.json."""
     body = sam["Resources"][CHALICE_REST_API]["Properties"]["DefinitionBody"]
     problems = []
     for path, methods in sorted(body["paths"].items()):
@@ -157,6 +158,12 @@ def packaged_problems(sam: dict) -> list[str]:
     for name, answer in body.get("x-amazon-apigateway-gateway-responses", {}).items():
         if not gateway_cors_headers().items() <= answer.get("responseParameters", {}).items():
             problems.append(f"gateway response {name}: no CORS headers")
+    expected = infra_operations.rest_api_access_logs()
+    if sam["Resources"][CHALICE_REST_API]["Properties"].get("AccessLogSetting") != \
+            expected["Properties"]["AccessLogSetting"]:
+        problems.append("REST stage: no access log setting")
+    if "ApiGatewayAccount" not in sam["Resources"][CHALICE_REST_API].get("DependsOn", []):
+        problems.append("REST stage: created before the account's CloudWatch role is set")
     return problems
 
 
@@ -191,6 +198,9 @@ def render_resources() -> dict:
         # The authorizer trusts the user pool given at deploy time, not the package-time stand-in.
         "securityDefinitions": {COGNITO_AUTHORIZER: {"x-amazon-apigateway-authorizer": {
             "providerARNs": [{"Ref": "CognitoUserPoolArn"}]}}}}}}
+    access_logs = infra_operations.rest_api_access_logs()
+    resources[CHALICE_REST_API]["DependsOn"] = access_logs["DependsOn"]
+    resources[CHALICE_REST_API]["Properties"].update(access_logs["Properties"])
     for function, patch in infra_operations.function_environment().items():
         resources[function] = patch
     # The stream consumer (app.realtime_from_requests) reads the requests table's stream: point its event
@@ -303,12 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a committed file differs")
     parser.add_argument("--check-package", metavar="SAM_JSON", help="exit 1 if a packaged template lacks "
-                        "preflights or CORS on gateway responses")
+                        "preflights, CORS on gateway responses or stage access logs")
     args = parser.parse_args(argv)
     if args.check_package:
         problems = packaged_problems(json.loads(Path(args.check_package).read_text()))
-        print("\n".join(problems) or "packaged template: every path has a preflight, gateway responses carry CORS",
-              file=sys.stderr if problems else sys.stdout)
+        print("\n".join(problems) or "packaged template: every path has a preflight, gateway responses carry "
+              "CORS, the stage writes access logs", file=sys.stderr if problems else sys.stdout)
         return 1 if problems else 0
     stale = []
     for path, text in rendered_files().items():

@@ -9,6 +9,8 @@
   age, any message in a dead-letter queue, and the app's own metrics for configuration errors, incomplete
   reconciliation runs, reminder send failures and spikes of rejected webhook signatures.
 - Every function's log group with a retention period (created before the function first logs).
+- REST stage access logs: one JSON line per request in their own log group, keyed by the API Gateway request id,
+  which is also the correlation id of the app's logs for that request (chalicelib/observability.py).
 """
 from __future__ import annotations
 
@@ -92,7 +94,47 @@ def resources() -> dict:
             [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}], 1, statistic="Maximum")
     for metric, threshold, meaning in APP_ALARMS:
         out[f"{metric}Alarm"] = _alarm(meaning, NAMESPACE, metric, SERVICE_DIMENSION, threshold)
+    out.update(access_log_resources())
     return out
+
+
+# One JSON line per request; $context.requestId joins it to the app's log lines (their correlation_id).
+ACCESS_LOG_FORMAT = ('{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
+                     '"requestTime":"$context.requestTime","method":"$context.httpMethod",'
+                     '"resourcePath":"$context.resourcePath","path":"$context.path","status":"$context.status",'
+                     '"responseLength":"$context.responseLength","latencyMs":"$context.responseLatency",'
+                     '"integrationLatencyMs":"$context.integrationLatency",'
+                     '"errorType":"$context.error.responseType","userAgent":"$context.identity.userAgent"}')
+PUSH_TO_CLOUDWATCH_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+
+
+def access_log_resources() -> dict:
+    """The REST stage's access log group, and the role API Gateway needs to write any log. That role is a
+    region-wide account setting (`AWS::ApiGateway::Account`): every stage's stack sets it to a role with the same
+    AWS-managed policy, and the role is retained, so deleting one stage never stops another stage's logs."""
+    return {
+        "ApiAccessLogGroup": {
+            "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+            "Properties": {"LogGroupName": {"Fn::Sub": "/aws/apigateway/${AWS::StackName}-access"},
+                           "RetentionInDays": LOG_RETENTION_DAYS}},
+        "ApiGatewayCloudWatchRole": {
+            "Type": "AWS::IAM::Role", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+                 "Action": "sts:AssumeRole"}]},
+                "ManagedPolicyArns": [PUSH_TO_CLOUDWATCH_POLICY]}},
+        "ApiGatewayAccount": {
+            "Type": "AWS::ApiGateway::Account",
+            "Properties": {"CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}}},
+    }
+
+
+def rest_api_access_logs() -> dict:
+    """Merged into chalice's RestAPI (AWS::Serverless::Api): the stage writes access logs once the account
+    has its CloudWatch role."""
+    return {"DependsOn": ["ApiGatewayAccount"],
+            "Properties": {"AccessLogSetting": {"DestinationArn": {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]},
+                                                "Format": ACCESS_LOG_FORMAT}}}
 
 
 def _queue() -> dict:

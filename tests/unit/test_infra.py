@@ -1,13 +1,14 @@
 """infra/resources.json and the IAM policies are generated from the models and the stage config: no drift."""
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 
 from chalicelib.adapters.dynamodb.models import MODELS_BY_SETTING, TTL_ATTRIBUTE
 from chalicelib.settings import settings_from_env
-from devtools import gen_infra
+from devtools import gen_infra, infra_operations
 from devtools.environment import chalice_config, chalice_stage_env
 from devtools.processes import PROJECT_DIR
 
@@ -129,7 +130,32 @@ def test_alarms_reach_the_topic_for_every_function_queue_and_app_metric(template
 
 def test_every_function_log_group_has_a_retention(template):
     groups = [r["Properties"] for r in template["Resources"].values() if r.get("Type") == "AWS::Logs::LogGroup"]
-    assert len(groups) == 8 and all(0 < g["RetentionInDays"] <= 365 for g in groups)
+    assert len(groups) == 9 and all(0 < g["RetentionInDays"] <= 365 for g in groups)  # 8 functions + access log
+
+
+def test_the_rest_stage_writes_json_access_logs_keyed_by_the_correlation_id(template):
+    resources = template["Resources"]
+    api = resources[gen_infra.CHALICE_REST_API]
+    setting = api["Properties"]["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    line = json.loads(setting["Format"])  # API Gateway writes one JSON object per request
+    assert line["requestId"] == "$context.requestId" and line["status"] == "$context.status"
+    assert resources["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] > 0
+    # The stage can only log once the region's API Gateway account has a CloudWatch role.
+    assert api["DependsOn"] == ["ApiGatewayAccount"]
+    role = resources[resources["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]]
+    assert role["DeletionPolicy"] == "Retain"  # another stage's logs keep working after this stack is deleted
+    assert role["Properties"]["ManagedPolicyArns"] == [
+        "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"]
+
+
+def test_a_packaged_template_without_access_logs_fails_the_package_check(template):
+    rest_api = copy.deepcopy(template["Resources"][gen_infra.CHALICE_REST_API])
+    rest_api["Properties"]["DefinitionBody"]["paths"] = {}  # chalice adds the routes when packaging
+    assert gen_infra.packaged_problems({"Resources": {gen_infra.CHALICE_REST_API: rest_api}}) == []
+    del rest_api["DependsOn"], rest_api["Properties"]["AccessLogSetting"]
+    assert gen_infra.packaged_problems({"Resources": {gen_infra.CHALICE_REST_API: rest_api}}) == [
+        "REST stage: no access log setting", "REST stage: created before the account's CloudWatch role is set"]
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
@@ -164,9 +190,11 @@ def test_the_gateways_own_answers_carry_cors_and_401_names_bearer(template):
 
 
 def test_a_packaged_template_without_preflights_fails_the_package_check():
-    ok = {"Resources": {gen_infra.CHALICE_REST_API: {"Properties": {"DefinitionBody": {
-        "paths": {"/a": {"get": {"security": [{"x": []}]}, "options": {}}},
-        "x-amazon-apigateway-gateway-responses": gen_infra.gateway_responses()}}}}}
+    access_logs = infra_operations.rest_api_access_logs()
+    ok = {"Resources": {gen_infra.CHALICE_REST_API: {"DependsOn": access_logs["DependsOn"], "Properties": {
+        **access_logs["Properties"], "DefinitionBody": {
+            "paths": {"/a": {"get": {"security": [{"x": []}]}, "options": {}}},
+            "x-amazon-apigateway-gateway-responses": gen_infra.gateway_responses()}}}}}
     assert gen_infra.packaged_problems(ok) == []
     ok_paths = ok["Resources"][gen_infra.CHALICE_REST_API]["Properties"]["DefinitionBody"]["paths"]
     ok_paths["/b"] = {"get": {}}
