@@ -130,6 +130,11 @@ class _KnownRules:
     def exhausted_rule_ids(self, rules, user_id=None) -> set[str]:
         return set()
 
+    def shards_with_room(self, global_limits: dict[str, int]) -> dict[str, list[int]]:
+        from chalicelib.adapters.dynamodb.promo_repository import usage_shares
+
+        return {rule_id: list(range(len(usage_shares(limit)))) for rule_id, limit in global_limits.items()}
+
 
 def _states(start: datetime, card: bool):
     from chalicelib.domain.booking import PaymentStatus, Status
