@@ -1,8 +1,10 @@
 """The scale bench's company, seeded into in-process moto through the app's own write paths.
 
 50 teams of 10 members (five time zones), each team the only one serving its two services (`plumbing-tNN`, 60 min;
-`cleaning-tNN`, 120 min), every day 08:00-20:00 team-local. `requests` bookings are spread at random over 92
-days (2026-10-10 .. 2027-01-09; the bench's clock is 2026-11-24 12:00Z): a member's booking starts at 08:00, 11:00
+`cleaning-tNN`, 120 min), every day 08:00-20:00 team-local. Team 0, whose routes the bench measures, always
+has the same 2,000 bookings (a 100,000-booking company's share per team), so its own calendar, which its
+availability, quotes and bookings must read, is the same in every company; the other bookings are spread at
+random over the other teams and 92 days (2026-10-10 .. 2027-01-09; the bench's clock is 2026-11-24 12:00Z): a member's booking starts at 08:00, 11:00
 or 14:00 team-local, never two on one member's slot, so every seeded booking is one the app would accept
 (17:00 stays free for the booking the bench makes). Past bookings are COMPLETED (card PAID, cash collected),
 future ones CONFIRMED (card PAID, cash due), all made at least three days before the clock. On top of those, 110
@@ -27,6 +29,8 @@ TEAMS, MEMBERS_PER_TEAM = 50, 10
 ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "Europe/London")
 SLOT_HOURS = (8, 11, 14)
 HELD_DUE, HELD_PENDING = 10, 100
+# Team 0 (whose routes are measured) is as busy as one team of a 100,000-booking company, in every company.
+MEASURED_TEAM_BOOKINGS, MEASURED_TEAM_SEED = 100_000 // TEAMS, 7
 HOLD_MINUTES = 30
 LIMITED_RULES, CODED_RULES = 10, 10
 BOOKED_BEFORE = timedelta(days=3)  # seeded bookings are older than the reconciliation's 2-day lookback
@@ -99,19 +103,27 @@ class Slot:
     hour: int
 
 
-def slots(count: int, rng: random.Random) -> list[Slot]:
-    """`count` distinct member slots drawn from every team, member, day and seeded start hour."""
+def slots(others: int, rng: random.Random) -> list[Slot]:
+    """The measured team's calendar (MEASURED_TEAM_BOOKINGS slots of team 0, the same in every company: its own
+    bookings are what its routes return), then `others` distinct member slots drawn from every other team,
+    member, day and seeded start hour."""
     per_day = MEMBERS_PER_TEAM * len(SLOT_HOURS)
-    total = TEAMS * DAYS * per_day
-    if count > total:
-        raise ValueError(f"at most {total} bookings fit the bench company")
-    out = []
-    for index in rng.sample(range(total), count):
-        day, rest = divmod(index, TEAMS * per_day)
+    total = (TEAMS - 1) * DAYS * per_day
+    if others > total:
+        raise ValueError(f"at most {total} bookings fit the bench company's other teams")
+    measured = random.Random(MEASURED_TEAM_SEED).sample(range(DAYS * per_day), MEASURED_TEAM_BOOKINGS)
+    out = [_slot(0, index, per_day) for index in measured]
+    for index in rng.sample(range(total), others):
+        day, rest = divmod(index, (TEAMS - 1) * per_day)
         team, rest = divmod(rest, per_day)
-        member, hour = divmod(rest, len(SLOT_HOURS))
-        out.append(Slot(team, member, day, SLOT_HOURS[hour]))
+        out.append(_slot(team + 1, day * per_day + rest, per_day))
     return out
+
+
+def _slot(team: int, index: int, per_day: int) -> Slot:
+    day, rest = divmod(index, per_day)
+    member, hour = divmod(rest, len(SLOT_HOURS))
+    return Slot(team, member, day, SLOT_HOURS[hour])
 
 
 class _KnownRules:
@@ -193,7 +205,9 @@ def seed_bookings(deps, requests: int, seed: int = 7) -> dict:
     rng = random.Random(seed)
     catalog = deps.catalog.get()
     pricer = BookingPricer(_KnownRules(deps.promotions.list_rules()), deps.pricing_policy)
-    drawn = slots(requests, rng)
+    if requests < MEASURED_TEAM_BOOKINGS:
+        raise ValueError(f"a bench company has at least the measured team's {MEASURED_TEAM_BOOKINGS} bookings")
+    drawn = slots(requests - MEASURED_TEAM_BOOKINGS, rng)
     future = [i for i, s in enumerate(drawn) if FIRST_DAY + timedelta(days=s.day) > NOW.date() + timedelta(days=2)]
     held_numbers = rng.sample(future, HELD_DUE + HELD_PENDING)
     held = {n: timedelta(minutes=-5 if k < HELD_DUE else 20) for k, n in enumerate(held_numbers)}
