@@ -7,6 +7,7 @@ from chalicelib.api import admin, bookings, calendar, catalog, realtime, system
 from chalicelib.api import payments
 from chalicelib.api import pricing, promotions
 from chalicelib.api import docs, emergency
+from chalicelib.api import admin_jobs
 from chalicelib import invocation
 from chalicelib.api import cors
 from chalicelib.api.errors import in_contract_format
@@ -55,6 +56,7 @@ app.register_blueprint(system.bp)
 app.register_blueprint(catalog.bp)
 app.register_blueprint(bookings.bp)
 app.register_blueprint(admin.bp)
+app.register_blueprint(admin_jobs.bp)
 app.register_blueprint(realtime.bp)
 app.register_blueprint(calendar.bp)
 app.register_blueprint(payments.bp)

@@ -269,7 +269,7 @@ class FakeServiceRequestRepository:
     def release(self, old: ServiceRequest, new: ServiceRequest, plan: CapacityPlan,
                 extra: Iterable[Callable[[Any], None]] = ()) -> ServiceRequest:
         tx = FakeTransaction(self)
-        tx.capacity(keys.changes(old.id, release=plan))
+        tx.capacity(keys.tallied(keys.changes(old.id, release=plan), old, new))
         tx.put("request", new, expected_revision=old.revision)
         for add in extra:
             add(tx)
@@ -279,6 +279,7 @@ class FakeServiceRequestRepository:
     def save(self, old: ServiceRequest, new: ServiceRequest,
              extra: Iterable[Callable[[Any], None]] = ()) -> ServiceRequest:
         tx = FakeTransaction(self)
+        tx.capacity(keys.tallied([], old, new))  # a no-show's team-day tally
         tx.put("request", new, expected_revision=old.revision)
         for add in extra:
             add(tx)

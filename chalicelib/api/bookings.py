@@ -115,7 +115,8 @@ def get_service_request(ctx: Ctx, request_id: str) -> dict:
 @endpoint(bp, "/portal/service-requests/{request_id}/reschedule", "POST", auth="user",
           summary="Move a booking (atomic; on conflict the old booking stays)", body=RescheduleIn,
           response=ServiceRequestOut,
-          errors=("NOT_FOUND", "INVALID_STATE", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE"), tags=("portal",))
+          errors=("NOT_FOUND", "INVALID_STATE", "BOOKING_IN_PAST", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE"),
+          tags=("portal",))
 def reschedule(ctx: Ctx, request_id: str) -> dict:
     moved = changes.reschedule(container(), ctx.principal, request_id, ctx.body.start, ctx.body.teamMemberId)
     return portal_view(moved)
@@ -124,7 +125,7 @@ def reschedule(ctx: Ctx, request_id: str) -> dict:
 @endpoint(bp, "/portal/service-requests/{request_id}/cancel", "POST", auth="user",
           summary="Cancel a booking (gives its capacity back; repeating it answers the cancelled booking)",
           body=CancelIn,
-          response=ServiceRequestOut, errors=("NOT_FOUND", "INVALID_STATE"), tags=("portal",))
+          response=ServiceRequestOut, errors=("NOT_FOUND", "INVALID_STATE", "BOOKING_IN_PAST"), tags=("portal",))
 def cancel(ctx: Ctx, request_id: str) -> dict:
     return portal_view(changes.cancel(container(), ctx.principal, request_id, ctx.body.reason))
 

@@ -39,7 +39,7 @@ def link_calendar(ctx: Ctx, token: str) -> Response:
 
 
 @endpoint(bp, "/links/{token}/cancel", "POST", auth="link", summary="Cancel a booking from a signed e-mail link",
-          body=CancelIn, response=ServiceRequestOut, errors=("NOT_FOUND", "INVALID_STATE"),
+          body=CancelIn, response=ServiceRequestOut, errors=("NOT_FOUND", "INVALID_STATE", "BOOKING_IN_PAST"),
           tags=("links",))
 def link_cancel(ctx: Ctx, token: str) -> dict:
     return portal_view(calendar.cancel_by_link(container(), token, ctx.body.reason))

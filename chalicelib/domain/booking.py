@@ -10,9 +10,10 @@ from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from chalicelib.domain.errors import InvalidState
+from chalicelib.domain.errors import BookingInPast, InvalidState
 
 if TYPE_CHECKING:
+    from chalicelib.domain.job import JobRecord
     from chalicelib.domain.payment import Payment
     from chalicelib.domain.service_areas import Location
 
@@ -23,6 +24,9 @@ class Status(str, Enum):
     COMPLETED = "COMPLETED"
     CANCELLED = "CANCELLED"
     EXPIRED = "EXPIRED"
+    # After the appointment (services/job_lifecycle.py). Last, so stored list cursors keep their status indexes.
+    IN_PROGRESS = "IN_PROGRESS"
+    NO_SHOW = "NO_SHOW"
 
 
 class PaymentStatus(str, Enum):
@@ -46,8 +50,10 @@ S, P = Status, PaymentStatus
 # target -> states it may be reached from
 STATUS_ALLOWED_FROM: dict[Status, frozenset[Status]] = {
     S.CONFIRMED: frozenset({S.PENDING_PAYMENT}),
-    S.COMPLETED: frozenset({S.CONFIRMED}),
-    S.CANCELLED: frozenset({S.PENDING_PAYMENT, S.CONFIRMED}),
+    S.IN_PROGRESS: frozenset({S.CONFIRMED}),
+    S.COMPLETED: frozenset({S.CONFIRMED, S.IN_PROGRESS}),  # from CONFIRMED: recorded after the fact
+    S.NO_SHOW: frozenset({S.CONFIRMED}),
+    S.CANCELLED: frozenset({S.PENDING_PAYMENT, S.CONFIRMED}),  # not once started: the crew is there
     S.EXPIRED: frozenset({S.PENDING_PAYMENT}),
 }
 
@@ -62,12 +68,32 @@ PAYMENT_ALLOWED_FROM: dict[PaymentStatus, frozenset[PaymentStatus]] = {
 }
 
 OPEN_PAYMENT = frozenset({P.UNPAID, P.PENDING})
-ACTIVE_STATUSES = frozenset({S.PENDING_PAYMENT, S.CONFIRMED})  # those holding capacity
+ACTIVE_STATUSES = frozenset({S.PENDING_PAYMENT, S.CONFIRMED})  # awaiting the appointment: may move or cancel
+# Those whose capacity stays counted: a job that took place (or that the customer missed) used the crew's time,
+# and the team-day counts are what the utilisation report reads. Only CANCELLED and EXPIRED give it back.
+HOLDING_STATUSES = ACTIVE_STATUSES | {S.IN_PROGRESS, S.COMPLETED, S.NO_SHOW}
+# Team-day tallies (attributes of the capacity table's team-day item, see adapters/dynamodb/keys.py) that a
+# status change adds 1 to, in the transaction that makes it.
+DAY_TALLIES: dict[Status, str] = {S.CANCELLED: "cancelled", S.NO_SHOW: "noShows"}
 
 
 def check_status_transition(current: Status, target: Status) -> None:
     if current not in STATUS_ALLOWED_FROM.get(target, frozenset()):
         raise InvalidState(details={"status": current.value, "target": target.value})
+
+
+def day_tally(old: "ServiceRequest", new: "ServiceRequest") -> str | None:
+    """The team-day tally the change from `old` to `new` adds 1 to (on the team-local date of the start), if any:
+    only the write that enters the status counts, so a repeated or replayed change counts nothing."""
+    if new.status is old.status:
+        return None
+    return DAY_TALLIES.get(new.status)
+
+
+def check_not_past(request: "ServiceRequest", now: datetime) -> None:
+    """A customer changes a booking only before it starts. Raises BookingInPast."""
+    if request.placement.start <= now:
+        raise BookingInPast(details={"serviceRequestId": request.id, "start": request.placement.start.isoformat()})
 
 
 @dataclass(frozen=True)
@@ -113,6 +139,8 @@ class ServiceRequest:
     payment: Payment = field(default_factory=_no_payment)  # session, Stripe's reports, cash (domain/payment.py)
     reminders_sent: tuple[str, ...] = ()  # "24h", "2h"
     location: Location | None = None  # the customer's location the booking was routed by (service areas)
+    created_by: str | None = None  # the admin's actor when an admin booked for the customer (user_id: the owner)
+    job: JobRecord | None = None  # what happened at the appointment (domain/job.py)
     revision: int = 0  # storage revision this copy was read at (writes are conditional on it)
 
     def with_changes(self, **changes) -> "ServiceRequest":
@@ -120,7 +148,7 @@ class ServiceRequest:
 
     @property
     def holds_capacity(self) -> bool:
-        return self.status in ACTIVE_STATUSES
+        return self.status in HOLDING_STATUSES
 
 
 def initial_states(method: PaymentMethod) -> tuple[Status, PaymentStatus]:

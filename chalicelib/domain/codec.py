@@ -12,6 +12,7 @@ from chalicelib.domain.service_areas import Location, ServiceArea
 
 if TYPE_CHECKING:
     from chalicelib.domain.booking import ServiceRequest
+    from chalicelib.domain.job import JobRecord
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -128,7 +129,8 @@ def request_to_doc(r: "ServiceRequest") -> dict:
             "options": list(r.options), "promoCodes": list(r.promo_codes),
             "holdExpiresAt": iso_utc(r.hold_expires_at) if r.hold_expires_at else None,
             "payment": payment_to_doc(r.payment), "remindersSent": list(r.reminders_sent),
-            "location": r.location.to_dict() if r.location else None,
+            "location": r.location.to_dict() if r.location else None, "createdBy": r.created_by,
+            "job": job_to_doc(r.job) if r.job else None,
             "createdAt": iso_utc(r.created_at), "updatedAt": iso_utc(r.updated_at)}
 
 
@@ -149,8 +151,22 @@ def request_from_doc(d: dict) -> "ServiceRequest":
         hold_expires_at=parse_iso(d["holdExpiresAt"]) if d.get("holdExpiresAt") else None,
         payment=payment_from_doc(d.get("payment")), reminders_sent=tuple(d.get("remindersSent", ())),
         location=Location(d["location"]["postalCode"], d["location"]["country"]) if d.get("location") else None,
+        created_by=d.get("createdBy"), job=job_from_doc(d["job"]) if d.get("job") else None,
         revision=int(d.get("revision", 0)),
     )
+
+
+def job_to_doc(j: "JobRecord") -> dict:
+    return {"startedAt": _iso_or_none(j.started_at), "endedAt": _iso_or_none(j.ended_at), "notes": j.notes,
+            "unpaidReason": j.unpaid_reason, "noShowAt": _iso_or_none(j.no_show_at)}
+
+
+def job_from_doc(d: dict) -> "JobRecord":
+    from chalicelib.domain.job import JobRecord
+
+    return JobRecord(started_at=_time_or_none(d.get("startedAt")), ended_at=_time_or_none(d.get("endedAt")),
+                     notes=d.get("notes") or "", unpaid_reason=d.get("unpaidReason"),
+                     no_show_at=_time_or_none(d.get("noShowAt")))
 
 
 # --- a request's payment ---------------------------------------------------------------------------------

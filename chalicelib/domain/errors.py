@@ -93,6 +93,21 @@ class InvalidState(DomainError):
     default_message = "The request is not in a state that allows this."
 
 
+class BookingInPast(DomainError):
+    code = "BOOKING_IN_PAST"
+    default_message = "This booking has already started; it can no longer be changed or cancelled here."
+
+
+class BookingNotStarted(DomainError):
+    code = "BOOKING_NOT_STARTED"
+    default_message = "The appointment has not begun yet; a no-show can be recorded only after its start."
+
+
+class CashNotRecorded(DomainError):
+    code = "CASH_NOT_RECORDED"
+    default_message = "A cash-on-delivery job is completed with the cash collected or with an unpaid reason."
+
+
 class IdempotencyInProgress(DomainError):
     code = "IDEMPOTENCY_IN_PROGRESS"
     default_message = "A request with this Idempotency-Key is still being processed."

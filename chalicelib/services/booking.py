@@ -56,6 +56,7 @@ class BookingDraft:
     postal_code: str | None = None  # the customer's location as typed (resolved with the catalog's areas)
     country: str | None = None
     location: Location | None = None  # resolved: only teams whose service area covers it are considered
+    created_by: str | None = None  # the admin booking for the customer (the booking's principal) by phone
 
 
 class OwnRequestsDeps(Protocol):
@@ -304,7 +305,8 @@ def new_request(deps: BookingDeps, service: Service, plan: av.CapacityPlan, prin
         updated_at=now,
         address=draft.address, notes=draft.notes, customer_email=draft.customer_email or principal.email,
         idempotency_key=idempotency_key, series_id=draft.series_id, priority=draft.priority,
-        options=draft.options, promo_codes=draft.promo_codes, hold_expires_at=hold, location=draft.location)
+        options=draft.options, promo_codes=draft.promo_codes, hold_expires_at=hold, location=draft.location,
+        created_by=draft.created_by)
 
 
 def _without_spent_rules(deps: BookingDeps, draft: BookingDraft, request: ServiceRequest,

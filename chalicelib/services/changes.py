@@ -7,7 +7,8 @@ from typing import Protocol
 
 from chalicelib.domain import availability as av
 from chalicelib.domain import codec
-from chalicelib.domain.booking import Placement, ServiceRequest, Status, check_status_transition
+from chalicelib.domain.booking import (ACTIVE_STATUSES, Placement, ServiceRequest, Status, check_not_past,
+                                       check_status_transition)
 from chalicelib.domain.catalog import Catalog, Service, Team, TeamMember
 from chalicelib.domain.errors import DomainError, InvalidState, NotFound, SlotFull, SlotUnavailable, TeamDayFull
 from chalicelib.domain.principal import Principal
@@ -32,16 +33,18 @@ class ChangeDeps(capacity.ReleaseDeps, Protocol):
 
 
 def reschedule(deps: ChangeDeps, principal: Principal, request_id: str, new_start: datetime,
-               member_id: str | None = None) -> ServiceRequest:
+               member_id: str | None = None, on_behalf: bool = False) -> ServiceRequest:
     """Move a booking. Counters move atomically; on any 409 the old booking stays exactly as it was. A move that
     lost a race (the request or the team's schedule changed meanwhile) is decided again from a fresh read.
-    Raises NotFound, InvalidState, SlotUnavailable, SlotFull, TeamDayFull."""
+    `on_behalf`: an admin moves any customer's booking, also one that has begun (audited as the admin); a
+    customer moves only their own, before it starts. Raises NotFound, InvalidState, BookingInPast,
+    SlotUnavailable, SlotFull, TeamDayFull."""
     def forget_stale_catalog(exc: Exception) -> None:
         if isinstance(exc, StaleCatalog):
             deps.catalog.invalidate()
 
     current, moved = with_retries(
-        lambda: _move(deps, principal, request_id, new_start.astimezone(UTC), member_id),
+        lambda: _move(deps, principal, request_id, new_start.astimezone(UTC), member_id, on_behalf),
         retry_on=(StaleCatalog, StaleRevision), on_retry=forget_stale_catalog,
         give_up=lambda: SlotUnavailable("The schedule changed while rescheduling; try again.", retry_after=1))
     if moved is current:
@@ -52,14 +55,16 @@ def reschedule(deps: ChangeDeps, principal: Principal, request_id: str, new_star
 
 
 def _move(deps: ChangeDeps, principal: Principal, request_id: str, start: datetime,
-          member_id: str | None) -> tuple[ServiceRequest, ServiceRequest]:
+          member_id: str | None, on_behalf: bool) -> tuple[ServiceRequest, ServiceRequest]:
     """One attempt: (the request as read, the request as moved; the same object when it already is where it
     was asked to go). Raises StaleCatalog, StaleRevision when it lost a race, and the errors of `reschedule`."""
-    current = get_own(deps, principal, request_id)
-    if current.status not in (Status.PENDING_PAYMENT, Status.CONFIRMED):
+    current = _stored(deps, request_id) if on_behalf else get_own(deps, principal, request_id)
+    if current.status not in ACTIVE_STATUSES:
         raise InvalidState(details={"status": current.status.value})
     if current.placement.start == start and member_id in (None, current.placement.member_id):
         return current, current  # e.g. the retry of a move whose answer was lost: moving again would bump it twice
+    if not on_behalf:
+        check_not_past(current, deps.clock())
     catalog = deps.catalog.get()
     service = require_service(catalog, current.service_id, allow_inactive=True)
     team = catalog.teams.get(current.placement.team_id)
@@ -111,15 +116,19 @@ def _move_with_members(deps: ChangeDeps, principal: Principal, current: ServiceR
 
 
 def cancel(deps: ChangeDeps, principal: Principal | None, request_id: str, reason: str | None = None,
-           actor: Principal | None = None) -> ServiceRequest:
-    """Cancel and give the capacity back. `principal` None = already authorised (signed link, admin). A cancel
-    that lost a race with another write reads the request again and decides again. Cancelling a cancelled request
-    answers it as it is (the retry of a cancel whose answer was lost). Raises NotFound, InvalidState."""
+           actor: Principal | None = None, by_customer: bool = True) -> ServiceRequest:
+    """Cancel and give the capacity back (and add 1 to its team-day's `cancelled` tally, same transaction).
+    `principal` None = already authorised (signed link, admin). A customer (`by_customer`: portal, signed link)
+    cancels only before the booking starts; an admin or a rollback at any time. A cancel that lost a race with
+    another write reads the request again and decides again. Cancelling a cancelled request answers it as it is
+    (the retry of a cancel whose answer was lost). Raises NotFound, InvalidState, BookingInPast."""
     def release() -> tuple[ServiceRequest, ServiceRequest]:
         current = get_own(deps, principal, request_id) if principal else _stored(deps, request_id)
         if current.status is Status.CANCELLED:
             return current, current
         check_status_transition(current.status, Status.CANCELLED)
+        if by_customer:
+            check_not_past(current, deps.clock())
         catalog = deps.catalog.get()
         cancelled = current.with_changes(status=Status.CANCELLED, sequence=current.sequence + 1,
                                          updated_at=deps.clock())

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from typing import Iterable, Protocol
 
-from chalicelib.domain.booking import ACTIVE_STATUSES, Status
+from chalicelib.domain.booking import HOLDING_STATUSES, Status
 from chalicelib.observability import count, logger
 from chalicelib.services.ports import AvailabilityPublisher, CatalogSource
 
-ACTIVE = {s.value for s in ACTIVE_STATUSES}
+HOLDING = {s.value for s in HOLDING_STATUSES}
 
 
 class StreamDeps(Protocol):
@@ -34,7 +34,7 @@ def _doc(image: dict) -> dict | None:
 
 def _holds(doc: dict | None) -> tuple[str, str, str] | None:
     """(serviceId, teamId, localDate) of the capacity this version of the request holds, if any."""
-    if not doc or doc.get("status") not in ACTIVE:
+    if not doc or doc.get("status") not in HOLDING:
         return None
     return doc["serviceId"], doc["teamId"], doc["localDate"]
 

@@ -35,7 +35,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
-from chalicelib.domain.booking import ServiceRequest, Status
+from chalicelib.domain.booking import ACTIVE_STATUSES, ServiceRequest, Status
 from chalicelib.domain.catalog import Catalog, Service
 from chalicelib.domain.errors import DomainError, NotFound, SlotFull, SlotUnavailable, TeamDayFull
 from chalicelib.domain.principal import Principal
@@ -186,7 +186,7 @@ def cancel_series(deps: SeriesDeps, principal: Principal, series_id: str, reason
     now = deps.clock()
     cancelled, unchanged = [], []
     for request in sorted(members, key=lambda r: r.placement.start):
-        if request.holds_capacity and request.placement.start > now:
+        if request.status in ACTIVE_STATUSES and request.placement.start > now:
             cancelled.append(changes.cancel(deps, principal, request.id, reason))
         else:
             unchanged.append(request)
@@ -233,4 +233,4 @@ def _cancel_once(deps: SeriesDeps, principal: Principal, request_id: str, reason
     stored = deps.requests.get(request_id)
     if stored is not None and stored.status is Status.CANCELLED:
         return
-    changes.cancel(deps, None, request_id, reason, actor=principal)
+    changes.cancel(deps, None, request_id, reason, actor=principal, by_customer=False)  # a rollback

@@ -19,7 +19,7 @@ from chalicelib.adapters.dynamodb.booking_repository import from_item
 from chalicelib.adapters.dynamodb.capacity_store import put_whole
 from chalicelib.adapters.dynamodb.models import CapacityCounter, ServiceRequestItem
 from chalicelib.domain import availability as av
-from chalicelib.domain.booking import ACTIVE_STATUSES, ServiceRequest
+from chalicelib.domain.booking import DAY_TALLIES, ServiceRequest
 
 NAME = "capacity_v2"
 
@@ -39,7 +39,7 @@ def run(restart: bool = False, teams: list[str] | None = None, stop_after: int |
         if stop_after is not None and migrated >= stop_after:
             break
         requests = _requests(team_id)
-        items = team_items(team_id, [r for r in requests if r.status in ACTIVE_STATUSES], overrides)
+        items = team_items(team_id, requests, overrides)
         # Every v2 item an earlier run wrote came from one of the team's requests (never deleted), active then.
         partitions = {pk for pk, _ in items} | {pk for r in requests for pk in _partitions_of(r)}
         w, d = _write_team(items, partitions)
@@ -55,10 +55,17 @@ def run(restart: bool = False, teams: list[str] | None = None, stop_after: int |
 
 def team_items(team_id: str, requests: list[ServiceRequest],
                overrides: dict[tuple[str, str], tuple[int, str | None]]) -> dict[tuple[str, str], dict]:
-    """The v2 items (key -> attributes) the team's active requests and its v1 day overrides make."""
+    """The v2 items (key -> attributes) the team's requests and its v1 day overrides make: the capacity of those
+    holding it, and the team-day tallies (cancelled, noShows) of those in a tallied status."""
     items: dict[tuple[str, str], dict] = {}
     for request in requests:
         p = request.placement
+        tally = DAY_TALLIES.get(request.status)
+        if tally is not None:
+            item = items.setdefault(keys.team_day_key(p.team_id, p.local_date), {"count": 0})
+            item[tally] = item.get(tally, 0) + 1
+        if not request.holds_capacity:
+            continue
         plan = av.CapacityPlan(team_id=p.team_id, member_id=p.member_id, local_date=p.local_date, cells=p.cells,
                                daily_limit=0, slot_capacity=0, team_version=0, timezone=p.timezone)
         for change in keys.changes(request.id, claim=plan):

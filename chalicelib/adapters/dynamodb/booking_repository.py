@@ -158,15 +158,20 @@ class DynamoServiceRequestRepository:
 
     def release(self, old: ServiceRequest, new: ServiceRequest, plan: CapacityPlan,
                 extra: Iterable[Any] = ()) -> ServiceRequest:
-        """Cancel/expire: give the capacity back and write the new state atomically (StaleRevision if it moved)."""
+        """Cancel/expire: give the capacity back and write the new state atomically (StaleRevision if it moved); a
+        cancellation also adds 1 to its team-day's `cancelled` tally."""
         tx = self._tx()
-        capacity_store.add_changes(tx, keys.changes(old.id, release=plan))
+        capacity_store.add_changes(tx, keys.tallied(keys.changes(old.id, release=plan), old, new))
         return self._commit(tx, old, new, extra)
 
     def save(self, old: ServiceRequest, new: ServiceRequest, extra: Iterable[Any] = ()) -> ServiceRequest:
-        """Same capacity, conditional on the revision read (StaleRevision); with `extra` (audit) one transaction."""
-        if extra:
-            return self._commit(self._tx(), old, new, extra)
+        """Same capacity, conditional on the revision read (StaleRevision); with `extra` (audit) or a team-day tally
+        (a no-show) one transaction."""
+        tally = keys.tallied([], old, new)
+        if extra or tally:
+            tx = self._tx()
+            capacity_store.add_changes(tx, tally)
+            return self._commit(tx, old, new, extra)
         with translated():
             try:
                 to_item(new, old.revision + 1).save(condition=ServiceRequestItem.rev == old.revision)

@@ -79,6 +79,7 @@ def _condition(change: keys.ItemChange):
 def actions_of(change: keys.ItemChange) -> list:
     actions = [C.count.add(change.count)] if change.count else []
     actions += [NumberAttribute(attr_name=a).add(d) for a, d in sorted(change.slots.items())]
+    actions += [NumberAttribute(attr_name=a).add(d) for a, d in sorted(change.tally.items())]
     actions += [UnicodeAttribute(attr_name=a).set(holder) for a, holder in sorted(change.take.items())]
     actions += [UnicodeAttribute(attr_name=a).remove() for a in sorted(change.free)]
     return actions

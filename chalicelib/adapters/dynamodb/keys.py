@@ -8,6 +8,8 @@ One partition per team and month of the team-local date, so a read touches only 
     sk = <date>#DAY            team-day: count (bookings that day), limitOverride/overrideReason (admin),
                                fence (lowest catalog team version a booking may be planned with),
                                s#<cell> = bookings overlapping that 15-minute cell (limit: slotCapacity)
+                               cancelled, noShows = bookings of that day (start's team-local date) cancelled or
+                               recorded as no-shows: ADD 1 in the transaction that changes the status
     sk = <date>#M#<member>     member-day: count (the member's bookings that day, ordering only),
                                b#<cell> = the request holding that member's cell (absent = free)
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from chalicelib.domain.availability import CapacityPlan, local_date_of
+from chalicelib.domain.booking import ServiceRequest, day_tally
 from chalicelib.domain.cells import CounterSnapshot, cell_number
 
 UTC = timezone.utc
@@ -61,6 +64,7 @@ class ItemChange:
     slot_capacity: int = 0  # a growing s#<cell> must be under this
     take: dict[str, str] = field(default_factory=dict)  # b#<cell> -> holder; must be absent
     free: set[str] = field(default_factory=set)  # b#<cell> removed
+    tally: dict[str, int] = field(default_factory=dict)  # cancelled / noShows -> ADD (unconditional)
 
     @property
     def label(self) -> str:
@@ -68,7 +72,7 @@ class ItemChange:
 
     @property
     def has_actions(self) -> bool:
-        return bool(self.count or any(self.slots.values()) or self.take or self.free)
+        return bool(self.count or any(self.slots.values()) or self.take or self.free or self.tally)
 
     def growing_slots(self) -> list[str]:
         return sorted(a for a, d in self.slots.items() if d > 0)
@@ -106,6 +110,21 @@ def changes(request_id: str, claim: CapacityPlan | None = None,
     return [c for c in items.values() if c.has_actions or c.version is not None]
 
 
+def tallied(changes: list[ItemChange], old: ServiceRequest, new: ServiceRequest) -> list[ItemChange]:
+    """`changes` with the team-day tally the status change adds (booking.day_tally), merged into the change of
+    the booking's team-day item when the transaction already touches it (an item appears once per transaction)."""
+    attr = day_tally(old, new)
+    if attr is None:
+        return changes
+    key = team_day_key(old.placement.team_id, old.placement.local_date)
+    change = next((c for c in changes if c.key == key), None)
+    if change is None:
+        change = ItemChange(key)
+        changes = [*changes, change]
+    change.tally[attr] = change.tally.get(attr, 0) + 1
+    return changes
+
+
 def _conditions(items: dict[tuple[str, str], ItemChange], claim: CapacityPlan) -> None:
     day = items[team_day_key(claim.team_id, claim.local_date)]
     day.version = claim.team_version
@@ -139,6 +158,8 @@ def applied(change: ItemChange, item: dict | None) -> dict:
     if change.count:
         out["count"] = int(out.get("count", 0)) + change.count
     for attr, delta in change.slots.items():
+        out[attr] = int(out.get(attr, 0)) + delta
+    for attr, delta in change.tally.items():
         out[attr] = int(out.get(attr, 0)) + delta
     out.update(change.take)
     for attr in change.free:

@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import Field, StrictInt, field_validator, model_validator
 
 from chalicelib.api.schemas.bookings import ServiceRequestOut
-from chalicelib.api.schemas.common import Count, Cursor, Day, Identifier, Instant, OptionalId, Reason, Schema, Strict
+from chalicelib.api.schemas.common import (Count, Cursor, Day, Identifier, Instant, InstantOut, OptionalId, Reason,
+                                          Schema, Strict)
 
 HH_MM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
@@ -78,7 +79,8 @@ class CapacityOverrideOut(Schema):
 class AdminListQuery(Strict):
     """Any combination of status, paymentStatus and teamId, with an optional start range, is one key condition
     on one index: a page reads at most `limit` requests, however many others the filters exclude."""
-    status: Literal["PENDING_PAYMENT", "CONFIRMED", "COMPLETED", "CANCELLED", "EXPIRED"] | None = None
+    status: Literal["PENDING_PAYMENT", "CONFIRMED", "COMPLETED", "CANCELLED", "EXPIRED", "IN_PROGRESS",
+                    "NO_SHOW"] | None = None
     paymentStatus: Literal["UNPAID", "PENDING", "PAID", "FAILED", "EXPIRED", "REFUNDED", "COD_DUE",
                            "COD_COLLECTED"] | None = None
     teamId: OptionalId = None
@@ -106,6 +108,14 @@ class RequestAuditQuery(Strict):
     limit: int = Field(default=50, ge=1, le=200)
 
 
+class JobOut(Schema):
+    startedAt: InstantOut | None = None
+    endedAt: InstantOut | None = None
+    notes: str = ""
+    unpaidReason: str | None = None
+    noShowAt: InstantOut | None = None
+
+
 class AdminServiceRequestOut(ServiceRequestOut):
     userId: str
     customerEmail: str | None = None
@@ -116,6 +126,9 @@ class AdminServiceRequestOut(ServiceRequestOut):
     lastEventId: str | None = None
     reconciliationNotes: list | None = None
     payment: dict = Field(default_factory=dict)
+    createdBy: str | None = Field(default=None, description="The admin who booked for the customer (by phone).")
+    job: JobOut | None = Field(default=None, description="What happened at the appointment (start, complete, "
+                                                         "no-show).")
     audit: list[dict] | None = None
     auditCursor: str | None = Field(default=None, description="Next page of the audit history: GET "
                                                               "/admin/service-requests/{id}/audit?cursor=...")
