@@ -7,6 +7,7 @@ through the code under test, so a bug in a repository cannot hide itself.
   requests that cover it, and the members' busy cells are exactly those requests' cells, each held once;
 - audit: a request that left its initial state has an audit trail ending at its stored state (status, payment
   status, session, placement, sequence, notes), and no change was audited twice (two entries from one state);
+- tallies: each team-day's `cancelled` / `noShows` equals its requests in that status (a retry counts nothing);
 - idempotency: a completed key's stored success names requests that exist;
 - Stripe events: no claim is left `processing` (a redelivery after a crash must have finished it).
 """
@@ -114,10 +115,27 @@ def event_claim_problems() -> list[str]:
             if item.pk.startswith("STRIPE_EVENT#") and item.state != "done"]
 
 
+def tally_problems(requests: list[ServiceRequest]) -> list[str]:
+    """Each team-day's `cancelled` and `noShows` equal the requests of that day in that status (counted once)."""
+    from chalicelib.adapters.dynamodb.capacity_store import plain
+    from chalicelib.adapters.dynamodb.models import CapacityCounter
+    from chalicelib.domain.booking import DAY_TALLIES
+    expected = Counter((keys.team_day_key(r.placement.team_id, r.placement.local_date), DAY_TALLIES[r.status])
+                       for r in requests if r.status in DAY_TALLIES)
+    stored: Counter = Counter()
+    for raw in CapacityCounter._get_connection().scan(consistent_read=True).get("Items", []):
+        item = plain(raw)
+        for attr in DAY_TALLIES.values():
+            if item.get(attr):
+                stored[((item["pk"], item["sk"]), attr)] = int(item[attr])
+    return [f"tally {key[1]} {attr}: stored {stored.get((key, attr), 0)}, requests {expected.get((key, attr), 0)}"
+            for key, attr in sorted(set(expected) | set(stored)) if stored.get((key, attr)) != expected.get((key, attr))]
+
+
 def problems() -> list[str]:
     requests = stored_requests()
     return (capacity_problems(requests) + audit_problems(requests) + idempotency_problems(requests)
-            + event_claim_problems())
+            + tally_problems(requests) + event_claim_problems())
 
 
 def assert_consistent() -> list[ServiceRequest]:

@@ -331,3 +331,30 @@ def test_a_job_crossing_midnight_holds_the_next_days_cells(request_store):
     assert day_counters(repo).day_counts[(TEAM.id, DAY)] == 1 and len(day_counters(repo).member_cells("m1")) == 4
     repo.release(created, created.with_changes(status=Status.CANCELLED, sequence=1), plan)
     assert day_counters(repo, day="2026-12-02").member_cells("m1") == set()
+
+
+def team_day_item(repo, day: str = DAY) -> dict:
+    """The raw team-day item (attribute -> value) as the store holds it."""
+    from chalicelib.adapters.dynamodb import capacity_store, keys
+    key = keys.team_day_key(TEAM.id, day)
+    if isinstance(repo, FakeServiceRequestRepository):
+        return dict(repo.capacity.get(key, {}))
+    raw = capacity_store.C._get_connection().get_item(*key, consistent_read=True).get("Item")
+    return capacity_store.plain(raw) or {}
+
+
+def test_cancel_and_no_show_add_their_tally_once_with_the_status_write(request_store):
+    from chalicelib.domain.job import JobRecord
+    repo, _ = request_store
+    first, plan = booking("sr_1")
+    created, other = repo.create(first, plan), repo.create(*booking("sr_2", member="m2", hour=12))
+    cancelled = repo.release(created, created.with_changes(status=Status.CANCELLED, sequence=1), plan)
+    with pytest.raises(StaleRevision):  # a replay from the old revision writes nothing, tally included
+        repo.release(created, created.with_changes(status=Status.CANCELLED, sequence=1), plan)
+    repo.save(cancelled, cancelled.with_changes(notes="still cancelled"))  # no status change: no tally
+    missed = repo.save(other, other.with_changes(status=Status.NO_SHOW, job=JobRecord(no_show_at=NOW)))
+    with pytest.raises(StaleRevision):
+        repo.save(other, other.with_changes(status=Status.NO_SHOW))
+    assert repo.get("sr_2") == missed and missed.job == JobRecord(no_show_at=NOW)
+    item = team_day_item(repo)
+    assert (item["cancelled"], item["noShows"], item["count"]) == (1, 1, 1)
