@@ -44,6 +44,16 @@ def test_a_counter_off_by_one_is_reported(booked):
     only(problems(), "#DAY: stored 2, bookings 1")
 
 
+@pytest.mark.parametrize("delta,fragment", [(1, "cancelled: stored 2, requests 1"),
+                                            (-1, "cancelled: stored 0, requests 1")])
+def test_a_cancellation_tally_counted_twice_or_lost_is_reported(booked, delta, fragment):
+    day = next(i for i in capacity_items() if i["sk"].endswith("#DAY"))
+    assert day["cancelled"] == 1  # the cancel of the fixture counted once
+    capacity_table().update_item(Key={"pk": day["pk"], "sk": day["sk"]}, UpdateExpression="ADD cancelled :d",
+                                 ExpressionAttributeValues={":d": delta})
+    only(problems(), fragment)
+
+
 def test_a_missing_or_extra_busy_cell_is_reported(booked):
     from chalicelib.adapters.dynamodb import keys
     member_day = next(i for i in capacity_items() if "#M#" in i["sk"] and any(a.startswith(keys.BUSY) for a in i))
