@@ -43,7 +43,7 @@ def iso(moment: datetime) -> str:
 def test_admin_books_for_user_a_then_starts_and_completes(stack, http, jobs_service):
     booked = book_for_user_a(stack, http, start_at(3, 10))
     assert (booked["userId"], booked["createdBy"]) == ("user-a", "admin:admin-1")
-    mine = http.get(stack.url("/portal/service-requests?limit=200"), headers=stack.auth("userA")).json()["items"]
+    mine = http.get(stack.url("/portal/service-requests?limit=100"), headers=stack.auth("userA")).json()["items"]  # newest first
     assert booked["id"] in [r["id"] for r in mine]
     base = stack.url(f"/admin/service-requests/{booked['id']}")
     started = http.post(f"{base}/start", json={}, headers=stack.auth("admin"))
