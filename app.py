@@ -8,6 +8,7 @@ from chalicelib.api import payments
 from chalicelib.api import pricing, promotions
 from chalicelib.api import docs, emergency
 from chalicelib.api import admin_jobs
+from chalicelib.api import reports
 from chalicelib import invocation
 from chalicelib.api import cors
 from chalicelib.api.errors import in_contract_format
@@ -63,6 +64,7 @@ app.register_blueprint(payments.bp)
 app.register_blueprint(pricing.bp)
 app.register_blueprint(promotions.bp)
 app.register_blueprint(emergency.bp)
+app.register_blueprint(reports.bp)
 app.register_blueprint(docs.bp)
 
 

@@ -95,6 +95,12 @@ class Container:
         return DayOverrides()
 
     @cached_property
+    def capacity_report(self):
+        assert self.dynamodb_ready
+        from chalicelib.adapters.dynamodb.capacity_store import ReportReader
+        return ReportReader()
+
+    @cached_property
     def idempotency(self):
         from chalicelib.adapters.idempotency import PowertoolsIdempotency
         return PowertoolsIdempotency(self.settings.idempotency_table, self.settings.region,

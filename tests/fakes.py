@@ -411,3 +411,19 @@ class FakeCapacityOverrides:
             for local_date in local_dates:
                 item = self._repo.capacity.setdefault(keys.team_day_key(team_id, local_date), {})
                 item["fence"] = max(int(item.get("fence", 0)), version)
+
+
+class FakeCapacityReport:
+    """CapacityReport over a FakeServiceRequestRepository's capacity items (as capacity_store.ReportReader)."""
+
+    def __init__(self, repo: FakeServiceRequestRepository) -> None:
+        self._repo = repo
+
+    def team_counters(self, team_id: str, first: date, last: date):
+        partitions = {f"CAP#{team_id}#{m}" for m in keys.months_between(first, last)}
+        low, high = first.isoformat(), f"{last.isoformat()}~"
+        with self._repo._lock:
+            self._repo._check()
+            found = sorted((sk, dict(item)) for (pk, sk), item in self._repo.capacity.items()
+                           if pk in partitions and low <= sk <= high)
+        return keys.report_counters(found)

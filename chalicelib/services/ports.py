@@ -11,6 +11,7 @@ from chalicelib.domain.booking import ServiceRequest
 from chalicelib.domain.catalog import Blackout, Catalog, Service, Team, TeamMember
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.promotions import PromoRule
+from chalicelib.domain.utilisation import TeamCounters
 
 
 class CatalogRepository(Protocol):
@@ -237,6 +238,13 @@ class CapacityOverrides(Protocol):
     def fence(self, team_id: str, local_dates: Iterable[str], version: int) -> None:
         """From now on, bookings of these team-days planned from a catalog older than `version` of the team fail
         with StaleCatalog (written before a schedule change that must not be booked past)."""
+
+
+class CapacityReport(Protocol):
+    """The capacity items of one team as the utilisation report reads them (capacity_store.ReportReader)."""
+
+    def team_counters(self, team_id: str, first: date, last: date) -> TeamCounters:
+        """Team-day and member-day counters of local dates [first, last]; requests independent of bookings."""
 
 
 class ReminderQueue(Protocol):

@@ -18,6 +18,7 @@ from chalicelib.adapters.dynamodb import keys
 from chalicelib.adapters.dynamodb.errors import response_code, translated
 from chalicelib.adapters.dynamodb.models import CapacityCounter
 from chalicelib.domain.cells import CounterSnapshot, origin_for
+from chalicelib.domain.utilisation import TeamCounters
 
 LABEL = "capacity:"
 C = CapacityCounter
@@ -117,6 +118,28 @@ def read(team_ids: Iterable[str], first: date, last: date, consistent: bool = Fa
                     if not start:
                         break
     return snapshot
+
+
+class ReportReader:
+    """The utilisation report's read (services.ports.CapacityReport)."""
+
+    def team_counters(self, team_id: str, first: date, last: date) -> TeamCounters:
+        """One team's items for local dates [first, last]: one Query per calendar month of its partition (more pages
+        only past 1 MB), so the requests depend on the range and the team's size, never on the number of bookings:
+        a month holds at most 31 team-day items and one item per member and day, each of at most 96 cells."""
+        connection = C._get_connection()
+        condition = C.sk.between(first.isoformat(), f"{last.isoformat()}~")
+        found: list[tuple[str, dict]] = []
+        with translated():
+            for month in keys.months_between(first, last):
+                pk, start = f"CAP#{team_id}#{month}", None
+                while True:
+                    page = connection.query(pk, range_key_condition=condition, exclusive_start_key=start)
+                    found += [(raw["sk"]["S"], plain(raw)) for raw in page.get("Items", [])]
+                    start = page.get("LastEvaluatedKey")
+                    if not start:
+                        break
+        return keys.report_counters(found)
 
 
 def put_whole(items: dict[tuple[str, str], dict]) -> None:

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from typing import Iterable
 
 from chalicelib.domain.availability import CapacityPlan, local_date_of
 from chalicelib.domain.booking import ServiceRequest, day_tally
 from chalicelib.domain.cells import CounterSnapshot, cell_number
+from chalicelib.domain.utilisation import TeamCounters, TeamDayCounters
 
 UTC = timezone.utc
 SLOT, BUSY = "s#", "b#"
@@ -186,3 +188,20 @@ def absorb(snapshot: CounterSnapshot, pk: str, sk: str, item: dict) -> None:
         member_id = rest[2:]
         snapshot.member_loads[(member_id, day)] = int(item.get("count", 0))
         snapshot.mark_busy(member_id, [cell_number(a[len(BUSY):]) for a in item if a.startswith(BUSY)])
+
+
+def report_counters(items: Iterable[tuple[str, dict]]) -> TeamCounters:
+    """One team's stored capacity items (sort key, attribute -> plain value) as the utilisation report reads them.
+    `cancelled` and `noShows` on a team-day item count the day's cancellations and no-shows (absent = 0)."""
+    out = TeamCounters()
+    for sk, item in items:
+        day, _, rest = sk.partition("#")
+        if rest == "DAY":
+            override = item.get("limitOverride")
+            out.days[day] = TeamDayCounters(
+                count=int(item.get("count", 0)), limit_override=None if override is None else int(override),
+                slots={a[len(SLOT):]: int(v) for a, v in item.items() if a.startswith(SLOT) and int(v)},
+                cancelled=int(item.get("cancelled", 0)), no_shows=int(item.get("noShows", 0)))
+        elif rest.startswith("M#"):
+            out.member_cells[(day, rest[2:])] = sum(1 for a in item if a.startswith(BUSY))
+    return out
