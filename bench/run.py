@@ -25,6 +25,9 @@ def main() -> None:
         payments = None
     if payments is not None:
         figures.update(payments.figures())
+    from bench import reports  # DynamoDB requests of a 30-day utilisation report, 10 vs 500 bookings
+
+    figures.update(reports.figures())
     from bench import bundle  # cold import of the packaged bundle, with and without precompiled bytecode
 
     figures.update(bundle.figures())
