@@ -101,6 +101,12 @@ class Container:
         return ReportReader()
 
     @cached_property
+    def revenue_ledger(self):
+        assert self.dynamodb_ready
+        from chalicelib.adapters.dynamodb.revenue_ledger import RevenueLedger
+        return RevenueLedger()
+
+    @cached_property
     def idempotency(self):
         from chalicelib.adapters.idempotency import PowertoolsIdempotency
         return PowertoolsIdempotency(self.settings.idempotency_table, self.settings.region,

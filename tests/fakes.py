@@ -18,9 +18,10 @@ from typing import Any, Callable, Iterable
 
 from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor
 from chalicelib.clock import system_clock
-from chalicelib.adapters.dynamodb import keys
+from chalicelib.adapters.dynamodb import keys, revenue_ledger
 from chalicelib.adapters.dynamodb.promo_repository import UsageUpdate, exhausted_details, usage_updates
 from chalicelib.domain import codec
+from chalicelib.domain.revenue import flows as revenue_flows
 from chalicelib.domain.availability import CapacityPlan, CounterSnapshot
 from chalicelib.domain.cells import origin_for
 from chalicelib.domain.booking import ServiceRequest, Status
@@ -191,6 +192,7 @@ class FakeServiceRequestRepository:
         self.docs: dict[str, dict] = {}  # request id -> stored doc (with its revision)
         self.counters_by_key: dict[str, int] = {}  # promotion usage key -> count
         self.capacity: dict[tuple[str, str], dict] = {}  # capacity item (pk, sk) -> attributes
+        self.ledger: dict[tuple[str, str], dict] = {}  # revenue ledger item (pk, sk) -> kind -> amount
         self.fail_with: DomainError | None = None
 
     # --- reads -------------------------------------------------------------------------------------------
@@ -251,6 +253,7 @@ class FakeServiceRequestRepository:
         tx = FakeTransaction(self)
         tx.capacity(keys.changes(request.id, claim=plan))
         tx.put("request", request, expected_revision=None)
+        tx.revenue(None, request)
         for add in extra:
             add(tx)
         tx.commit()
@@ -261,6 +264,7 @@ class FakeServiceRequestRepository:
         tx = FakeTransaction(self)
         tx.capacity(keys.changes(new.id, claim=new_plan, release=old_plan))
         tx.put("request", new, expected_revision=old.revision)
+        tx.revenue(old, new)
         for add in extra:
             add(tx)
         tx.commit()
@@ -271,6 +275,7 @@ class FakeServiceRequestRepository:
         tx = FakeTransaction(self)
         tx.capacity(keys.tallied(keys.changes(old.id, release=plan), old, new))
         tx.put("request", new, expected_revision=old.revision)
+        tx.revenue(old, new)
         for add in extra:
             add(tx)
         tx.commit()
@@ -281,6 +286,7 @@ class FakeServiceRequestRepository:
         tx = FakeTransaction(self)
         tx.capacity(keys.tallied([], old, new))  # a no-show's team-day tally
         tx.put("request", new, expected_revision=old.revision)
+        tx.revenue(old, new)
         for add in extra:
             add(tx)
         tx.commit()
@@ -322,6 +328,13 @@ class FakeTransaction:
             self._checks.append(lambda c=change: keys.failure(c, items.get(c.key)))
             self._changes.append(lambda c=change: items.__setitem__(c.key, keys.applied(c, items.get(c.key))))
 
+
+    def revenue(self, old: ServiceRequest | None, new: ServiceRequest) -> None:
+        """The request's flows added to the revenue ledger (as revenue_ledger.add_flows: unconditional)."""
+        ledger = self._repo.ledger
+        for key, amounts in revenue_ledger.ledger_changes(new.id, revenue_flows(old, new)).items():
+            self._changes.append(lambda k=key, a=amounts: ledger.__setitem__(
+                k, {kind: ledger.get(k, {}).get(kind, 0) + a.get(kind, 0) for kind in {*ledger.get(k, {}), *a}}))
 
     def put(self, label: str, request: ServiceRequest, expected_revision: int | None) -> None:
         """Write the request at the next revision; None = only if it does not exist yet."""
@@ -427,3 +440,19 @@ class FakeCapacityReport:
             found = sorted((sk, dict(item)) for (pk, sk), item in self._repo.capacity.items()
                            if pk in partitions and low <= sk <= high)
         return keys.report_counters(found)
+
+
+class FakeRevenueLedger:
+    """RevenueLedger over a FakeServiceRequestRepository's ledger items (as revenue_ledger.RevenueLedger)."""
+
+    def __init__(self, repo: FakeServiceRequestRepository) -> None:
+        self._repo = repo
+
+    def days(self, first: date, last: date) -> dict:
+        partitions = {f"REVENUE#{m}" for m in keys.months_between(first, last)}
+        low, high = first.isoformat(), f"{last.isoformat()}~"
+        with self._repo._lock:
+            self._repo._check()
+            found = [(sk, dict(item)) for (pk, sk), item in self._repo.ledger.items()
+                     if pk in partitions and low <= sk <= high]
+        return revenue_ledger.ledger_rows(found)

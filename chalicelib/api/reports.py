@@ -4,7 +4,7 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.api.routing import Ctx, endpoint
-from chalicelib.api.schemas.reports import UtilisationOut, UtilisationQuery
+from chalicelib.api.schemas.reports import RevenueOut, RevenueQuery, UtilisationOut, UtilisationQuery
 from chalicelib.bootstrap import container
 from chalicelib.services import reports
 
@@ -29,3 +29,11 @@ def utilisation_svg(ctx: Ctx) -> Response:
     svg = reports.team_utilisation_svg(container(), q.teamId, q.from_, q.to)
     return Response(body=svg, status_code=200, headers={"Content-Type": "image/svg+xml; charset=utf-8",
                                                         "Cache-Control": "no-store"})
+
+
+@endpoint(bp, "/admin/reports/revenue", auth="admin",
+          summary="Booked, paid, refunded, COD due and collected per UTC day and currency (at most 92 days)",
+          query=RevenueQuery, response=RevenueOut, errors=("RANGE_TOO_LARGE",), tags=("admin",))
+def revenue(ctx: Ctx) -> dict:
+    q = ctx.query
+    return reports.revenue_per_day(container(), q.from_, q.to, q.currency)

@@ -247,6 +247,13 @@ class CapacityReport(Protocol):
         """Team-day and member-day counters of local dates [first, last]; requests independent of bookings."""
 
 
+class RevenueLedger(Protocol):
+    """Money flows per UTC day and currency, written with the request changes (revenue_ledger.RevenueLedger)."""
+
+    def days(self, first: date, last: date) -> dict[tuple[str, str], dict[str, int]]:
+        """(day, currency) -> kind -> amount for UTC days [first, last]; requests independent of bookings."""
+
+
 class ReminderQueue(Protocol):
     """Requests with a reminder still to send (adapters/dynamodb/reminder_repository.py)."""
 

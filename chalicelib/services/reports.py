@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Protocol
 
-from chalicelib.domain import heatmap, utilisation
+from chalicelib.domain import heatmap, revenue, utilisation
 from chalicelib.domain.errors import NotFound, RangeTooLarge, ValidationFailed
-from chalicelib.services.ports import CapacityReport, CatalogSource
+from chalicelib.services.ports import CapacityReport, CatalogSource, RevenueLedger
 
 
 class UtilisationDeps(Protocol):
     catalog: CatalogSource
     capacity_report: CapacityReport
+
+
+class RevenueDeps(Protocol):
+    revenue_ledger: RevenueLedger
 
 
 def _check_range(first: date, last: date, max_days: int) -> None:
@@ -37,3 +41,10 @@ def team_utilisation(deps: UtilisationDeps, team_id: str, first: date, last: dat
 def team_utilisation_svg(deps: UtilisationDeps, team_id: str, first: date, last: date) -> str:
     """The same report drawn as a heatmap (days x local hours)."""
     return heatmap.render(team_utilisation(deps, team_id, first, last))
+
+
+def revenue_per_day(deps: RevenueDeps, first: date, last: date, currency: str | None) -> dict:
+    """Booked, paid, refunded, COD due and collected per UTC day (at most 92 days) and currency, from the ledger
+    the request writes keep. Raises ValidationFailed, RangeTooLarge."""
+    _check_range(first, last, revenue.MAX_REPORT_DAYS)
+    return revenue.report(first, last, currency, deps.revenue_ledger.days(first, last))

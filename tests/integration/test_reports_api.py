@@ -156,3 +156,44 @@ def test_every_report_route_is_in_the_contract_with_its_errors(api):
         assert "NOT_FOUND" in responses["404"]["description"] and "FORBIDDEN" in responses["403"]["description"]
         assert "401" in responses and operation["security"] == [{"bearer": []}]
         assert {p["name"] for p in operation["parameters"]} == {"teamId", "from", "to"}
+
+
+def test_revenue_per_day_counts_bookings_and_cash_on_the_days_they_happened(api, users, app_container):
+    made = book(api, users["a"], "k1", 9)
+    total = made["price"]["total"]
+    app_container.override(clock=lambda: datetime(2026, 12, 1, 20, tzinfo=timezone.utc))
+    collected = api.http.post(f"/admin/service-requests/{made['id']}/cod-collected", body="{}",
+                              headers={**auth(users["admin"]), "Content-Type": "application/json"})
+    assert collected.status_code == 200, collected.body
+    response = api.http.get("/admin/reports/revenue?from=2026-11-24&to=2026-12-01&currency=usd",
+                            headers=auth(users["admin"]))
+    assert response.status_code == 200, response.body
+    body = json.loads(response.body)
+    assert len(body["days"]) == 8 and {d["currency"] for d in body["days"]} == {"USD"}
+    by_day = {d["date"]: d for d in body["days"]}
+    assert by_day["2026-11-24"] == {"date": "2026-11-24", "currency": "USD", "booked": total, "paid": 0,
+                                    "refunded": 0, "codDue": total, "codCollected": 0}
+    assert by_day["2026-12-01"]["codCollected"] == total
+    assert body["totals"] == [{"currency": "USD", "booked": total, "paid": 0, "refunded": 0, "codDue": total,
+                               "codCollected": total}]
+    other = json.loads(api.http.get("/admin/reports/revenue?from=2026-11-24&to=2026-11-24&currency=EUR",
+                                    headers=auth(users["admin"])).body)
+    assert other["days"] == [{"date": "2026-11-24", "currency": "EUR", "booked": 0, "paid": 0, "refunded": 0,
+                              "codDue": 0, "codCollected": 0}]
+
+
+def test_revenue_bounds_access_and_contract(api, users):
+    def get(query: str, token=users["admin"]):
+        response = api.http.get(f"/admin/reports/revenue?{query}", headers=auth(token) if token else {})
+        return response.status_code, json.loads(response.body).get("error", {}).get("code")
+
+    assert get("from=2026-01-01&to=2026-04-02") == (200, None)  # 92 days
+    assert get("from=2026-01-01&to=2026-04-03") == (400, "RANGE_TOO_LARGE")
+    assert get("from=2026-01-02&to=2026-01-01") == (400, "VALIDATION_ERROR")
+    assert get("from=2026-01-01&to=2026-01-02&currency=dollars") == (400, "VALIDATION_ERROR")
+    assert get("from=2026-01-01&to=2026-01-02", users["a"]) == (403, "FORBIDDEN")
+    assert get("from=2026-01-01&to=2026-01-02", None) == (401, "UNAUTHENTICATED")
+    operation = json.loads(api.http.get("/openapi.json").body)["paths"]["/admin/reports/revenue"]["get"]
+    assert {"RANGE_TOO_LARGE", "VALIDATION_ERROR"} <= set(operation["responses"]["400"]["description"].split(", "))
+    assert {"401", "403", "500"} <= set(operation["responses"])
+    assert {p["name"] for p in operation["parameters"]} == {"from", "to", "currency"}

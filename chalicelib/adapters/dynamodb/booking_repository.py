@@ -14,12 +14,12 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamodb import capacity_store, job_keys, keys, request_lists
+from chalicelib.adapters.dynamodb import capacity_store, job_keys, keys, request_lists, revenue_ledger
 from chalicelib.adapters.dynamodb.connection import SharedConnection
 from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor
 from chalicelib.adapters.dynamodb.errors import cancellation_codes, resend_while_contended, response_code, translated
 from chalicelib.adapters.dynamodb.models import ServiceRequestItem
-from chalicelib.domain import codec
+from chalicelib.domain import codec, revenue
 from chalicelib.observability import logger
 from chalicelib.domain.availability import CapacityPlan, CounterSnapshot
 from chalicelib.domain.booking import OPEN_PAYMENT, ServiceRequest, Status
@@ -143,6 +143,7 @@ class DynamoServiceRequestRepository:
         tx = self._tx()
         capacity_store.add_changes(tx, keys.changes(request.id, claim=plan))
         tx.put("request", to_item(request, 1), condition=ServiceRequestItem.id.does_not_exist())
+        revenue_ledger.add_flows(tx, request.id, revenue.flows(None, request))
         for add in extra:
             add(tx)
         self._run(tx)
@@ -165,10 +166,10 @@ class DynamoServiceRequestRepository:
         return self._commit(tx, old, new, extra)
 
     def save(self, old: ServiceRequest, new: ServiceRequest, extra: Iterable[Any] = ()) -> ServiceRequest:
-        """Same capacity, conditional on the revision read (StaleRevision); with `extra` (audit) or a team-day tally
-        (a no-show) one transaction."""
+        """Same capacity, conditional on the revision read (StaleRevision); with `extra` (audit), a team-day tally
+        (a no-show) or money that moved (the revenue ledger) one transaction."""
         tally = keys.tallied([], old, new)
-        if extra or tally:
+        if extra or tally or revenue.flows(old, new):
             tx = self._tx()
             capacity_store.add_changes(tx, tally)
             return self._commit(tx, old, new, extra)
@@ -184,6 +185,7 @@ class DynamoServiceRequestRepository:
     def _commit(self, tx: _Tx, old: ServiceRequest, new: ServiceRequest, extra: Iterable[Any]) -> ServiceRequest:
         """The request at its next revision (conditional on the one read) and the extra actions, then commit."""
         tx.put("request", to_item(new, old.revision + 1), condition=ServiceRequestItem.rev == old.revision)
+        revenue_ledger.add_flows(tx, new.id, revenue.flows(old, new))
         for add in extra:
             add(tx)
         self._run(tx)

@@ -50,3 +50,30 @@ class UtilisationOut(Schema):
     to: DateOut
     days: list[UtilisationDayOut]
     totals: UtilisationTotalsOut
+
+
+class RevenueQuery(Strict):
+    from_: Day = Field(alias="from", description="First UTC day.")
+    to: Day = Field(description="Last UTC day (at most 92 days in all).")
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$",
+                                 description="ISO 4217 code: only this currency, every day listed.")
+
+
+class RevenueAmountsOut(Schema):
+    booked: int = Field(description="Prices of bookings made that day (minor units).")
+    paid: int = Field(description="Card payments received that day.")
+    refunded: int = Field(description="Refunds issued that day.")
+    codDue: int = Field(description="Prices of cash-on-delivery bookings made that day.")
+    codCollected: int = Field(description="Cash recorded as collected that day.")
+    currency: str
+
+
+class RevenueDayOut(RevenueAmountsOut):
+    date: DateOut
+
+
+class RevenueOut(Schema):
+    from_: DateOut = Field(alias="from")
+    to: DateOut
+    days: list[RevenueDayOut]
+    totals: list[RevenueAmountsOut]
