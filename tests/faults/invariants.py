@@ -9,12 +9,15 @@ through the code under test, so a bug in a repository cannot hide itself.
   status, session, placement, sequence, notes), and no change was audited twice (two entries from one state);
 - tallies: each team-day's `cancelled` / `noShows` equals its requests in that status (a retry counts nothing);
 - idempotency: a completed key's stored success names requests that exist;
-- Stripe events: no claim is left `processing` (a redelivery after a crash must have finished it).
+- Stripe events: no claim is left `processing` (a redelivery after a crash must have finished it);
+- revenue ledger: per UTC day and currency, `booked` is the prices of the requests created that day and
+  `codCollected` the prices of those whose cash was collected that day (each request counted once).
 """
 from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import timezone
 
 from chalicelib.adapters.dynamodb import keys
 from chalicelib.adapters.dynamodb.booking_repository import from_item
@@ -132,10 +135,34 @@ def tally_problems(requests: list[ServiceRequest]) -> list[str]:
             for key, attr in sorted(set(expected) | set(stored)) if stored.get((key, attr)) != expected.get((key, attr))]
 
 
+def revenue_problems(requests: list[ServiceRequest]) -> list[str]:
+    import boto3
+
+    from chalicelib.adapters.dynamodb.models import OpsItem
+
+    def key(instant, request: ServiceRequest, kind: str) -> tuple[str, str, str]:
+        return instant.astimezone(timezone.utc).date().isoformat(), request.price["currency"].upper(), kind
+
+    expected: Counter = Counter()
+    for r in requests:
+        expected[key(r.created_at, r, "booked")] += int(r.price["total"])
+        if r.payment.collected_at is not None:
+            expected[key(r.payment.collected_at, r, "codCollected")] += int(r.price["total"])
+    found: Counter = Counter()
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(OpsItem.Meta.table_name)
+    for item in table.scan(ConsistentRead=True)["Items"]:  # a test's ops table is one page
+        if item["pk"].startswith("REVENUE#"):
+            day, currency, _ = item["sk"].split("#")
+            for kind in ("booked", "codCollected"):
+                found[(day, currency, kind)] += int(item.get(kind, 0))
+    return [f"revenue ledger {k}: {found[k]}, requests say {expected[k]}"
+            for k in sorted(set(expected) | set(found)) if found[k] != expected[k]]
+
+
 def problems() -> list[str]:
     requests = stored_requests()
     return (capacity_problems(requests) + audit_problems(requests) + idempotency_problems(requests)
-            + tally_problems(requests) + event_claim_problems())
+            + tally_problems(requests) + event_claim_problems() + revenue_problems(requests))
 
 
 def assert_consistent() -> list[ServiceRequest]:

@@ -107,3 +107,15 @@ def test_an_event_claim_left_processing_is_reported(booked):
     from chalicelib.adapters.dynamodb.models import OpsItem
     OpsItem("STRIPE_EVENT#evt_1", "EVENT", state="processing", claimedAt=0).save()
     only(problems(), "Stripe event claim STRIPE_EVENT#evt_1 left processing")
+
+
+def test_a_booking_missing_from_the_revenue_ledger_is_reported(booked):
+    import boto3
+
+    from chalicelib.adapters.dynamodb.models import OpsItem
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(OpsItem.Meta.table_name)
+    ledger = [i for i in table.scan()["Items"] if i["pk"].startswith("REVENUE#")]
+    assert ledger  # the two bookings wrote theirs
+    table.update_item(Key={"pk": ledger[0]["pk"], "sk": ledger[0]["sk"]}, UpdateExpression="ADD booked :m",
+                      ExpressionAttributeValues={":m": -1})
+    only(problems(), "revenue ledger")
