@@ -77,7 +77,7 @@ def test_the_report_counts_bookings_cells_members_cancellations_and_overrides(ap
     made = [book(api, users["a"], "k1", 9), book(api, users["a"], "k2", 9), book(api, users["a"], "k3", 11)]
     gone = api.http.post(f"/portal/service-requests/{made[2]['id']}/cancel", headers=auth(users["a"]), body="")
     assert gone.status_code == 200
-    tally(DAY, cancelled=1, noShows=2)
+    tally(DAY, noShows=2)  # the cancel above counts itself; no-shows need a start that has passed
     override = api.http.post("/admin/capacity-overrides", headers={**auth(users["admin"]),
                              "Content-Type": "application/json"},
                              body=json.dumps({"teamId": "t1", "date": DAY, "limit": 5, "reason": "extra crew"}))
