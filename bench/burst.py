@@ -61,7 +61,7 @@ def _burst(settings, prefix: str, shuffle=None) -> float:
     deps = Container(settings).override(clock=lambda: NOW)
     if shuffle is not None:
         deps.override(shuffle=shuffle)
-    deps.load_snapshots.get(deps.requests, "2026-12-02")  # warm: every booking orders members from this read
+    deps.load_snapshots.get(deps.requests, "t0", "2026-12-02")  # warm: every booking orders members from this read
     deps.catalog.get()
     barrier = threading.Barrier(BURST)
     outcomes: list[bool] = []
