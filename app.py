@@ -73,6 +73,11 @@ def send_reminders(event):
     return calendar.run_reminders(event)
 
 
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def send_outbox(event):
+    return calendar.run_outbox(event)
+
+
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def expire_holds(event):
     return payments.expire_holds_job(event)

@@ -83,6 +83,17 @@ class Container:
         from chalicelib.adapters.notifier import SesNotifier
         return SesNotifier(self.settings.mail_from, self.settings.region, self.settings.ses_endpoint)
 
+    @cached_property
+    def outbox(self):
+        assert self.dynamodb_ready
+        from chalicelib.adapters.dynamodb.outbox_repository import DynamoOutbox
+        return DynamoOutbox()
+
+    @staticmethod
+    def render_mail(kind: str, language: str, context: dict) -> tuple[str, str, str]:
+        from chalicelib.adapters.mail_templates import render_mail
+        return render_mail(kind, language, context)
+
     @staticmethod
     def render_ics(invite) -> bytes:
         from chalicelib.adapters.ical import render

@@ -27,6 +27,7 @@ TABLE_SUFFIXES = {
     "idempotency_table": "idempotency",
     "ops_table": "ops",
     "realtime_table": "realtime",
+    "outbox_table": "outbox",
 }
 DEFAULT_PORTAL_BASE_URL = "http://127.0.0.1:3000"
 # Only for the local and test stages (never a deployed one): obviously not secret.
@@ -55,6 +56,7 @@ class Settings(BaseSettings):
     idempotency_table: str = Field(None, validation_alias="IDEMPOTENCY_TABLE")
     ops_table: str = Field(None, validation_alias="OPS_TABLE")
     realtime_table: str = Field(None, validation_alias="REALTIME_TABLE")
+    outbox_table: str = Field(None, validation_alias="OUTBOX_TABLE")
     # Endpoints: None means "the real AWS service"; set locally to the moto server / dev gateway.
     dynamodb_endpoint: str | None = Field(None, validation_alias="DYNAMODB_ENDPOINT")
     ses_endpoint: str | None = Field(None, validation_alias="SES_ENDPOINT")

@@ -242,13 +242,15 @@ def _secret_statements(settings) -> list[dict]:
 
 
 # What each function may do (least privilege; chalice's per-function `iam_policy_file`). The API keeps the
-# websocket push for admin changes; schedules never manage connections; websocket handlers never send mail.
+# websocket push for admin changes; schedules never manage connections; websocket handlers never send mail; the
+# stream consumer sends the messages it records (signed links need the secrets).
 FUNCTION_GRANTS = {
     "api_handler": ("tables", "mail", "websocket", "secrets"),
     "send_reminders": ("tables", "mail", "secrets"),
+    "send_outbox": ("tables", "mail", "secrets"),
     "expire_holds": ("tables", "secrets"),
     "reconcile_payments": ("tables", "secrets"),
-    "realtime_from_requests": ("tables", "stream", "websocket"),
+    "realtime_from_requests": ("tables", "stream", "websocket", "mail", "secrets"),  # records and sends e-mails
     "websocket_connect": ("tables", "websocket"),
     "websocket_message": ("tables", "websocket"),
     "websocket_disconnect": ("tables",),

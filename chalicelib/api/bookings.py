@@ -51,7 +51,7 @@ def draft_from(body: CreateServiceRequestIn) -> booking.BookingDraft:
                                 team_id=body.teamId, postal_code=body.postalCode, country=body.country,
                                 address=body.address, notes=body.notes,
                                 options=tuple(body.options), promo_codes=tuple(body.promoCodes),
-                                customer_email=body.customerEmail)
+                                customer_email=body.customerEmail, language=body.language)
 
 
 def series_draft_from(body: CreateServiceRequestIn) -> series.SeriesDraft:

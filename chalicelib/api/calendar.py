@@ -11,7 +11,7 @@ from chalicelib.api.schemas.bookings import CancelIn, ServiceRequestOut
 from chalicelib.api.schemas.calendar import CalendarQuery
 from chalicelib.bootstrap import container
 from chalicelib.invocation import deadline_from
-from chalicelib.services import calendar, reminders
+from chalicelib.services import calendar, outbox, reminders
 
 bp = Blueprint(__name__)
 
@@ -48,3 +48,8 @@ def link_cancel(ctx: Ctx, token: str) -> dict:
 def run_reminders(event: Any = None) -> dict:
     """Scheduled every 15 minutes (app.py); stops before the Lambda's time runs out (the next run continues)."""
     return reminders.send_reminders(container(), deadline=deadline_from(getattr(event, "context", None)))
+
+
+def run_outbox(event: Any = None) -> dict:
+    """Scheduled every minute (app.py): e-mails not sent at once (failed, or their sender died) are sent."""
+    return outbox.send_due(container(), deadline=deadline_from(getattr(event, "context", None)))

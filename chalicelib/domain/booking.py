@@ -141,6 +141,7 @@ class ServiceRequest:
     location: Location | None = None  # the customer's location the booking was routed by (service areas)
     created_by: str | None = None  # the admin's actor when an admin booked for the customer (user_id: the owner)
     job: JobRecord | None = None  # what happened at the appointment (domain/job.py)
+    language: str = "en"  # the customer's language for e-mails (domain/messages.LANGUAGES)
     revision: int = 0  # storage revision this copy was read at (writes are conditional on it)
 
     def with_changes(self, **changes) -> "ServiceRequest":

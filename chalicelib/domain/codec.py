@@ -130,7 +130,7 @@ def request_to_doc(r: "ServiceRequest") -> dict:
             "holdExpiresAt": iso_utc(r.hold_expires_at) if r.hold_expires_at else None,
             "payment": payment_to_doc(r.payment), "remindersSent": list(r.reminders_sent),
             "location": r.location.to_dict() if r.location else None, "createdBy": r.created_by,
-            "job": job_to_doc(r.job) if r.job else None,
+            "job": job_to_doc(r.job) if r.job else None, "language": r.language,
             "createdAt": iso_utc(r.created_at), "updatedAt": iso_utc(r.updated_at)}
 
 
@@ -152,7 +152,7 @@ def request_from_doc(d: dict) -> "ServiceRequest":
         payment=payment_from_doc(d.get("payment")), reminders_sent=tuple(d.get("remindersSent", ())),
         location=Location(d["location"]["postalCode"], d["location"]["country"]) if d.get("location") else None,
         created_by=d.get("createdBy"), job=job_from_doc(d["job"]) if d.get("job") else None,
-        revision=int(d.get("revision", 0)),
+        revision=int(d.get("revision", 0)), language=d.get("language") or "en",
     )
 
 

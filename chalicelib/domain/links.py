@@ -17,7 +17,8 @@ from datetime import datetime
 VERSION = "v1"
 ICS = "ics"
 CANCEL = "cancel"
-PURPOSES = frozenset({ICS, CANCEL})
+RESCHEDULE = "reschedule"
+PURPOSES = frozenset({ICS, CANCEL, RESCHEDULE})
 MAX_TOKEN_LENGTH = 512
 
 

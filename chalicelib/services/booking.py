@@ -49,6 +49,7 @@ class BookingDraft:
     options: tuple[str, ...] = ()
     promo_codes: tuple[str, ...] = ()
     customer_email: str | None = None
+    language: str = "en"  # the customer's language for e-mails
     priority: str = "NORMAL"  # "EMERGENCY": on-call members only, emergency surcharge
     series_id: str | None = None
     exhausted_rules: tuple[str, ...] = ()  # promotion rules found used up by an earlier attempt (priced without)
@@ -306,7 +307,7 @@ def new_request(deps: BookingDeps, service: Service, plan: av.CapacityPlan, prin
         address=draft.address, notes=draft.notes, customer_email=draft.customer_email or principal.email,
         idempotency_key=idempotency_key, series_id=draft.series_id, priority=draft.priority,
         options=draft.options, promo_codes=draft.promo_codes, hold_expires_at=hold, location=draft.location,
-        created_by=draft.created_by)
+        created_by=draft.created_by, language=draft.language)
 
 
 def _without_spent_rules(deps: BookingDeps, draft: BookingDraft, request: ServiceRequest,

@@ -9,6 +9,7 @@ from chalicelib.clock import Clock  # noqa: F401 - the clock port: () -> aware U
 from chalicelib.domain.availability import CapacityPlan, CounterSnapshot
 from chalicelib.domain.booking import ServiceRequest
 from chalicelib.domain.catalog import Blackout, Catalog, Service, Team, TeamMember
+from chalicelib.services.outbox_store import OutboxStore  # noqa: F401 - the outbox port, kept beside this module
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.promotions import PromoRule
 from chalicelib.domain.utilisation import TeamCounters
@@ -317,9 +318,10 @@ class PaymentStore(Protocol):
 class Notifier(Protocol):
     """E-mail (adapters/notifier.py)."""
 
-    def send(self, to: str, subject: str, text: str, attachments: tuple[tuple[str, str, bytes], ...] = ()) -> str:
-        """Send one e-mail with (filename, content type, data) attachments; returns the provider's message id.
-        Raises TemporarilyUnavailable."""
+    def send(self, to: str, subject: str, text: str, attachments: tuple[tuple[str, str, bytes], ...] = (), *,
+             html: str | None = None, message_id: str | None = None) -> str:
+        """One e-mail with (filename, content type, data) attachments, its Message-ID derived from `message_id`
+        when given; returns the provider's message id. Raises TemporarilyUnavailable."""
 
 
 class PricingRules(Protocol):

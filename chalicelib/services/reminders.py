@@ -4,16 +4,17 @@ Every run (every 15 min) looks at a one-hour window per kind: starts in (now + l
 request therefore stays eligible for four runs, so a failed send is retried by the next run. The sparse
 `reminders` index is bucketed by UTC hour, so each window is at most two Queries (never a Scan).
 
-Exactly once across overlapping runs: a run first CLAIMS the reminder (adds the kind to reminders_sent with a
-write conditional on the revision it read; only one writer can win), then sends. If the send fails the claim is
-released so a later run retries. A crash between claim and send loses that one reminder rather than sending
-it twice: for a reminder, a duplicate is the worse failure.
+Exactly once across overlapping runs: a run RECORDS the reminder in the outbox (services/outbox.py), whose id
+names the request, the lead and the appointment's start, so every run that finds it due records the same one
+message; then it marks the kind in reminders_sent so later runs skip it. The outbox's sender claims, sends and
+marks each message sent under a lease: a crash anywhere is retried (by the next run or once the lease runs out)
+and still sends one reminder. A moved appointment (new start, reminders_sent cleared) gets its own reminders.
 
 Deadline and continuation: a run checks its deadline (the Lambda's remaining time) before each reminder. Out of
 time, it saves a continuation (when it ran) through the queue and stops. The next run reads the continuation
 first and covers the stopped run's windows as well as its own (never appointments already begun), then clears
 it: what the stopped run did not reach is sent, 15 minutes late at most, and what it did send is skipped (its
-claim is stored), so nothing is sent twice or lost. A run stopped again keeps the oldest continuation.
+mark is stored), so nothing is sent twice or lost. A run stopped again keeps the oldest continuation.
 """
 from __future__ import annotations
 
@@ -21,14 +22,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
-from chalicelib.domain import codec
+from chalicelib.domain import codec, messages
 from chalicelib.domain.booking import ServiceRequest, Status
 from chalicelib.domain.errors import DomainError
-from chalicelib.domain.zones import load_zone
 from chalicelib.observability import count, logger
-from chalicelib.services import calendar
+from chalicelib.services import outbox
 from chalicelib.services.deadline import Deadline, out_of_time
-from chalicelib.services.ports import Notifier, ReminderQueue, StaleRevision
+from chalicelib.services.ports import ReminderQueue, StaleRevision
 from chalicelib.services.retry import with_retries
 
 UTC = timezone.utc
@@ -37,20 +37,21 @@ WINDOW = timedelta(hours=1)
 MAX_WRITE_ATTEMPTS = 3
 
 
-class ReminderDeps(calendar.CalendarDeps, Protocol):
+class ReminderDeps(outbox.OutboxDeps, Protocol):
     reminder_queue: ReminderQueue
-    notifier: Notifier
 
 
 @dataclass
 class RunResult:
     sent: list[str] = field(default_factory=list)  # "<request id>:<kind>"
-    failed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # not recorded: the next run tries again
+    deferred: list[str] = field(default_factory=list)  # recorded, not sent at once: the outbox's sender retries
     skipped: int = 0
     complete: bool = True  # False: the deadline stopped the run and the next run continues it
 
     def as_dict(self) -> dict:
-        return {"sent": len(self.sent), "failed": len(self.failed), "skipped": self.skipped,
+        return {"sent": len(self.sent), "failed": len(self.failed), "deferred": len(self.deferred),
+                "skipped": self.skipped,
                 "complete": self.complete}
 
 
@@ -116,75 +117,37 @@ def _report(result: RunResult) -> dict:
 
 def _remind(deps: ReminderDeps, request: ServiceRequest, kind: str, now: datetime, since: datetime | None,
             result: RunResult) -> None:
+    """Record the reminder in the outbox (once, whatever the number of runs that get here), mark it recorded on
+    the request so later runs skip it, then send it at once (a failed send stays in the outbox for its sender)."""
     try:
-        claimed = _claim(deps, request, kind, now, since)
-    except DomainError as exc:  # throttled/unavailable: nothing claimed, the next run tries again
-        logger.warning("reminder claim failed", extra={"serviceRequestId": request.id, "error": exc.code})
+        recorded = outbox.record(deps, [messages.reminder(request, kind)])
+        _mark(deps, request, kind, now, since)
+    except DomainError as exc:  # throttled/unavailable: the next run records (or marks) it again
+        logger.warning("reminder not recorded", extra={"serviceRequestId": request.id, "error": exc.code})
         result.failed.append(f"{request.id}:{kind}")
         return
-    if claimed is None:
-        result.skipped += 1
+    if not recorded:
+        result.skipped += 1  # another run recorded it
         return
-    try:
-        _send(deps, claimed, kind)
-    except Exception as exc:  # noqa: BLE001 - any failure: give the claim back so the next run retries
-        logger.warning("reminder send failed", extra={"serviceRequestId": request.id, "kind": kind,
-                                                      "error": type(exc).__name__})
-        _release(deps, claimed, kind)
-        result.failed.append(f"{request.id}:{kind}")
-        return
-    result.sent.append(f"{request.id}:{kind}")
+    sent = outbox.send_now(deps, recorded) == ["sent"]
+    (result.sent if sent else result.deferred).append(f"{request.id}:{kind}")
 
 
-def _claim(deps: ReminderDeps, request: ServiceRequest, kind: str, now: datetime,
-           since: datetime | None) -> ServiceRequest | None:
-    """Mark `kind` sent, conditional on the revision read. None if not (or no longer) due, or another run
-    claimed it first."""
+def _mark(deps: ReminderDeps, request: ServiceRequest, kind: str, now: datetime, since: datetime | None) -> None:
+    """Add `kind` to reminders_sent, conditional on the revision read; losing to other writers is fine (the
+    outbox already holds the reminder once; the mark only spares later runs a lookup)."""
     current: ServiceRequest | None = request
 
-    def mark() -> ServiceRequest | None:
-        if current is None or not due_kind(current, kind, now, since):
-            return None
-        return deps.requests.save(current, current.with_changes(reminders_sent=current.reminders_sent + (kind,)))
+    def mark() -> None:
+        if current is not None and due_kind(current, kind, now, since):
+            deps.requests.save(current, current.with_changes(reminders_sent=current.reminders_sent + (kind,)))
 
     def read_again(_lost: Exception) -> None:
         nonlocal current
-        current = deps.requests.get(request.id)  # consistent read: did another run claim it?
+        current = deps.requests.get(request.id)
 
     try:
-        return with_retries(mark, retry_on=(StaleRevision,), on_retry=read_again,
-                            give_up=lambda: StaleRevision(request.id), attempts=MAX_WRITE_ATTEMPTS)
+        with_retries(mark, retry_on=(StaleRevision,), on_retry=read_again,
+                     give_up=lambda: StaleRevision(request.id), attempts=MAX_WRITE_ATTEMPTS)
     except StaleRevision:
-        return None  # other runs kept writing it meanwhile: one of them has the reminder
-
-
-def _release(deps: ReminderDeps, claimed: ServiceRequest, kind: str) -> None:
-    current: ServiceRequest | None = claimed
-
-    def unmark() -> None:
-        if current is None or kind not in current.reminders_sent:
-            return
-        deps.requests.save(current, current.with_changes(
-            reminders_sent=tuple(k for k in current.reminders_sent if k != kind)))
-
-    def read_again(_lost: Exception) -> None:
-        nonlocal current
-        current = deps.requests.get(claimed.id)
-
-    try:
-        with_retries(unmark, retry_on=(StaleRevision,), on_retry=read_again,
-                     give_up=lambda: StaleRevision(claimed.id), attempts=MAX_WRITE_ATTEMPTS)
-    except (StaleRevision, DomainError):
-        logger.error("reminder claim not released", extra={"serviceRequestId": claimed.id, "kind": kind})
-
-
-def _send(deps: ReminderDeps, request: ServiceRequest, kind: str) -> None:
-    invite = calendar.invite_for(deps, request)
-    ics = deps.render_ics(invite)
-    local_start = request.placement.start.astimezone(load_zone(request.placement.timezone))
-    when = local_start.strftime("%A %d %B %Y at %H:%M %Z")
-    lead = "tomorrow" if kind == "24h" else "in about 2 hours"
-    text = (f"Reminder: your {invite.summary} appointment is {lead}, {when}.\n\n{invite.description}\n")
-    deps.notifier.send(request.customer_email, f"Reminder: {invite.summary} on {when}", text,
-                       ((f"booking-{request.id}.ics", "text/calendar; method=REQUEST", ics),))
-
+        pass

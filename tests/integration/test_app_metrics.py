@@ -14,7 +14,8 @@ from chalicelib.domain.catalog import Catalog
 from chalicelib.observability import count, metrics
 from devtools.processes import PROJECT_DIR
 
-SCHEDULED = {"send_reminders": ("calendar", "run_reminders"), "expire_holds": ("payments", "expire_holds_job"),
+SCHEDULED = {"send_reminders": ("calendar", "run_reminders"), "send_outbox": ("calendar", "run_outbox"),
+             "expire_holds": ("payments", "expire_holds_job"),
              "reconcile_payments": ("payments", "reconcile_payments_job")}
 
 

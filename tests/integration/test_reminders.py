@@ -13,7 +13,7 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from chalicelib.services import reminders
+from chalicelib.services import outbox, reminders
 from tests.integration.conftest import auth
 
 UTC = timezone.utc
@@ -152,14 +152,16 @@ class FlakyNotifier:
         return self.real.send(*args, **kwargs)
 
 
-def test_a_failed_send_is_released_and_retried_by_the_next_run(app_container, booked):
+def test_a_failed_send_stays_in_the_outbox_and_its_sender_retries_it(app_container, booked):
     app_container.override(notifier=FlakyNotifier(app_container.notifier, failures=1))
     first = reminders.send_reminders(app_container, in_24h_window())
-    assert (first["sent"], first["failed"]) == (len(booked) - 1, 1)
-    unsent = [i for i in booked if app_container.requests.get(i).reminders_sent == ()]
-    assert len(unsent) == 1  # the claim was given back
+    assert (first["sent"], first["deferred"], first["failed"]) == (len(booked) - 1, 1, 0)
+    assert len(sent_messages()) == len(booked) - 1
     second = reminders.send_reminders(app_container, in_24h_window() + timedelta(minutes=15))
-    assert (second["sent"], second["failed"]) == (1, 0)
+    assert (second["sent"], second["deferred"]) == (0, 0)  # recorded once: the next run adds nothing
+    assert outbox.send_due(app_container)["sent"] == 0  # backing off (2 minutes after the first failure)
+    app_container.override(clock=lambda: NOW + timedelta(minutes=3))
+    assert outbox.send_due(app_container)["sent"] == 1
     assert len(sent_messages()) == len(booked)
 
 

@@ -37,7 +37,7 @@ class RecordingNotifier:
     def __init__(self) -> None:
         self.to: list[str] = []
 
-    def send(self, to: str, subject: str, text: str, attachments=()) -> str:
+    def send(self, to: str, subject: str, text: str, attachments=(), *, html=None, message_id=None) -> str:
         self.to.append(to)
         return f"msg-{len(self.to)}"
 

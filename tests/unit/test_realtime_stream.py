@@ -133,5 +133,5 @@ def test_the_lambda_entry_point_reads_the_event_records(monkeypatch):
     monkeypatch.setattr(streams, "container", lambda: Deps(publisher))
     summary = streams.on_requests_stream({"Records": [stream_record("INSERT", new_doc=json.loads(
         image(localDate="2026-12-08")["doc"]["S"]))]})
-    assert summary == {"teamDays": 1, "emergencies": 0}
+    assert summary == {"teamDays": 1, "emergencies": 0, "messages": 0}  # a partial image: no customer message
     assert publisher.calls == [("availability", ("cleaning", "plumbing"), "t1", ("2026-12-08",))]

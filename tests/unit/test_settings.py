@@ -10,7 +10,8 @@ from chalicelib.settings import get_settings, settings_from_env
 
 POOL_ARN = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Pool"
 TABLES = {"catalog_table": "catalog", "capacity_table": "capacity", "requests_table": "service-requests",
-          "audit_table": "audit", "idempotency_table": "idempotency", "ops_table": "ops", "realtime_table": "realtime"}
+          "audit_table": "audit", "idempotency_table": "idempotency", "ops_table": "ops", "realtime_table": "realtime",
+          "outbox_table": "outbox"}
 
 
 def test_defaults_are_the_local_stack():

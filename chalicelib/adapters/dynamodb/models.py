@@ -309,6 +309,32 @@ class RealtimeItem(_Base):
     by_connection = ByConnectionIndex()
 
 
+# --- outbox: every e-mail the app sends, one item per message (services/outbox.py) -----------------------
+class OutboxDueIndex(GlobalSecondaryIndex):
+    class Meta:  # sparse: only unsent, unparked messages carry `queue`
+        index_name = "due"
+        projection = KeysOnlyProjection()
+    queue = UnicodeAttribute(hash_key=True)  # "due"
+    dueKey = UnicodeAttribute(range_key=True)  # <due at, ISO UTC>#<id>
+
+
+class OutboxItem(_Base):
+    """id=<request id>.<kind>.<version>; state pending | sending | sent | parked; TTL 90 days after it is sent."""
+    class Meta(_Base.Meta):
+        table_name = "outbox"
+    id = UnicodeAttribute(hash_key=True)
+    queue = UnicodeAttribute(null=True)
+    dueKey = UnicodeAttribute(null=True)
+    dueAt = NumberAttribute()  # epoch seconds: pending, sendable from; sending, the lease's end
+    state = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    lease = UnicodeAttribute(null=True)  # token of the sender holding the message
+    doc = JSONAttribute()  # kind, version, language, the request as of the change
+    result = JSONAttribute(null=True)  # provider message id and time sent, or the last error
+    expiresAt = TTLAttribute(null=True)
+    due = OutboxDueIndex()
+
+
 # Table key in settings -> model. Used by configure_models, table creation and the infra generator.
 MODELS_BY_SETTING: dict[str, type[Model]] = {
     "catalog_table": CatalogItem,
@@ -318,5 +344,7 @@ MODELS_BY_SETTING: dict[str, type[Model]] = {
     "idempotency_table": IdempotencyRecordItem,
     "ops_table": OpsItem,
     "realtime_table": RealtimeItem,
+    "outbox_table": OutboxItem,
 }
-TTL_ATTRIBUTE = {"idempotency_table": "expiration", "ops_table": "expiresAt", "realtime_table": "expiresAt"}
+TTL_ATTRIBUTE = {"idempotency_table": "expiration", "ops_table": "expiresAt", "realtime_table": "expiresAt",
+                 "outbox_table": "expiresAt"}

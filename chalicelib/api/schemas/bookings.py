@@ -64,6 +64,7 @@ class CreateServiceRequestIn(Strict):
     options: OptionIds = Field(default_factory=list)
     promoCodes: PromoCodes = Field(default_factory=list)
     customerEmail: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    language: Literal["en", "es"] = Field(default="en", description="Language of the e-mails about this booking.")
     recurrence: RecurrenceIn | None = Field(default=None, description="Book a whole series, all or nothing: "
                                             "201 returns a SeriesBookingOut; 409 names the conflicting occurrence.")
     skipConflicts: bool = Field(default=False, strict=True,
