@@ -7,7 +7,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.api.bookings import portal_view
 from chalicelib.api.routing import Ctx, endpoint
-from chalicelib.api.schemas.bookings import CancelIn, ServiceRequestOut
+from chalicelib.api.schemas.bookings import CancelIn, RescheduleIn, ServiceRequestOut
 from chalicelib.api.schemas.calendar import CalendarQuery
 from chalicelib.bootstrap import container
 from chalicelib.invocation import deadline_from
@@ -43,6 +43,14 @@ def link_calendar(ctx: Ctx, token: str) -> Response:
           tags=("links",))
 def link_cancel(ctx: Ctx, token: str) -> dict:
     return portal_view(calendar.cancel_by_link(container(), token, ctx.body.reason))
+
+
+@endpoint(bp, "/links/{token}/reschedule", "POST", auth="link",
+          summary="Move a booking from a signed e-mail link (atomic; on conflict the old booking stays)",
+          body=RescheduleIn, response=ServiceRequestOut,
+          errors=("NOT_FOUND", "INVALID_STATE", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE"), tags=("links",))
+def link_reschedule(ctx: Ctx, token: str) -> dict:
+    return portal_view(calendar.reschedule_by_link(container(), token, ctx.body.start, ctx.body.teamMemberId))
 
 
 def run_reminders(event: Any = None) -> dict:

@@ -1,7 +1,8 @@
-"""Calendar invites for service requests and the signed e-mail links (ICS download, cancel)."""
+"""Calendar invites for service requests and the signed e-mail links (ICS download, cancel, reschedule)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Callable, Protocol
 
 from chalicelib.domain import links
@@ -36,6 +37,16 @@ class LinkActor(Principal):
     @property
     def actor(self) -> str:
         return self.user_id
+
+
+@dataclass(frozen=True)
+class LinkOwner(Principal):
+    """The request's owner reached through its signed reschedule link; audited as 'link:<request id>'."""
+    request_id: str = ""
+
+    @property
+    def actor(self) -> str:
+        return f"link:{self.request_id}"
 
 
 @dataclass(frozen=True)
@@ -102,3 +113,12 @@ def cancel_by_link(deps: LinkCancelDeps, token: str, reason: str | None = None) 
     """Cancel the one request the token was issued for. Raises NotFound, InvalidState."""
     request = _request_for_link(deps, token, links.CANCEL)
     return changes.cancel(deps, None, request.id, reason, actor=LinkActor(user_id=f"link:{request.id}"))
+
+
+def reschedule_by_link(deps: LinkCancelDeps, token: str, start: datetime,
+                       member_id: str | None = None) -> ServiceRequest:
+    """Move the one request the token was issued for, as its owner would. Raises NotFound and the errors of
+    changes.reschedule. The e-mail about the move carries links issued for the new start."""
+    request = _request_for_link(deps, token, links.RESCHEDULE)
+    return changes.reschedule(deps, LinkOwner(user_id=request.user_id, request_id=request.id), request.id, start,
+                              member_id)

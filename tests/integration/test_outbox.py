@@ -153,3 +153,29 @@ def test_a_message_failing_every_attempt_is_parked_and_alarmed(api, users, app_c
     from chalicelib.observability import flush
     flush()
     assert '"OutboxParked"' in capsys.readouterr().out
+
+
+def link_in(message, label: str) -> str:
+    line = next(line for line in message.get_body(("plain",)).get_content().splitlines() if line.startswith(label))
+    return line.split("/links/")[1].split("/")[0]
+
+
+def test_the_reschedule_link_of_the_confirmation_moves_the_booking_and_only_that_one(api, users, stream,
+                                                                                      app_container):
+    created = body_of(book(api, users["a"], "k1", customerEmail="ana@example.com"))
+    other = body_of(book(api, users["b"], "k2", customerEmail="bob@example.com", start=slot(10)))
+    stream()
+    token = link_in(sent()[0], "Reschedule:")
+    headers = {"Content-Type": "application/json"}
+    moved = api.http.post(f"/links/{token}/reschedule", headers=headers, body=json.dumps({"start": slot(12)}))
+    assert moved.status_code == 200, moved.body
+    assert body_of(moved)["id"] == created["id"] and body_of(moved)["start"].startswith("2026-12-01T17:00")
+    assert app_container.requests.get(other["id"]).placement.start.hour == 15  # untouched
+    entries = app_container.audit.for_entity(f"SR#{created['id']}")
+    assert entries[-1]["actor"] == f"link:{created['id']}"
+    assert api.http.post(f"/links/{token}/cancel", headers=headers, body="{}").status_code == 404  # wrong purpose
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert api.http.post(f"/links/{tampered}/reschedule", headers=headers,
+                         body=json.dumps({"start": slot(13)})).status_code == 404
+    stream()
+    assert [m[MESSAGE_ID_HEADER].split(".")[1] for m in sent()] == ["confirmation", "confirmation", "reschedule"]
