@@ -63,6 +63,9 @@ OPTIONAL_COMPONENTS: tuple[Component, ...] = (
     Component("ws-gateway", "devtools.ws_gateway", exports={"WEBSOCKET_MANAGEMENT_ENDPOINT": "{url}",
                                                              "WEBSOCKET_URL": "ws://{host}:{port}"},
               ready_path="", local_port=8001, port_env="WS_PORT"),
+    # Shows every e-mail the app sent (read from moto's SES): HTML at /, JSON at /messages.
+    Component("mailbox", "devtools.mailbox", exports={"MAILBOX_URL": "{url}"}, local_port=8025,
+              port_env="MAILBOX_PORT"),
     # After the gateway (it pushes through it). The API delivers realtime from the requests stream, as in AWS,
     # only when this poller runs; without it the API pushes inline.
     Component("stream-poller", "devtools.stream_poller", exports={"REALTIME_DELIVERY": "stream"}),
