@@ -45,11 +45,16 @@ def _attachment(part: Any) -> dict:
             "method": method.group(1) if method else None, "sequence": int(sequence.group(1)) if sequence else None}
 
 
+def _header(message: Any, name: str) -> str | None:
+    value = message[name]
+    return str(value).strip() if value is not None else None  # moto's copy may keep a folded header's space
+
+
 def parse(raw: str) -> dict:
     message = email.message_from_string(raw, policy=email.policy.default)
     text, rich = message.get_body(("plain",)), message.get_body(("html",))
-    return {"id": message["Message-ID"], "messageId": message["X-Portal-Message-Id"], "to": message["To"],
-            "subject": message["Subject"], "date": message["Date"],
+    return {"id": _header(message, "Message-ID"), "messageId": _header(message, "X-Portal-Message-Id"),
+            "to": _header(message, "To"), "subject": _header(message, "Subject"), "date": _header(message, "Date"),
             "text": text.get_content() if text else None, "html": rich.get_content() if rich else None,
             "attachments": [_attachment(part) for part in message.iter_attachments()]}
 
