@@ -8,12 +8,13 @@ from chalicelib.services.realtime_stream import publish_changes
 
 
 def on_requests_stream(raw_event: dict) -> dict:
-    """Service-requests stream batch -> customer messages recorded in the outbox (a failure to record raises, so
-    the stream delivers the batch again), realtime pushes for the team-days whose capacity changed, then the new
-    messages sent at once (what fails there waits for the scheduled sender)."""
+    """Service-requests stream batch -> realtime pushes for the team-days whose capacity changed (first: they are
+    the latency-bound part), customer messages recorded in the outbox (a failure to record raises, so the stream
+    delivers the batch again; pushing twice is harmless), then the new messages sent at once (what fails there
+    waits for the scheduled sender)."""
     deps = container()
     records = raw_event.get("Records") or []
-    recorded = record_messages(deps, records)
     answer = publish_changes(deps, records)
+    recorded = record_messages(deps, records)
     outbox.send_now(deps, recorded)
     return {**answer, "messages": len(recorded)}

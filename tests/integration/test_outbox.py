@@ -179,3 +179,33 @@ def test_the_reschedule_link_of_the_confirmation_moves_the_booking_and_only_that
                          body=json.dumps({"start": slot(13)})).status_code == 404
     stream()
     assert [m[MESSAGE_ID_HEADER].split(".")[1] for m in sent()] == ["confirmation", "confirmation", "reschedule"]
+
+
+class OutboxDown:
+    def __init__(self, real) -> None:
+        self.real = real
+
+    def add(self, *args, **kwargs):
+        from chalicelib.domain.errors import TemporarilyUnavailable
+        raise TemporarilyUnavailable()
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_a_batch_whose_messages_cannot_be_recorded_fails_and_its_redelivery_sends_them(api, users, settings,
+                                                                                      app_container):
+    from chalicelib.domain.errors import TemporarilyUnavailable
+    verify_sender(settings)
+    recorder = Recorder()
+    reader = poller(settings, recorder)
+    created = body_of(book(api, users["a"], "k1", customerEmail="ana@example.com"))
+    reader.poll_once()
+    real = app_container.outbox
+    app_container.override(outbox=OutboxDown(real))
+    with pytest.raises(TemporarilyUnavailable):  # the stream keeps the batch and delivers it again
+        streams.on_requests_stream(recorder.events[0])
+    assert sent() == []
+    app_container.override(outbox=real)
+    streams.on_requests_stream(recorder.events[0])
+    assert [m[MESSAGE_ID_HEADER] for m in sent()] == [f"{created['id']}.confirmation.0"]
