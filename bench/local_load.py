@@ -195,7 +195,7 @@ def book_over_http(stack, starts: list[datetime], tokens: list[str]) -> HttpRun:
                 began = time.perf_counter()
                 try:
                     response = session.post(url, json={"serviceId": SERVICE_ID, "start": start.isoformat(),
-                                                       "paymentMethod": "COD"},
+                                                       "paymentMethod": "COD", "postalCode": "10001"},
                                             headers={**authorization, "Idempotency-Key": f"load-{uuid.uuid4()}"},
                                             timeout=REQUEST_TIMEOUT_SECONDS)
                 except requests.Timeout:

@@ -97,7 +97,7 @@ def _routes(client, settings, figures: dict) -> None:
         return lambda: _ok(client.http.get(f"/services/{SERVICE}/availability?from={first}&to={last}&tz={TZ}"))
 
     def book(key: str, start: str):
-        body = {"serviceId": SERVICE, "start": start, "paymentMethod": "COD"}
+        body = {"serviceId": SERVICE, "start": start, "paymentMethod": "COD", "postalCode": "10001"}
         return lambda: _ok(client.http.post("/portal/service-requests", body=_json(body),
                                             headers={**user, "Idempotency-Key": key,
                                                      "Content-Type": "application/json"}), 201)

@@ -50,13 +50,15 @@ def member_id(t: int, m: int) -> str:
 
 def catalog_items():
     from chalicelib.domain.catalog import Money, Service, Team, TeamMember, TimeWindow
+    from chalicelib.domain.service_areas import area
 
     hours = {d: (TimeWindow(time(8), time(20)),) for d in range(7)}
     teams, members, services = [], [], []
     for t in range(TEAMS):
         plumbing, cleaning = service_ids(t)
         teams.append(Team(id=team_id(t), name=f"Team {t}", timezone=ZONES[t % len(ZONES)], weekly_hours=hours,
-                          daily_limit=MEMBERS_PER_TEAM * len(SLOT_HOURS) + 10, slot_capacity=MEMBERS_PER_TEAM))
+                          daily_limit=MEMBERS_PER_TEAM * len(SLOT_HOURS) + 10, slot_capacity=MEMBERS_PER_TEAM,
+                          service_areas=(area("US", prefixes=("100",)),)))  # bench.scale books from 10001
         members += [TeamMember(id=member_id(t, m), team_id=team_id(t), display_name=f"M{m}",
                                service_ids=(plumbing, cleaning)) for m in range(MEMBERS_PER_TEAM)]
         services += [

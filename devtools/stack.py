@@ -84,19 +84,22 @@ class LocalStack:
     def add_service(self, service_id: str, team_id: str, members: int, slot_capacity: int,
                     price: int = 5000, daily_limit: int = 200) -> str:
         """A service of its own: a New York team open 08:00-18:00 every day with `members` people and
-        `slot_capacity` crews, hourly one-hour slots, written straight to the stack's tables; waits until the
-        API (catalog cached for up to 30 s) serves it."""
+        `slot_capacity` crews, hourly one-hour slots, serving the demo New York crew's area (book it from
+        `10001`), written straight to the stack's tables; waits until the API (catalog cached for up to 30 s)
+        serves it."""
         import requests
 
         from chalicelib.adapters.dynamodb.catalog_repository import DynamoCatalogRepository
         from chalicelib.domain.catalog import Money, Service, Team, TeamMember, TimeWindow
+        from chalicelib.domain.service_areas import area
         from datetime import time as wall
 
         self.bind_models()
         repo = DynamoCatalogRepository()
         repo.put_team(Team(id=team_id, name=team_id, timezone="America/New_York",
                            weekly_hours={d: (TimeWindow(wall(8), wall(18)),) for d in range(7)},
-                           daily_limit=daily_limit, slot_capacity=slot_capacity))
+                           daily_limit=daily_limit, slot_capacity=slot_capacity,
+                           service_areas=(area("US", prefixes=("100", "101", "102")),)))
         for i in range(members):
             repo.put_member(TeamMember(id=f"{team_id}-m{i}", team_id=team_id, display_name=f"M{i}",
                                        service_ids=(service_id,)))

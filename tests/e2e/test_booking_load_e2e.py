@@ -83,7 +83,7 @@ def run_attempts(stack, user_tokens: dict[str, str], starts: list[datetime]) -> 
                            "Idempotency-Key": f"load-{uuid.uuid4()}"}
                 try:
                     response = session.post(url, json={"serviceId": SERVICE_ID, "start": attempt.start.isoformat(),
-                                                       "paymentMethod": "COD"},
+                                                       "paymentMethod": "COD", "postalCode": "10001"},
                                             headers=headers, timeout=CLIENT_TIMEOUT_SECONDS)
                 except requests.Timeout:
                     continue  # status stays None: counted as a timeout

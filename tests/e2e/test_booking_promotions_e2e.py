@@ -37,7 +37,8 @@ def start_at(days_ahead: int, hour: int) -> str:
 def book_concurrently(stack, start: str, codes: list[str]) -> list[requests.Response]:
     def one(i):
         return requests.post(stack.url("/portal/service-requests"), json={
-            "serviceId": SERVICE_ID, "start": start, "paymentMethod": "COD", "promoCodes": codes},
+            "serviceId": SERVICE_ID, "start": start, "paymentMethod": "COD", "promoCodes": codes,
+            "postalCode": "10001"},
             headers={**stack.auth(("userA", "userB")[i % 2]), "Idempotency-Key": f"promo-{uuid.uuid4()}"},
             timeout=120)
     with ThreadPoolExecutor(max_workers=20) as pool:

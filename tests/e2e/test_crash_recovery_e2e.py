@@ -30,6 +30,7 @@ SLOTS = 4
 CLIENTS_PER_SLOT = 8
 FINAL_WITHIN_SECONDS = 240  # covers the restart and the in-progress records of killed attempts expiring
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+POSTAL_CODES = {"team-nyc": "10001", "team-london": "SW1A 1AA"}  # a location each demo crew covers
 
 
 @dataclass
@@ -83,7 +84,7 @@ def submit(base: str, client: Client, session: requests.Session) -> tuple[int | 
     try:
         response = session.post(f"{base}/portal/service-requests", timeout=60,
                                 json={"serviceId": SERVICE_ID, "start": client.start, "teamId": client.team,
-                                      "paymentMethod": "COD"},
+                                      "paymentMethod": "COD", "postalCode": POSTAL_CODES[client.team]},
                                 headers={"Authorization": f"Bearer {client.token}", "Idempotency-Key": client.key})
     except requests.RequestException:
         return None, None, 1.0

@@ -67,7 +67,7 @@ def test_booking_and_cancel_push_remaining_counts_to_subscribers(stack, http):
         booked = http.post(stack.url("/portal/service-requests"),
                            headers={**stack.auth("userA"), "Idempotency-Key": str(uuid.uuid4())},
                            json={"serviceId": SERVICE, "teamId": TEAM, "start": start.isoformat(),
-                                 "paymentMethod": "COD"})
+                                 "paymentMethod": "COD", "postalCode": "10001"})
         assert booked.status_code == 201, booked.text
         pushed = next_frame(ws, "availability.changed", serviceId=SERVICE, date=day, teamId=TEAM)
         assert remaining_at(pushed["slots"], start) == before - 1

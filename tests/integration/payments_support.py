@@ -14,6 +14,7 @@ from chalicelib.domain.catalog import Money, Service, Team, TeamMember, TimeWind
 from devtools.processes import PROJECT_DIR
 from devtools.stripe_stub import sign_payload, start_in_thread
 from tests.integration.conftest import auth
+from tests.locations import AT_HOME, TEST_AREAS
 
 MEMBERS = 10
 
@@ -36,7 +37,7 @@ def pay_catalog(tables):
                              base_price=Money(10000), team_ids=("t1",)))
     hours = {d: (TimeWindow(time(0), time(23, 59)),) for d in range(7)}
     repo.put_team(Team(id="t1", name="UTC crew", timezone="UTC", weekly_hours=hours, daily_limit=500,
-                       slot_capacity=MEMBERS))
+                       slot_capacity=MEMBERS, service_areas=TEST_AREAS))
     for i in range(MEMBERS):
         repo.put_member(TeamMember(id=f"m{i}", team_id="t1", display_name=f"M{i}", service_ids=("svc",)))
     return repo
@@ -76,7 +77,7 @@ def users(issue_token):
 
 def book(api, token, key: str, hour: int, method: str = "CARD", day: datetime | None = None):
     start = (day or booking_day()) + timedelta(hours=hour)
-    body = {"serviceId": "svc", "start": start.isoformat(), "paymentMethod": method}
+    body = {"serviceId": "svc", "start": start.isoformat(), "paymentMethod": method, **AT_HOME}
     headers = {**auth(token), "Content-Type": "application/json", "Idempotency-Key": key}
     return api.http.post("/portal/service-requests", headers=headers, body=json.dumps(body))
 

@@ -10,6 +10,7 @@ import pytest
 from chalicelib.domain.catalog import Money, Service, ServiceOption, Team, TeamMember, TimeWindow
 from devtools.processes import PROJECT_DIR
 from tests.integration.conftest import auth
+from tests.locations import AT_HOME, TEST_AREAS
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 SAT = "2026-12-05"  # a Saturday: weekend surcharge
@@ -28,7 +29,7 @@ def api(tables, app_container, issue_token):
                              options=(ServiceOption("oven", "Oven", Money(2550)),)))
     repo.put_team(Team(id="t1", name="NY", timezone="America/New_York",
                        weekly_hours={d: (TimeWindow(time(7), time(20)),) for d in range(7)}, daily_limit=20,
-                       slot_capacity=5))
+                       slot_capacity=5, service_areas=TEST_AREAS))
     for i in range(5):
         repo.put_member(TeamMember(id=f"m{i}", team_id="t1", display_name=f"M{i}", service_ids=("svc",)))
     app_container.override(clock=lambda: NOW)
@@ -52,7 +53,8 @@ def rule(api, **doc):
 
 
 def book(api, who, key, hour=9, day=SAT, **extra):
-    body = {"serviceId": "svc", "start": f"{day}T{hour:02d}:00:00-05:00", "paymentMethod": "COD", **extra}
+    body = {"serviceId": "svc", "start": f"{day}T{hour:02d}:00:00-05:00", "paymentMethod": "COD", **AT_HOME,
+            **extra}
     return post(api, "/portal/service-requests", api.tokens[who], body, key)
 
 

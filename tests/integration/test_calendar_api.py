@@ -26,7 +26,7 @@ def api(client, app_container):
 
 def book(api, token: str, key: str, start: str = START) -> dict:
     body = {"serviceId": "cleaning", "teamId": "team-nyc", "start": start, "paymentMethod": "COD",
-            "address": "1 Main St, Springfield"}
+            "address": "1 Main St, Springfield", "postalCode": "10001"}
     response = api.http.post("/portal/service-requests", body=json.dumps(body),
                              headers={**auth(token), "Content-Type": "application/json", "Idempotency-Key": key})
     assert response.status_code == 201, response.body

@@ -10,6 +10,7 @@ import pytest
 from chalicelib.domain.catalog import Blackout, Money, Service, Team, TeamMember, TimeWindow
 from devtools.processes import PROJECT_DIR
 from tests.integration.conftest import auth
+from tests.locations import AT_HOME, TEST_AREAS
 
 NY = ZoneInfo("America/New_York")
 TEN_PM = datetime(2026, 12, 1, 22, 0, tzinfo=NY)  # Tuesday 22:00 New York; the team opens 07:00
@@ -39,7 +40,7 @@ def api(tables, app_container, issue_token):
                              base_price=Money(10000), team_ids=("t1",)))
     repo.put_team(Team(id="t1", name="NY", timezone="America/New_York",
                        weekly_hours={d: (TimeWindow(time(7), time(20)),) for d in range(7)}, daily_limit=10,
-                       slot_capacity=3))
+                       slot_capacity=3, service_areas=TEST_AREAS))
     repo.put_member(TeamMember(id="oc1", team_id="t1", display_name="On call 1", service_ids=("plumb",),
                                on_call_service_ids=("plumb",)))
     repo.put_member(TeamMember(id="oc2", team_id="t1", display_name="On call 2", service_ids=("plumb",),
@@ -52,7 +53,7 @@ def api(tables, app_container, issue_token):
         busy = c.http.post("/portal/service-requests", headers={
             **auth(c.tokens["b"]), "Content-Type": "application/json", "Idempotency-Key": "busy"},
             body=json.dumps({"serviceId": "plumb", "start": "2026-12-02T07:00:00-05:00", "paymentMethod": "COD",
-                             "teamMemberId": "oc2"}))
+                             "teamMemberId": "oc2", **AT_HOME}))
         assert busy.status_code == 201, busy.body
         app_container.override(clock=lambda: TEN_PM)
         c.publisher = publisher
@@ -63,7 +64,7 @@ def emergency(api, key, who="a", service="plumb"):
     return api.http.post("/portal/emergency-requests", headers={
         **auth(api.tokens[who]), "Content-Type": "application/json", "Idempotency-Key": key},
         body=json.dumps({"serviceId": service, "address": "1 Main St", "description": "Burst pipe",
-                         "paymentMethod": "COD"}))
+                         "paymentMethod": "COD", **AT_HOME}))
 
 
 def test_at_ten_pm_the_only_free_on_call_member_tomorrow_at_seven_gets_it(api):

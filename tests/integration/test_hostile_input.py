@@ -164,7 +164,8 @@ def test_the_cursors_the_api_issues_page_through_every_request(client, tokens):
     booked = set()
     for i in range(3):
         created = post(client, "/portal/service-requests", {"serviceId": "plumbing", "paymentMethod": "COD",
-                                                            "start": f"2030-03-0{5 + i}T15:00:00Z"},
+                                                            "start": f"2030-03-0{5 + i}T15:00:00Z",
+                                                            "postalCode": "10001"},
                        tokens["userA"], {"Idempotency-Key": f"page-{i}"})
         assert created.status_code == 201, created.body
         booked.add(json.loads(created.body)["id"])

@@ -240,7 +240,7 @@ def test_an_expired_hold_gives_its_promotion_use_back(pay_api, users, stub, app_
     day = booking_day()
     start = (day + timedelta(hours=9)).isoformat()
     response = pay_api.http.post("/portal/service-requests", body=_json.dumps(
-        {"serviceId": "svc", "start": start, "paymentMethod": "CARD", "promoCodes": ["ONCE"]}),
+        {"serviceId": "svc", "start": start, "paymentMethod": "CARD", "promoCodes": ["ONCE"], "postalCode": "10001"}),
         headers={**auth(users["a"]), "Content-Type": "application/json", "Idempotency-Key": "promo-hold"})
     assert response.status_code == 201, response.body
     held = body_of(response)["id"]

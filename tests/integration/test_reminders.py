@@ -22,6 +22,7 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 # 13:30Z, 13:30Z, 14:00Z: two teams, two UTC-hour buckets, all inside one one-hour reminder window.
 BOOKINGS = [("cleaning", "team-nyc", "2026-12-01T08:30:00-05:00"), ("cleaning", "team-nyc", "2026-12-01T08:30:00-05:00"),
             ("plumbing", "team-london", "2026-12-01T14:00:00+00:00")]
+POSTAL_CODES = {"team-nyc": "10001", "team-london": "SW1A 1AA"}  # a location each crew covers
 FIRST_START = datetime(2026, 12, 1, 13, 30, tzinfo=UTC)
 LAST_START = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 
@@ -42,7 +43,7 @@ def booked(api, tokens) -> list[str]:
     ids = []
     for i, (service_id, team_id, start) in enumerate(BOOKINGS):
         body = {"serviceId": service_id, "teamId": team_id, "start": start, "paymentMethod": "COD",
-                "address": f"{i + 1} Main St"}
+                "address": f"{i + 1} Main St", "postalCode": POSTAL_CODES[team_id]}
         user = tokens["userA" if i % 2 == 0 else "userB"]
         response = api.http.post("/portal/service-requests", body=json.dumps(body),
                                  headers={**auth(user), "Content-Type": "application/json",

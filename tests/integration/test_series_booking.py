@@ -10,6 +10,7 @@ import pytest
 from chalicelib.domain.catalog import Money, Service, Team, TeamMember, TimeWindow
 from devtools.processes import PROJECT_DIR
 from tests.integration.conftest import auth
+from tests.locations import AT_HOME, TEST_AREAS
 
 NOW = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)
 FIRST = "2026-09-08T09:00:00-04:00"  # a Tuesday, 09:00 New York
@@ -29,7 +30,7 @@ def api(tables, app_container, issue_token):
                              base_price=Money(10000), team_ids=("t1",)))
     repo.put_team(Team(id="t1", name="NY", timezone="America/New_York",
                        weekly_hours={d: (TimeWindow(time(8), time(18)),) for d in range(7)}, daily_limit=5,
-                       slot_capacity=1))
+                       slot_capacity=1, service_areas=TEST_AREAS))
     repo.put_member(TeamMember(id="m0", team_id="t1", display_name="M0", service_ids=("svc",)))
     app_container.override(clock=lambda: NOW)
     with Client(app, stage_name="test", project_dir=str(PROJECT_DIR)) as c:
@@ -46,7 +47,7 @@ def post(api, path, who, body, key=None):
 
 def book(api, who, key, start=FIRST, **extra):
     return post(api, "/portal/service-requests", who,
-                {"serviceId": "svc", "start": start, "paymentMethod": "COD", **extra}, key)
+                {"serviceId": "svc", "start": start, "paymentMethod": "COD", **AT_HOME, **extra}, key)
 
 
 def counters() -> dict[str, int]:

@@ -136,7 +136,8 @@ def test_validate_gives_the_codes_booking_gives(client, tokens, slot):
     assert json.loads(validate(client, tokens["userA"], slot, postalCode="11201").body)["error"]["code"] == \
         "SERVICE_AREA_NOT_COVERED"
     closed = slot.replace(hour=3)  # 03:00 UTC: neither crew works
-    assert json.loads(validate(client, tokens["userA"], closed).body)["error"]["code"] == "SLOT_UNAVAILABLE"
+    assert json.loads(validate(client, tokens["userA"], closed, postalCode="10001").body)["error"]["code"] == \
+        "SLOT_UNAVAILABLE"
     # London has one crew: once it is booked, validate and booking both say SLOT_FULL.
     assert book(client, tokens["userB"], slot, "take-london", postalCode="E1 6AN").status_code == 201
     full = validate(client, tokens["userA"], slot, postalCode="E1 6AN")
@@ -172,3 +173,46 @@ def test_without_a_location_every_slot_names_its_team_and_teams_are_never_merged
 def test_availability_for_an_uncovered_location_is_422(client, slot):
     response = availability(client, slot.date().isoformat(), postalCode="11201")
     assert response.status_code == 422 and json.loads(response.body)["error"]["code"] == "SERVICE_AREA_NOT_COVERED"
+
+
+NO_LOCATION = {  # each route's body, complete but for the location
+    "booking": ("/portal/service-requests", {"serviceId": "cleaning", "paymentMethod": "COD"}),
+    "series": ("/portal/service-requests", {"serviceId": "cleaning", "paymentMethod": "COD",
+                                            "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3"}}),
+    "emergency": ("/portal/emergency-requests", {"serviceId": "plumbing", "address": "1 Main St",
+                                                 "paymentMethod": "COD"}),
+    "validate": ("/portal/service-requests/validate", {"serviceId": "cleaning", "paymentMethod": "COD"}),
+}
+
+
+@pytest.mark.parametrize("route", sorted(NO_LOCATION))
+@pytest.mark.parametrize("missing", [{}, {"country": "US"}, {"postalCode": ""}])
+def test_booking_or_validating_without_a_location_is_400_and_writes_nothing(client, tokens, slot, route, missing):
+    path, body = NO_LOCATION[route]
+    body = {**body, **({} if route == "emergency" else {"start": slot.isoformat()}), **missing}
+    response = post(client, path, tokens["userA"], body, "no-location")
+    assert response.status_code == 400, response.body
+    error = json.loads(response.body)["error"]
+    assert error["code"] == "VALIDATION_ERROR" and set(error) == {"code", "message", "details"}
+    assert [f["field"] for f in error["details"]["fields"]] == ["postalCode"]
+    assert own(client, tokens["userA"]) == []
+    # Not even the submission was recorded: the key is free, and the same body with a location books.
+    assert client.http.get("/portal/submissions/no-location", headers=auth(tokens["userA"])).status_code == 404
+    if route != "validate":
+        booked = post(client, path, tokens["userA"], {**body, "postalCode": "10001"}, "no-location")
+        assert booked.status_code == 201, booked.body
+
+
+def test_the_document_requires_a_location_to_book_and_validate_only(client):
+    document = json.loads(client.http.get("/openapi.json").body)
+    schemas, paths = document["components"]["schemas"], document["paths"]
+    assert "postalCode" in schemas["CreateServiceRequestIn"]["required"]  # booking, series and validate
+    assert "postalCode" in schemas["EmergencyRequestIn"]["required"]
+    for name in ("QuoteIn", "RecurringPreviewIn"):
+        assert "postalCode" in schemas[name]["properties"] and "postalCode" not in schemas[name].get("required", [])
+    query = {p["name"]: p for p in paths["/services/{service_id}/availability"]["get"]["parameters"]}
+    assert query["postalCode"]["required"] is False
+    for path in ("/portal/service-requests", "/portal/service-requests/validate", "/portal/emergency-requests"):
+        answers = paths[path]["post"]["responses"]
+        assert "VALIDATION_ERROR" in answers["400"]["description"]
+        assert "SERVICE_AREA_NOT_COVERED" in answers["422"]["description"]

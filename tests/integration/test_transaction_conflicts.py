@@ -13,6 +13,7 @@ from chalicelib.domain.catalog import Money, Service, Team, TeamMember, TimeWind
 from devtools.processes import PROJECT_DIR
 from tests import contention
 from tests.integration.conftest import auth
+from tests.locations import AT_HOME, TEST_AREAS
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 DAY = "2026-12-01"  # a Tuesday; 09:00 New York = 14:00Z
@@ -36,7 +37,7 @@ def api(tables, app_container, issue_token, monkeypatch):
                              base_price=Money(10000), team_ids=("t1",)))
     repo.put_team(Team(id="t1", name="NY", timezone="America/New_York",
                        weekly_hours={d: (TimeWindow(time(7), time(20)),) for d in range(7)}, daily_limit=5,
-                       slot_capacity=2))
+                       slot_capacity=2, service_areas=TEST_AREAS))
     for i in range(3):
         repo.put_member(TeamMember(id=f"m{i}", team_id="t1", display_name=f"M{i}", service_ids=("svc",),
                                    on_call_service_ids=("svc",)))
@@ -58,8 +59,8 @@ def post(api, path: str, body: dict, key: str | None = None):
 
 
 def book(api, key: str, start: str = slot(9), **extra):
-    return post(api, "/portal/service-requests", {"serviceId": "svc", "start": start, "paymentMethod": "COD", **extra},
-                key)
+    return post(api, "/portal/service-requests", {"serviceId": "svc", "start": start, "paymentMethod": "COD", **AT_HOME,
+                                                    **extra}, key)
 
 
 def counters() -> dict[str, int]:
@@ -179,7 +180,8 @@ def test_a_series_occurrence_conflicting_once_is_booked(api):
 
 
 def test_emergency_retries_then_answers_429(api):
-    emergency = {"serviceId": "svc", "address": "1 Main St", "description": "Burst pipe", "paymentMethod": "COD"}
+    emergency = {"serviceId": "svc", "address": "1 Main St", "description": "Burst pipe", "paymentMethod": "COD",
+                 **AT_HOME}
     api.contention.cancel_next("TransactionConflict", times=3)
     assert_throttled(post(api, "/portal/emergency-requests", emergency, "e1"))
     assert counters() == {} and statuses() == {}

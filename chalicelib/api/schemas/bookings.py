@@ -56,8 +56,8 @@ class CreateServiceRequestIn(Strict):
     paymentMethod: PaymentMethodCode
     teamMemberId: OptionalId = None
     teamId: OptionalId = None
-    postalCode: PostalCode | None = Field(default=None, description="Where the crew goes: only teams whose "
-                                          "service area covers it are considered (422 SERVICE_AREA_NOT_COVERED).")
+    postalCode: PostalCode = Field(description="Where the crew goes (required): only teams whose service area "
+                                   "covers it are considered (422 SERVICE_AREA_NOT_COVERED).")
     country: CountryCode | None = None
     address: Address = ""
     notes: Notes = ""

@@ -12,6 +12,6 @@ class EmergencyRequestIn(Strict):
     address: Address = Field(min_length=1)
     description: Notes = ""
     paymentMethod: PaymentMethodCode
-    postalCode: PostalCode | None = Field(default=None, description="Only on-call crews whose service area covers "
-                                          "it are considered (422 SERVICE_AREA_NOT_COVERED).")
+    postalCode: PostalCode = Field(description="Where the crew goes (required): only on-call crews whose service "
+                                   "area covers it are considered (422 SERVICE_AREA_NOT_COVERED).")
     country: CountryCode | None = None
