@@ -30,7 +30,7 @@ def start_at(days_ahead: int, hour: int) -> str:
 def book_for_user_a(stack, http, start: str) -> dict:
     response = http.post(stack.url("/admin/service-requests"), json={
         "customerId": "user-a", "serviceId": SERVICE_ID, "start": start, "paymentMethod": "COD",
-        "customerEmail": "user-a@example.com", "address": "1 Phone St"},
+        "customerEmail": "user-a@example.com", "address": "1 Phone St", "postalCode": "10001"},
         headers={**stack.auth("admin"), "Idempotency-Key": str(uuid.uuid4())})
     assert response.status_code == 201, response.text
     return response.json()

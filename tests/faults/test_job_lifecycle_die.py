@@ -40,7 +40,8 @@ def test_a_killed_job_change_is_answered_by_the_retry_and_made_once(api, users, 
 
 
 def test_a_killed_admin_booking_is_answered_by_the_retry_and_booked_once(api, users, app_container):
-    body = {"customerId": "user-a", "serviceId": "svc", "start": slot(9), "paymentMethod": "COD"}
+    body = {"customerId": "user-a", "serviceId": "svc", "start": slot(9), "paymentMethod": "COD",
+            "postalCode": "10001"}
     headers = {"Authorization": f"Bearer {users['admin']}", "Content-Type": "application/json",
                "Idempotency-Key": "phone-1"}
     dies_after(app_container, "requests", "create")

@@ -45,7 +45,8 @@ def code(response) -> str:
 
 def book_for(api, tokens, key: str = "phone-1", customer: str = "user-a", start: str = START, **extra):
     body = {"customerId": customer, "serviceId": "cleaning", "teamId": "team-nyc", "start": start,
-            "paymentMethod": "COD", "address": "1 Main St", "customerEmail": "a@example.com", **extra}
+            "paymentMethod": "COD", "address": "1 Main St", "customerEmail": "a@example.com", "postalCode": "10001",
+            **extra}
     return post(api, tokens["admin"], "/admin/service-requests", body, key)
 
 
