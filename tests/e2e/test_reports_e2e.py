@@ -33,7 +33,8 @@ def test_bookings_show_in_utilisation_heatmap_and_revenue(stack):
     for who in ("userA", "userB"):
         response = requests.post(stack.url("/portal/service-requests"), timeout=60, json={
             "serviceId": SERVICE_ID, "start": datetime.combine(day, wall(10), tzinfo=NY).isoformat(),
-            "paymentMethod": "COD"}, headers={**stack.auth(who), "Idempotency-Key": uuid.uuid4().hex})
+            "paymentMethod": "COD", "postalCode": "10001"},
+            headers={**stack.auth(who), "Idempotency-Key": uuid.uuid4().hex})
         assert response.status_code == 201, response.text
         made.append(response.json())
 

@@ -11,6 +11,7 @@ import pytest
 from chalicelib.domain.catalog import Blackout, Money, Service, Team, TeamMember, TimeWindow
 from devtools.processes import PROJECT_DIR
 from tests.integration.conftest import auth
+from tests.locations import AT_HOME, TEST_AREAS
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 DAY = "2026-12-01"  # a Tuesday; 09:00 New York = 14:00Z
@@ -28,9 +29,9 @@ def catalog(tables):
                              base_price=Money(10000), team_ids=("t1",)))
     hours = {d: (TimeWindow(time(8), time(18)),) for d in range(7)}
     repo.put_team(Team(id="t1", name="NY", timezone="America/New_York", weekly_hours=hours, daily_limit=3,
-                       slot_capacity=2, blackouts=(Blackout("b1", datetime(2026, 12, 2, 13, tzinfo=timezone.utc),
-                                                            datetime(2026, 12, 2, 23, tzinfo=timezone.utc),
-                                                            "training", "t1"),)))
+                       slot_capacity=2, service_areas=TEST_AREAS,
+                       blackouts=(Blackout("b1", datetime(2026, 12, 2, 13, tzinfo=timezone.utc),
+                                           datetime(2026, 12, 2, 23, tzinfo=timezone.utc), "training", "t1"),)))
     for i in range(3):
         repo.put_member(TeamMember(id=f"m{i}", team_id="t1", display_name=f"M{i}", service_ids=("svc",)))
     return repo
@@ -52,7 +53,7 @@ def users(issue_token):
 
 
 def book(api, token, key: str, hour: int) -> dict:
-    body = {"serviceId": "svc", "start": f"{DAY}T{hour:02d}:00:00-05:00", "paymentMethod": "COD"}
+    body = {"serviceId": "svc", "start": f"{DAY}T{hour:02d}:00:00-05:00", "paymentMethod": "COD", **AT_HOME}
     response = api.http.post("/portal/service-requests", body=json.dumps(body),
                              headers={**auth(token), "Content-Type": "application/json", "Idempotency-Key": key})
     assert response.status_code == 201, response.body
