@@ -38,7 +38,7 @@ def test_book_reschedule_cancel_each_send_one_message_with_its_invite(stack):
     headers = stack.auth("userA")
     booked = requests.post(stack.url("/portal/service-requests"), timeout=60, json={
         "serviceId": SERVICE_ID, "start": start_at(9, 10), "paymentMethod": "COD", "customerEmail": to,
-        "language": "es"}, headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
+        "language": "es", "postalCode": "10001"}, headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
     assert booked.status_code == 201, booked.text
     request_id = booked.json()["id"]
     assert len(mailbox(stack, to, 1)) == 1
