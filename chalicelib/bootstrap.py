@@ -44,6 +44,12 @@ class Container:
         return CatalogCache(self.catalog_repo, self.catalog_version)
 
     @cached_property
+    def catalog_admin(self):
+        assert self.dynamodb_ready
+        from chalicelib.adapters.dynamodb.catalog_admin_repository import DynamoCatalogAdmin
+        return DynamoCatalogAdmin()
+
+    @cached_property
     def audit(self):
         assert self.dynamodb_ready
         from chalicelib.adapters.dynamodb.audit_repository import DynamoAuditLog

@@ -66,7 +66,7 @@ def series_view(result: series.SeriesResult) -> dict:
 
 @endpoint(bp, "/services/{service_id}/availability", summary="Bookable slots with remaining counts",
           query=AvailabilityQuery, response=AvailabilityOut,
-          errors=("NOT_FOUND", "RANGE_TOO_LARGE", "SERVICE_AREA_NOT_COVERED"), tags=("availability",))
+          errors=("NOT_FOUND", "SERVICE_INACTIVE", "RANGE_TOO_LARGE", "SERVICE_AREA_NOT_COVERED"), tags=("availability",))
 def availability(ctx: Ctx, service_id: str) -> dict:
     q = ctx.query
     return availability_service.get_availability(container(), service_id, q.from_, q.to, q.tz, q.teamMemberId,
@@ -76,7 +76,7 @@ def availability(ctx: Ctx, service_id: str) -> dict:
 @endpoint(bp, "/portal/service-requests", "POST", auth="user", summary="Book a service (idempotent)",
           body=CreateServiceRequestIn, response=BookingCreatedOut, status=201,
           headers=("Idempotency-Key",),
-          errors=("IDEMPOTENCY_KEY_REQUIRED", "NOT_FOUND", "SERVICE_AREA_NOT_COVERED", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE",
+          errors=("IDEMPOTENCY_KEY_REQUIRED", "NOT_FOUND", "SERVICE_INACTIVE", "SERVICE_AREA_NOT_COVERED", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE",
                   "IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED", "PROMO_INVALID", "PROMO_EXHAUSTED",
                   "THROTTLED", "TEMPORARILY_UNAVAILABLE"), tags=("portal",))
 def create_service_request(ctx: Ctx) -> Response:
@@ -92,7 +92,7 @@ def create_service_request(ctx: Ctx) -> Response:
 @endpoint(bp, "/portal/service-requests/validate", "POST", auth="user",
           summary="Check a booking and price it exactly as booking would, writing nothing (the confirmation step)",
           body=CreateServiceRequestIn, response=ValidatedRequestOut,
-          errors=("NOT_FOUND", "SERVICE_AREA_NOT_COVERED", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE",
+          errors=("NOT_FOUND", "SERVICE_INACTIVE", "SERVICE_AREA_NOT_COVERED", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE",
                   "PROMO_INVALID", "PROMO_EXHAUSTED"), tags=("portal",))
 def validate_service_request(ctx: Ctx) -> dict:
     """With `recurrence`, the first occurrence is checked (POST /portal/recurring/preview reports every one)."""

@@ -18,8 +18,9 @@ bp = Blueprint(__name__)
           summary="Book the earliest on-call slot inside the emergency window (idempotent)",
           body=EmergencyRequestIn, response=ServiceRequestOut, status=201,
           headers=("Idempotency-Key",),
-          errors=("IDEMPOTENCY_KEY_REQUIRED", "NOT_FOUND", "SERVICE_AREA_NOT_COVERED", "SLOT_UNAVAILABLE",
-                  "IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED", "THROTTLED", "TEMPORARILY_UNAVAILABLE"),
+          errors=("IDEMPOTENCY_KEY_REQUIRED", "NOT_FOUND", "SERVICE_AREA_NOT_COVERED", "SERVICE_INACTIVE",
+                  "SLOT_UNAVAILABLE", "IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED", "THROTTLED",
+                  "TEMPORARILY_UNAVAILABLE"),
           tags=("portal",))
 def create_emergency_request(ctx: Ctx) -> Response:
     b = ctx.body

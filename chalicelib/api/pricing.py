@@ -13,7 +13,7 @@ bp = Blueprint(__name__)
 
 @endpoint(bp, "/pricing/quote", "POST", summary="Price a visit or a recurring series, line by line",
           body=QuoteIn, response=QuoteOut,
-          errors=("NOT_FOUND", "PROMO_INVALID", "PROMO_EXHAUSTED", "SERVICE_AREA_NOT_COVERED"),
+          errors=("NOT_FOUND", "SERVICE_INACTIVE", "PROMO_INVALID", "PROMO_EXHAUSTED", "SERVICE_AREA_NOT_COVERED"),
           tags=("pricing",))
 def quote(ctx: Ctx) -> dict:
     b, c = ctx.body, container()
@@ -26,7 +26,7 @@ def quote(ctx: Ctx) -> dict:
 
 @endpoint(bp, "/portal/recurring/preview", "POST", auth="user",
           summary="Occurrences of a recurring series with availability and price (nothing is booked)",
-          body=RecurringPreviewIn, response=RecurringPreviewOut, errors=("NOT_FOUND", "SERVICE_AREA_NOT_COVERED"),
+          body=RecurringPreviewIn, response=RecurringPreviewOut, errors=("NOT_FOUND", "SERVICE_INACTIVE", "SERVICE_AREA_NOT_COVERED"),
           tags=("portal", "pricing"))
 def recurring_preview(ctx: Ctx) -> dict:
     b, c = ctx.body, container()

@@ -171,7 +171,7 @@ def _day_slots(service: Service, team: Team, local_day: date, now: datetime, sna
 
 
 def teams_for(catalog: Catalog, service: Service) -> list[Team]:
-    return [catalog.teams[t] for t in service.team_ids if t in catalog.teams]
+    return [catalog.teams[t] for t in service.team_ids if t in catalog.teams and catalog.teams[t].active]
 
 
 def team_local_dates(teams: list[Team], start: datetime, end: datetime) -> dict[str, list[date]]:

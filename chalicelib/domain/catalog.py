@@ -46,6 +46,7 @@ class Service:
     options: tuple[ServiceOption, ...] = ()
     active: bool = True
     area_prices: tuple[AreaPrice, ...] = ()  # per team; a team without one charges base_price
+    version: int = 1  # admin writes are conditional on it
 
     def priced_for(self, team_id: str) -> "Service":
         """The service as the team `team_id` sells it: its area's base and option prices and currency."""
@@ -84,6 +85,7 @@ class Team:
     blackouts: tuple[Blackout, ...] = ()
     version: int = 1
     service_areas: tuple[ServiceArea, ...] = ()  # where its crews go (domain/service_areas.py)
+    active: bool = True  # an inactive team is offered for nothing (its bookings keep their places)
 
     def covers(self, location: Location) -> bool:
         return any(a.covers(location) for a in self.service_areas)
@@ -102,6 +104,8 @@ class TeamMember:
     internal_notes: str = ""
     bio: str = ""
     rating: float | None = None
+    active: bool = True  # an inactive member is offered for nothing (their bookings keep their places)
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -113,9 +117,10 @@ class Catalog:
 
     def teams_covering(self, service: Service, location: Location) -> list[Team]:
         """The teams performing `service` whose areas cover `location`, in the service's team order."""
-        return [self.teams[t] for t in service.team_ids if t in self.teams and self.teams[t].covers(location)]
+        return [self.teams[t] for t in service.team_ids
+                if t in self.teams and self.teams[t].active and self.teams[t].covers(location)]
 
     def members_for(self, service_id: str, team_id: str | None = None) -> list[TeamMember]:
         return sorted((m for m in self.members.values()
-                       if service_id in m.service_ids and (team_id is None or m.team_id == team_id)),
+                       if m.active and service_id in m.service_ids and (team_id is None or m.team_id == team_id)),
                       key=lambda m: m.id)

@@ -37,6 +37,7 @@ def service_to_doc(s: Service) -> dict:
             "durationMinutes": s.duration_minutes, "bufferMinutes": s.buffer_minutes,
             "slotStepMinutes": s.slot_step_minutes, "leadTimeMinutes": s.lead_time_minutes,
             "basePrice": s.base_price.to_dict(), "teamIds": list(s.team_ids), "active": s.active,
+            "version": s.version,
             "options": [{"id": o.id, "name": o.name, "price": o.price.to_dict()} for o in s.options],
             "areaPrices": [{"teamId": a.team_id, "basePrice": a.base_price.to_dict(),
                             "options": [{"id": o, "price": m.to_dict()} for o, m in a.option_prices]}
@@ -49,6 +50,7 @@ def service_from_doc(d: dict) -> Service:
                    slot_step_minutes=int(d.get("slotStepMinutes", 30)),
                    lead_time_minutes=int(d.get("leadTimeMinutes", 0)), base_price=money_from(d["basePrice"]),
                    team_ids=tuple(d.get("teamIds", ())), active=bool(d.get("active", True)),
+                   version=int(d.get("version", 1)),
                    options=tuple(ServiceOption(o["id"], o["name"], money_from(o["price"]))
                                  for o in d.get("options", ())),
                    area_prices=tuple(AreaPrice(a["teamId"], money_from(a["basePrice"]),
@@ -79,7 +81,7 @@ def blackout_from_doc(d: dict) -> Blackout:
 
 def team_to_doc(t: Team) -> dict:
     return {"id": t.id, "name": t.name, "timezone": t.timezone, "weeklyHours": hours_to_doc(t.weekly_hours),
-            "dailyLimit": t.daily_limit, "slotCapacity": t.slot_capacity, "version": t.version,
+            "dailyLimit": t.daily_limit, "slotCapacity": t.slot_capacity, "version": t.version, "active": t.active,
             "blackouts": [blackout_to_doc(b) for b in t.blackouts],
             "serviceAreas": [{"country": a.country, "codes": list(a.codes), "prefixes": list(a.prefixes)}
                              for a in t.service_areas]}
@@ -89,6 +91,7 @@ def team_from_doc(d: dict) -> Team:
     return Team(id=d["id"], name=d["name"], timezone=d["timezone"],
                 weekly_hours=hours_from_doc(d.get("weeklyHours", {})), daily_limit=int(d["dailyLimit"]),
                 slot_capacity=int(d["slotCapacity"]), version=int(d.get("version", 1)),
+                active=bool(d.get("active", True)),
                 blackouts=tuple(blackout_from_doc(b) for b in d.get("blackouts", ())),
                 service_areas=tuple(ServiceArea(country=a["country"], codes=tuple(a.get("codes", ())),
                                                 prefixes=tuple(a.get("prefixes", ())))
@@ -98,7 +101,8 @@ def team_from_doc(d: dict) -> Team:
 def member_to_doc(m: TeamMember) -> dict:
     return {"id": m.id, "teamId": m.team_id, "displayName": m.display_name, "serviceIds": list(m.service_ids),
             "onCallServiceIds": list(m.on_call_service_ids), "email": m.email, "phone": m.phone,
-            "internalNotes": m.internal_notes, "bio": m.bio, "rating": m.rating}
+            "internalNotes": m.internal_notes, "bio": m.bio, "rating": m.rating, "active": m.active,
+            "version": m.version}
 
 
 def member_from_doc(d: dict) -> TeamMember:
@@ -106,7 +110,7 @@ def member_from_doc(d: dict) -> TeamMember:
                       service_ids=tuple(d.get("serviceIds", ())),
                       on_call_service_ids=tuple(d.get("onCallServiceIds", ())), email=d.get("email", ""),
                       phone=d.get("phone", ""), internal_notes=d.get("internalNotes", ""), bio=d.get("bio", ""),
-                      rating=d.get("rating"))
+                      rating=d.get("rating"), active=bool(d.get("active", True)), version=int(d.get("version", 1)))
 
 
 def catalog_from_docs(services: list[dict], teams: list[dict], members: list[dict],

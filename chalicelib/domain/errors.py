@@ -128,6 +128,11 @@ class ConcurrentUpdate(DomainError):
     default_message = "The resource changed while this request was processed; retry."
 
 
+class ServiceInactive(DomainError):
+    code = "SERVICE_INACTIVE"
+    default_message = "This service is no longer offered; bookings made before keep working."
+
+
 class AlreadyExists(DomainError):
     code = "ALREADY_EXISTS"
     default_message = "Something with this identifier or code already exists."

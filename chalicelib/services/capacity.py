@@ -129,7 +129,7 @@ def _push(deps: PublishDeps, service_id: str, team_id: str, dates: list[str], re
     the team is told (its slots share the team's crews)."""
     try:
         catalog = deps.catalog.get()
-        services = [s.id for s in catalog.services.values() if team_id in s.team_ids] or [service_id]
+        services = [s.id for s in catalog.services.values() if team_id in s.team_ids and s.active] or [service_id]
         publisher = deps.booking_publisher if request_change else deps.publisher
         publisher.availability_changed(services, team_id, dates)
     except Exception:  # noqa: BLE001

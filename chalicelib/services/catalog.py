@@ -9,7 +9,7 @@ from typing import Callable
 from chalicelib.clock import monotonic
 from chalicelib.domain import codec
 from chalicelib.domain.catalog import Catalog, Service, TeamMember
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import NotFound, ServiceInactive
 from chalicelib.services.ports import CatalogRepository
 
 
@@ -75,6 +75,7 @@ class CatalogCache:
 def public_service(service: Service) -> dict:
     doc = codec.service_to_doc(service)
     doc.pop("active", None)
+    doc.pop("version", None)
     return doc
 
 
@@ -83,16 +84,21 @@ def list_services(catalog: Catalog) -> list[dict]:
 
 
 def require_service(catalog: Catalog, service_id: str, allow_inactive: bool = False) -> Service:
-    """Raises NotFound for an unknown service, or an inactive one unless `allow_inactive` (a booking made before
-    the service was retired can still be moved)."""
+    """Raises NotFound for an unknown service, ServiceInactive for a deactivated one unless `allow_inactive` (a
+    booking made before the service was retired can still be moved or cancelled)."""
     service = catalog.services.get(service_id)
-    if service is None or (not service.active and not allow_inactive):
+    if service is None:
         raise NotFound(details={"serviceId": service_id})
+    if not service.active and not allow_inactive:
+        raise ServiceInactive(details={"serviceId": service_id})
     return service
 
 
 def get_service(catalog: Catalog, service_id: str) -> dict:
-    return public_service(require_service(catalog, service_id))
+    service = catalog.services.get(service_id)
+    if service is None or not service.active:  # the public catalog does not show retired services
+        raise NotFound(details={"serviceId": service_id})
+    return public_service(service)
 
 
 def portal_member(member: TeamMember) -> dict:

@@ -20,7 +20,7 @@ from chalicelib.domain.promotions import PromoRule, normalize_code
 from chalicelib.domain.recurrence import Occurrence, occurrences, parse_rrule
 from chalicelib.domain.zones import load_zone
 from chalicelib.domain.service_areas import Location
-from chalicelib.services import service_areas
+from chalicelib.services import catalog as catalog_service, service_areas
 from chalicelib.services.ports import PricingRules
 
 
@@ -45,9 +45,7 @@ def service_and_team(catalog: Catalog, service_id: str, team_id: str | None = No
                      now: datetime | None = None) -> tuple[Service, Team]:
     """The service and the team serving it (module docstring). Raises NotFound (unknown/inactive service, team
     without data), ValidationFailed (team does not serve the service), ServiceAreaNotCovered."""
-    service = catalog.services.get(service_id)
-    if service is None or not service.active:
-        raise NotFound(details={"serviceId": service_id})
+    service = catalog_service.require_service(catalog, service_id)  # NotFound / ServiceInactive
     if team_id is not None and team_id not in service.team_ids:
         raise ValidationFailed("This team does not perform the service.",
                                {"fields": [{"field": "teamId", "message": "not a team of the service"}]})

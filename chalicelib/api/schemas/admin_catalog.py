@@ -1,0 +1,130 @@
+"""Models of the catalog administration routes (api.admin_catalog): services, teams, members, their lists."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StrictBool, StrictInt, model_validator
+
+from chalicelib.api.schemas.common import Count, Cursor, Identifier, OptionalId, Reason, Schema, Strict
+
+Name = Annotated[str, Field(min_length=1, max_length=120)]
+Text = Annotated[str, Field(max_length=2000)]
+Minutes = Annotated[StrictInt, Field(ge=0, le=24 * 60)]
+Duration = Annotated[StrictInt, Field(ge=15, le=24 * 60)]
+Step = Annotated[StrictInt, Field(ge=5, le=24 * 60)]
+Version = Annotated[StrictInt, Field(ge=1, description="The version last read; a stale one answers 409.")]
+Ids = Annotated[list[Identifier], Field(max_length=50)]
+
+
+class MoneyIn(Strict):
+    amount: Count = Field(le=10_000_000, description="Minor units (cents).")
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+
+
+class OptionIn(Strict):
+    id: Identifier
+    name: Name
+    price: MoneyIn
+
+
+class OptionPriceIn(Strict):
+    id: Identifier
+    price: MoneyIn
+
+
+class AreaPriceIn(Strict):
+    teamId: Identifier
+    basePrice: MoneyIn
+    options: list[OptionPriceIn] = Field(default_factory=list, max_length=20)
+
+
+class ServiceFields(Strict):
+    """What an admin sets on a service; times in minutes. A slot step and a duration are never 0."""
+    name: Name
+    description: Text = ""
+    category: Name
+    durationMinutes: Duration
+    bufferMinutes: Minutes = 0
+    slotStepMinutes: Step = 15
+    leadTimeMinutes: Annotated[StrictInt, Field(ge=0, le=60 * 24 * 60)] = 0
+    basePrice: MoneyIn
+    teamIds: Ids = Field(min_length=1)
+    options: list[OptionIn] = Field(default_factory=list, max_length=20)
+    areaPrices: list[AreaPriceIn] = Field(default_factory=list, max_length=50)
+
+
+class ServiceCreateIn(ServiceFields):
+    id: OptionalId = None
+    reason: Reason | None = None
+
+
+class ServiceUpdateIn(Strict):
+    """Only the fields given change; `version` is the one read."""
+    version: Version
+    reason: Reason | None = None
+    name: Name | None = None
+    description: Text | None = None
+    category: Name | None = None
+    durationMinutes: Duration | None = None
+    bufferMinutes: Minutes | None = None
+    slotStepMinutes: Step | None = None
+    leadTimeMinutes: Annotated[StrictInt, Field(ge=0, le=60 * 24 * 60)] | None = None
+    basePrice: MoneyIn | None = None
+    teamIds: Ids | None = Field(None, min_length=1)
+    options: list[OptionIn] | None = Field(None, max_length=20)
+    areaPrices: list[AreaPriceIn] | None = Field(None, max_length=50)
+
+    def changes(self) -> dict:
+        return self.model_dump(exclude_none=True, exclude={"version", "reason"})
+
+
+class DeactivateIn(Strict):
+    version: Version
+    reason: Reason = Field(min_length=1)
+    force: StrictBool = False
+
+
+class AdminServiceOut(Schema):
+    id: str
+    name: str
+    category: str
+    description: str
+    durationMinutes: int
+    bufferMinutes: int
+    slotStepMinutes: int
+    leadTimeMinutes: int
+    basePrice: dict
+    teamIds: list[str]
+    options: list[dict]
+    areaPrices: list[dict]
+    active: bool
+    version: int
+
+
+class PageQuery(Strict):
+    cursor: Cursor | None = None
+    limit: int = Field(50, ge=1, le=200)
+
+
+class ActiveQuery(PageQuery):
+    active: bool | None = None
+
+
+class AdminServiceListOut(Schema):
+    items: list[AdminServiceOut]
+    nextCursor: str | None = None
+
+
+def _nonempty_reason(model: object) -> object:
+    if getattr(model, "force", False) and not (getattr(model, "reason", None) or "").strip():
+        raise ValueError("force requires a reason")
+    return model
+
+
+class ForceIn(Strict):
+    force: StrictBool = False
+    reason: Reason | None = None
+
+    @model_validator(mode="after")
+    def _force_reason(self) -> "ForceIn":
+        return _nonempty_reason(self)  # type: ignore[return-value]
