@@ -50,6 +50,12 @@ class Container:
         return DynamoCatalogAdmin()
 
     @cached_property
+    def time_off(self):
+        assert self.dynamodb_ready
+        from chalicelib.adapters.dynamodb.time_off_store import DynamoTimeOff
+        return DynamoTimeOff()
+
+    @cached_property
     def audit(self):
         assert self.dynamodb_ready
         from chalicelib.adapters.dynamodb.audit_repository import DynamoAuditLog

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictInt, model_validator
 
-from chalicelib.api.schemas.common import Count, Cursor, Identifier, OptionalId, Reason, Schema, Strict
+from chalicelib.api.schemas.common import Count, Cursor, Identifier, Instant, OptionalId, Reason, Schema, Strict
 
 Name = Annotated[str, Field(min_length=1, max_length=120)]
 Text = Annotated[str, Field(max_length=2000)]
@@ -128,3 +128,98 @@ class ForceIn(Strict):
     @model_validator(mode="after")
     def _force_reason(self) -> "ForceIn":
         return _nonempty_reason(self)  # type: ignore[return-value]
+
+
+# --- members ---------------------------------------------------------------------------------------------------
+Email = Annotated[str, Field(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Phone = Annotated[str, Field(max_length=32, pattern=r"^[0-9+() .-]*$")]
+
+
+class MemberCreateIn(Strict):
+    id: OptionalId = None
+    teamId: Identifier
+    displayName: Name
+    serviceIds: Ids = Field(default_factory=list)
+    onCallServiceIds: Ids = Field(default_factory=list)
+    email: Email = ""
+    phone: Phone = ""
+    internalNotes: Text = ""
+    bio: Text = ""
+    reason: Reason | None = None
+
+
+class MemberUpdateIn(Strict):
+    version: Version
+    reason: Reason | None = None
+    teamId: Identifier | None = None
+    displayName: Name | None = None
+    serviceIds: Ids | None = None
+    onCallServiceIds: Ids | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    internalNotes: Text | None = None
+    bio: Text | None = None
+
+    def changes(self) -> dict:
+        return self.model_dump(exclude_none=True, exclude={"version", "reason"})
+
+
+class AdminMemberOut(Schema):
+    """Includes contact details: admin routes only."""
+    id: str
+    teamId: str
+    displayName: str
+    serviceIds: list[str]
+    onCallServiceIds: list[str]
+    email: str
+    phone: str
+    internalNotes: str
+    bio: str
+    rating: float | None = None
+    active: bool
+    version: int
+
+
+class MemberListQuery(ActiveQuery):
+    teamId: Identifier | None = None
+    serviceId: Identifier | None = None
+
+
+class AdminMemberListOut(Schema):
+    items: list[AdminMemberOut]
+    nextCursor: str | None = None
+
+
+# --- time off --------------------------------------------------------------------------------------------------
+class TimeOffIn(ForceIn):
+    start: Instant
+    end: Instant
+
+
+class BookingToReassign(Schema):
+    id: str
+    serviceId: str | None = None
+    start: str | None = None
+    end: str | None = None
+    status: str | None = None
+
+
+class TimeOffOut(Schema):
+    id: str
+    memberId: str
+    teamId: str
+    start: str
+    end: str
+    reason: str
+    forcedOver: list[str] = Field(default_factory=list)
+    toReassign: list[BookingToReassign] = Field(default_factory=list,
+                                                description="Booked work the member keeps until reassigned.")
+
+
+class TimeOffListOut(Schema):
+    items: list[TimeOffOut]
+    nextCursor: str | None = None
+
+
+class ReasonQuery(Strict):
+    reason: Reason | None = None
