@@ -1,11 +1,13 @@
 """Models of the catalog administration routes (api.admin_catalog): services, teams, members, their lists."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, StrictInt, model_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
-from chalicelib.api.schemas.common import Count, Cursor, Identifier, Instant, OptionalId, Reason, Schema, Strict
+from chalicelib.api.schemas.admin import HH_MM
+from chalicelib.api.schemas.common import (Count, Cursor, IanaZone, Identifier, Instant, OptionalId, Reason, Schema,
+                                           Strict)
 
 Name = Annotated[str, Field(min_length=1, max_length=120)]
 Text = Annotated[str, Field(max_length=2000)]
@@ -223,3 +225,77 @@ class TimeOffListOut(Schema):
 
 class ReasonQuery(Strict):
     reason: Reason | None = None
+
+
+# --- teams -----------------------------------------------------------------------------------------------------
+WeeklyHours = Annotated[dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[tuple[str, str]]],
+                        Field(max_length=7)]
+
+
+def hours_windows(value: dict | None) -> dict | None:
+    """At most 6 windows a day, HH:MM, each starting before it ends (as TeamAvailabilityIn)."""
+    for day, windows in (value or {}).items():
+        if len(windows) > 6:
+            raise ValueError(f"{day}: at most 6 windows")
+        for start, end in windows:
+            if not (HH_MM.fullmatch(start) and HH_MM.fullmatch(end)) or start >= end:
+                raise ValueError(f"{day}: windows are HH:MM, start before end")
+    return value
+
+
+class ServiceAreaIn(Strict):
+    country: str = Field(pattern=r"^[A-Za-z]{2}$")
+    codes: list[Annotated[str, Field(min_length=1, max_length=16)]] = Field(default_factory=list, max_length=500)
+    prefixes: list[Annotated[str, Field(min_length=1, max_length=16)]] = Field(default_factory=list, max_length=500)
+
+
+class TeamFields(Strict):
+    name: Name
+    timezone: IanaZone
+    weeklyHours: WeeklyHours
+    dailyLimit: Count = Field(le=1000)
+    slotCapacity: Count = Field(le=1000, description="Crews: bookings that may overlap any instant.")
+    serviceAreas: list[ServiceAreaIn] = Field(default_factory=list, max_length=50)
+
+    _hours = field_validator("weeklyHours")(hours_windows)
+
+
+class TeamCreateIn(TeamFields):
+    id: OptionalId = None
+    reason: Reason | None = None
+
+
+class TeamUpdateIn(Strict):
+    version: Version
+    reason: Reason | None = None
+    name: Name | None = None
+    timezone: IanaZone | None = None
+    weeklyHours: WeeklyHours | None = None
+    dailyLimit: Count | None = Field(None, le=1000)
+    slotCapacity: Count | None = Field(None, le=1000)
+    serviceAreas: list[ServiceAreaIn] | None = Field(None, max_length=50)
+
+    _hours = field_validator("weeklyHours")(hours_windows)
+
+    def changes(self) -> dict:
+        return self.model_dump(exclude_none=True, exclude={"version", "reason"})
+
+
+class AdminTeamOut(Schema):
+    id: str
+    name: str
+    timezone: str
+    weeklyHours: dict
+    dailyLimit: int
+    slotCapacity: int
+    blackouts: list[dict]
+    serviceAreas: list[dict]
+    active: bool
+    version: int
+    affectedBookings: list[dict] | None = None
+    affectedCount: int | None = None
+
+
+class AdminTeamListOut(Schema):
+    items: list[AdminTeamOut]
+    nextCursor: str | None = None
