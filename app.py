@@ -9,7 +9,7 @@ from chalicelib.api import pricing, promotions
 from chalicelib.api import docs, emergency
 from chalicelib.api import admin_jobs
 from chalicelib.api import reports
-from chalicelib.api import admin_catalog, admin_crew
+from chalicelib.api import admin_catalog, admin_crew, admin_lookups
 from chalicelib import invocation
 from chalicelib.api import cors
 from chalicelib.api.errors import in_contract_format
@@ -61,6 +61,7 @@ app.register_blueprint(admin.bp)
 app.register_blueprint(admin_jobs.bp)
 app.register_blueprint(admin_catalog.bp)
 app.register_blueprint(admin_crew.bp)
+app.register_blueprint(admin_lookups.bp)
 app.register_blueprint(realtime.bp)
 app.register_blueprint(calendar.bp)
 app.register_blueprint(payments.bp)

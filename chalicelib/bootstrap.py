@@ -56,6 +56,12 @@ class Container:
         return DynamoTimeOff()
 
     @cached_property
+    def admin_lookups(self):
+        assert self.dynamodb_ready
+        from chalicelib.adapters.dynamodb.admin_lookups import DynamoAdminLookups
+        return DynamoAdminLookups()
+
+    @cached_property
     def audit(self):
         assert self.dynamodb_ready
         from chalicelib.adapters.dynamodb.audit_repository import DynamoAuditLog

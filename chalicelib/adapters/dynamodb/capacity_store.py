@@ -158,7 +158,8 @@ class DayOverrides:
         their transaction condition)."""
         with translated():
             C(*keys.team_day_key(team_id, local_date)).update(actions=[
-                C.limitOverride.set(limit), C.overrideReason.set(reason), C.count.set(C.count | 0)])
+                C.limitOverride.set(limit), C.overrideReason.set(reason), C.count.set(C.count | 0),
+                C.overrideTeam.set(team_id)])
 
     def fence(self, team_id: str, local_dates: Iterable[str], version: int) -> None:
         """Bookings of these team-days planned from a catalog older than `version` fail from now on (StaleCatalog):

@@ -10,13 +10,16 @@ from chalicelib.domain.booking import PaymentStatus, ServiceRequest
 from chalicelib.domain.payment import hold_due_at
 
 HOLD_PARTITION = "HOLD"  # every due-able hold in one index partition, sorted by when it is due
+FLAGGED_PARTITION = "FLAGGED"  # requests with reconciliation notes (the admin's flagged list)
 
 
 def job_index_attributes(request: ServiceRequest) -> dict[str, str | None]:
     """holdKey/holdExpiresAt while hold expiry may have to act (`hold_due_at`); paidDay (the UTC day of the last
-    change) while the payment is PAID, for the reconciliation's check of recently changed paid requests."""
+    change) while the payment is PAID, for the reconciliation's check of recently changed paid requests;
+    flaggedKey while the payment carries reconciliation notes."""
     due = hold_due_at(request)
     paid = request.payment_status is PaymentStatus.PAID
     return {"holdKey": HOLD_PARTITION if due is not None else None,
             "holdExpiresAt": f"{codec.iso_utc(due)}#{request.id}" if due is not None else None,
-            "paidDay": codec.iso_utc(request.updated_at)[:10] if paid else None}
+            "paidDay": codec.iso_utc(request.updated_at)[:10] if paid else None,
+            "flaggedKey": FLAGGED_PARTITION if request.payment.reconciliation_notes else None}

@@ -50,6 +50,16 @@ class CatalogItem(_Base):
 
 
 # --- capacity: counters per team-local day, per slot cell, per member ---------------------------------
+class OverridesIndex(GlobalSecondaryIndex):
+    """Sparse: only team-days with an admin's limit override carry `overrideTeam`; a team's overrides in date
+    order, reading only them."""
+    class Meta:
+        index_name = "overrides"
+        projection = AllProjection()
+    overrideTeam = UnicodeAttribute(hash_key=True)  # the team id
+    sk = UnicodeAttribute(range_key=True)  # <date>#DAY
+
+
 class CapacityCounter(_Base):
     """pk=CAP#<team>#<yyyy-mm of the team-local date>; sk starts with the local date, so one Query per team and
     month returns that team's items for a date range (layout and conditions: adapters/dynamodb/keys.py):
@@ -69,6 +79,8 @@ class CapacityCounter(_Base):
     overrideReason = UnicodeAttribute(null=True)
     fence = NumberAttribute(null=True)  # team-day: bookings planned from an older catalog version fail
     holder = UnicodeAttribute(null=True)  # v1 member cell locks: the service request holding it
+    overrideTeam = UnicodeAttribute(null=True)  # team-day with limitOverride (OverridesIndex)
+    overrides = OverridesIndex()
 
 
 # --- service requests ------------------------------------------------------------------------------
@@ -193,6 +205,15 @@ class PaidByUpdateIndex(GlobalSecondaryIndex):
     updatedAt = UnicodeAttribute(range_key=True)
 
 
+class FlaggedIndex(GlobalSecondaryIndex):
+    """Sparse: requests the reconciliation left a note on (payment.reconciliationNotes), newest change last."""
+    class Meta:
+        index_name = "flagged"
+        projection = AllProjection()
+    flaggedKey = UnicodeAttribute(hash_key=True)  # FLAGGED
+    updatedAt = UnicodeAttribute(range_key=True)
+
+
 class ServiceRequestItem(_Base):
     class Meta(_Base.Meta):
         table_name = "service-requests"
@@ -237,7 +258,9 @@ class ServiceRequestItem(_Base):
     holdKey = UnicodeAttribute(null=True)
     holdExpiresAt = UnicodeAttribute(null=True)
     paidDay = UnicodeAttribute(null=True)
+    flaggedKey = UnicodeAttribute(null=True)
     holds = HoldsIndex()
+    flagged = FlaggedIndex()
     paid_by_update = PaidByUpdateIndex()
 
 

@@ -299,3 +299,16 @@ class AdminTeamOut(Schema):
 class AdminTeamListOut(Schema):
     items: list[AdminTeamOut]
     nextCursor: str | None = None
+
+
+class OverrideOut(Schema):
+    teamId: str
+    date: str
+    limit: int
+    reason: str
+    booked: int
+
+
+class OverrideListOut(Schema):
+    items: list[OverrideOut]
+    nextCursor: str | None = None
