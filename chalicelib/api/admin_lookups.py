@@ -1,15 +1,16 @@
-"""Admin lists over sparse indexes: a team's capacity overrides (and clearing one), flagged requests."""
+"""Admin lists over sparse indexes (a team's capacity overrides and clearing one, flagged requests), and
+reassigning a booking to another member."""
 from __future__ import annotations
 
 from chalice import Blueprint, Response
 
 from chalicelib.api.routing import Ctx, endpoint
-from chalicelib.api.schemas.admin import AdminServiceRequestListOut
-from chalicelib.api.schemas.admin_catalog import OverrideListOut, PageQuery, ReasonQuery
+from chalicelib.api.schemas.admin import AdminServiceRequestListOut, AdminServiceRequestOut
+from chalicelib.api.schemas.admin_catalog import OverrideListOut, PageQuery, ReasonQuery, ReassignIn
 from chalicelib.api.schemas.common import Day
 from chalicelib.bootstrap import container
 from chalicelib.domain.errors import ValidationFailed
-from chalicelib.services import admin_lookups
+from chalicelib.services import admin_lookups, reassign
 
 bp = Blueprint(__name__)
 
@@ -36,6 +37,15 @@ def clear_override(ctx: Ctx, team_id: str, day: str) -> Response:
 def list_flagged(ctx: Ctx) -> dict:
     q = ctx.query
     return admin_lookups.list_flagged(container(), q.cursor, q.limit)
+
+
+@endpoint(bp, "/admin/service-requests/{request_id}/reassign", "POST", auth="admin",
+          summary="Move a booking to another member of its team; the customer keeps the time (audited)",
+          body=ReassignIn, response=AdminServiceRequestOut,
+          errors=("NOT_FOUND", "INVALID_STATE", "MEMBER_UNAVAILABLE", "CONCURRENT_UPDATE"), tags=("admin",))
+def reassign_request(ctx: Ctx, request_id: str) -> dict:
+    b = ctx.body
+    return reassign.reassign(container(), ctx.principal, request_id, b.memberId, b.reason)
 
 
 def _day(text: str):

@@ -133,6 +133,11 @@ class ServiceInactive(DomainError):
     default_message = "This service is no longer offered; bookings made before keep working."
 
 
+class MemberUnavailable(DomainError):
+    code = "MEMBER_UNAVAILABLE"
+    default_message = "That member cannot take this booking (busy, off, not skilled or in another team)."
+
+
 class AlreadyExists(DomainError):
     code = "ALREADY_EXISTS"
     default_message = "Something with this identifier or code already exists."

@@ -312,3 +312,8 @@ class OverrideOut(Schema):
 class OverrideListOut(Schema):
     items: list[OverrideOut]
     nextCursor: str | None = None
+
+
+class ReassignIn(Strict):
+    memberId: Identifier
+    reason: Reason | None = None
