@@ -62,4 +62,4 @@ def test_admin_builds_a_service_and_crew_and_time_off_removes_slots(stack):
     assert member_slots(stack, service, day, f"{team}-b") == slots_b
     quote = requests.post(stack.url("/pricing/quote"), timeout=60, json={
         "serviceId": service, "start": sorted(slots_b)[0], "tz": "America/New_York", "postalCode": "97001"})
-    assert quote.status_code == 200 and quote.json()["total"] == 9900, quote.text
+    assert quote.status_code == 200 and quote.json()["quote"]["total"] == 9900, quote.text  # the area price

@@ -122,3 +122,25 @@ def test_invalid_time_off_is_refused(api, users, start, end):
     assert status == 400 and body["error"]["code"] == "VALIDATION_ERROR"
     assert call(api, users["admin"], "get", "/admin/members/m0/time-off")[1]["items"] == []
     assert time_off(api, users["admin"], "nobody", 9, 10)[0] == 404
+
+
+def test_a_booking_taking_a_cell_after_the_read_makes_the_time_off_fail_whole(api, users, app_container):
+    """The time off read the cells as free, then a booking took one: the transaction's own condition refuses it
+    (409 CONCURRENT_UPDATE) and nothing of it is written, neither cells nor record nor audit entry."""
+    store = app_container.time_off
+    real_holders = store.holders
+
+    def holders_then_booking(*args):
+        seen = real_holders(*args)
+        assert book(api, users["a"], "race", start=slot(10), teamMemberId="m0").status_code == 201
+        return seen
+
+    app_container.override(time_off=type("Racy", (), {"holders": staticmethod(holders_then_booking),
+                                                      "claim": store.claim, "release": store.release,
+                                                      "get": store.get, "page": store.page})())
+    status, body = time_off(api, users["admin"], "m0", 9, 12, reason="x")
+    assert status == 409 and body["error"]["code"] == "CONCURRENT_UPDATE", body
+    app_container.override(time_off=store)
+    assert call(api, users["admin"], "get", "/admin/members/m0/time-off")[1]["items"] == []
+    assert audit_of("MEMBER#m0") == []
+    assert slot(9) in member_slots(api, "m0")  # the free cells were not taken either
