@@ -3,7 +3,6 @@ audited) and the requests the reconciliation flagged; each page reads only what 
 counting, as test_admin_lists)."""
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import timedelta
 
