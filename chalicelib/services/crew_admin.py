@@ -6,9 +6,14 @@ catalog.portal_member, an allow-list without them.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalicelib.domain import codec
 from chalicelib.domain.principal import Principal
 from chalicelib.services.catalog_admin import CatalogAdminDeps, announce, commit, current, invalid, new_id
+
+if TYPE_CHECKING:
+    from chalicelib.services.team_admin import TeamAdminDeps
 
 MEMBER_FIELDS = {"teamId", "displayName", "serviceIds", "onCallServiceIds", "email", "phone", "internalNotes",
                  "bio", "rating"}
@@ -48,14 +53,20 @@ def update_member(deps: CatalogAdminDeps, principal: Principal, member_id: str, 
     return after
 
 
-def deactivate_member(deps: CatalogAdminDeps, principal: Principal, member_id: str, version: int,
+def deactivate_member(deps: "TeamAdminDeps", principal: Principal, member_id: str, version: int,
                       reason: str) -> dict:
-    """The member is offered for nothing new; booked work keeps them until reassigned."""
+    """The member is offered for nothing new; their booked work keeps them until reassigned, and is answered
+    (`toReassign`, read through the team's future active bookings: bounded by the team, no scan)."""
+    from chalicelib.services.team_admin import future_bookings
+
     before = current(deps, "member", member_id)
     after = {**before, "active": False, "version": version + 1}
     commit(deps, principal, "member", before, after, reason, "deactivated")
     announce(deps, [before["teamId"]])
-    return after
+    mine = [r for r in future_bookings(deps, before["teamId"]) if r.placement.member_id == member_id]
+    return {**after, "toReassign": [{"id": r.id, "serviceId": r.service_id, "start": codec.iso_utc(r.placement.start),
+                                     "end": codec.iso_utc(r.placement.end), "status": r.status.value}
+                                    for r in mine]}
 
 
 def list_members(deps: CatalogAdminDeps, team_id: str | None, service_id: str | None, active: bool | None,

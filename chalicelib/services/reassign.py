@@ -50,7 +50,14 @@ def reassign(deps: ReassignDeps, principal: Principal, request_id: str, member_i
         deps.catalog.invalidate()
         raise ConcurrentUpdate(details={"serviceRequestId": request_id}) from exc
     count("AdminChange", action="reassign")
+    # The team's slots are unchanged, but each member's own availability (teamMemberId) moved.
+    capacity.publish_team_change(deps, current.placement.team_id, sorted({_day(c, current) for c in old_plan.cells}))
     return admin_view(saved)
+
+
+def _day(cell: str, request: ServiceRequest) -> str:
+    from chalicelib.domain.availability import local_date_of
+    return local_date_of(codec.parse_iso(cell), request.placement.timezone).isoformat()
 
 
 def _unfit(request: ServiceRequest, member) -> str | None:

@@ -144,3 +144,28 @@ def test_a_booking_taking_a_cell_after_the_read_makes_the_time_off_fail_whole(ap
     assert call(api, users["admin"], "get", "/admin/members/m0/time-off")[1]["items"] == []
     assert audit_of("MEMBER#m0") == []
     assert slot(9) in member_slots(api, "m0")  # the free cells were not taken either
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[str, ...], str, tuple[str, ...]]] = []
+
+    def availability_changed(self, service_ids, team_id, dates) -> None:
+        self.calls.append((tuple(service_ids), team_id, tuple(dates)))
+
+
+def test_availability_changes_are_pushed_for_the_days_they_touch(api, users, app_container):
+    pushed = Recorder()
+    app_container.override(publisher=pushed)
+    call(api, users["admin"], "post", "/admin/members", HIRE)
+    assert pushed.calls and pushed.calls[-1][:2] == (("svc",), "t1") and pushed.calls[-1][2][0] == "2026-11-24"
+    pushed.calls.clear()
+    time_off(api, users["admin"], "m0", 9, 12, reason="x")
+    assert pushed.calls == [(("svc",), "t1", (DAY,))]
+
+
+def test_deactivated_member_answers_their_booked_work(api, users):
+    request_id = json.loads(book(api, users["a"], "k1", start=slot(10), teamMemberId="m0").body)["id"]
+    book(api, users["a"], "k2", start=slot(10), teamMemberId="m1")
+    status, body = call(api, users["admin"], "post", "/admin/members/m0/deactivate", {"version": 1, "reason": "left"})
+    assert status == 200 and [b["id"] for b in body["toReassign"]] == [request_id]

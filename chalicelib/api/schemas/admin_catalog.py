@@ -180,6 +180,7 @@ class AdminMemberOut(Schema):
     rating: float | None = None
     active: bool
     version: int
+    toReassign: list["BookingToReassign"] | None = Field(None, description="On deactivation: their booked work.")
 
 
 class MemberListQuery(ActiveQuery):
