@@ -8,6 +8,7 @@ pushes `availability.changed` for the affected teams' next PUSH_DAYS days.
 """
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 from typing import Any, Callable, Protocol
@@ -46,8 +47,13 @@ def invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"{field}: {message}", {"fields": [{"field": field, "message": message}]})
 
 
+ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # as schemas.common.Identifier: ids are created only in that shape
+
+
 def current(deps: CatalogAdminDeps, kind: str, item_id: str) -> dict:
-    doc = deps.catalog_admin.get(kind, item_id)
+    """The stored item; NotFound for an unknown id, or one that no create could have made (never sent to the
+    store, whose key limits would refuse it as a server error)."""
+    doc = deps.catalog_admin.get(kind, item_id) if ID.fullmatch(item_id) else None
     if doc is None:
         raise NotFound(details={f"{kind}Id": item_id})
     return doc

@@ -18,7 +18,7 @@ from chalicelib.domain.errors import BookedWorkConflict, NotFound
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count
 from chalicelib.services import capacity
-from chalicelib.services.catalog_admin import CatalogAdminDeps, current, invalid
+from chalicelib.services.catalog_admin import ID, CatalogAdminDeps, current, invalid
 from chalicelib.services.ports import ServiceRequestRepository
 
 MAX_DAYS = 14  # one transaction holds a member-day item per day (DynamoDB: 100 actions at most)
@@ -93,7 +93,7 @@ def _booking_view(deps: TimeOffDeps, request_id: str) -> dict:
 
 def delete(deps: TimeOffDeps, principal: Principal, member_id: str, time_off_id: str, reason: str | None) -> None:
     member = current(deps, "member", member_id)
-    record = deps.time_off.get(member_id, time_off_id)
+    record = deps.time_off.get(member_id, time_off_id) if ID.fullmatch(time_off_id) else None
     if record is None:
         raise NotFound(details={"timeOffId": time_off_id})
     team = _team_of(deps, member)

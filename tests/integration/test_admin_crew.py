@@ -169,3 +169,17 @@ def test_deactivated_member_answers_their_booked_work(api, users):
     book(api, users["a"], "k2", start=slot(10), teamMemberId="m1")
     status, body = call(api, users["admin"], "post", "/admin/members/m0/deactivate", {"version": 1, "reason": "left"})
     assert status == 200 and [b["id"] for b in body["toReassign"]] == [request_id]
+
+
+def test_ids_no_create_could_make_are_not_found_not_server_errors(api, users):
+    long_id = "m" * 3000
+    for method, path in (("get", f"/admin/members/{long_id}"), ("get", f"/admin/services/{long_id}"),
+                         ("get", f"/admin/teams/{long_id}/capacity-overrides"),
+                         ("delete", f"/admin/members/m0/time-off/{long_id}")):
+        assert call(api, users["admin"], method, path)[0] == 404, path
+
+
+def test_reassign_of_an_impossible_request_id_is_not_found(api, users):
+    status, body = call(api, users["admin"], "post", f"/admin/service-requests/{'r' * 3000}/reassign",
+                        {"memberId": "m1"})
+    assert status == 404, body
