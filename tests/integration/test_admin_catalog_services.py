@@ -118,6 +118,9 @@ def test_deactivated_service_refuses_new_work_but_booked_work_stays(api, users):
     assert quote[0] == 409 and quote[1]["error"]["code"] == "SERVICE_INACTIVE"
     assert "windows" not in [s["id"] for s in json.loads(api.http.get("/services").body)["items"]]
     assert call(api, users["a"], "get", f"/portal/service-requests/{request_id}")[0] == 200
+    moved = call(api, users["a"], "post", f"/portal/service-requests/{request_id}/reschedule",
+                 {"start": f"{DAY}T13:00:00-05:00"})
+    assert moved[0] == 200, moved  # booked work of a retired service can still be moved
     cancelled = call(api, users["a"], "post", f"/portal/service-requests/{request_id}/cancel", {})
     assert cancelled[0] == 200, cancelled
 
