@@ -1,6 +1,6 @@
 """Over real HTTP (local API + moto server): an admin books for user-a by phone, the booking appears in user-a's
 list, the admin starts and completes it; a no-show is recorded on a booking whose appointment has passed and
-counted once on its team-day."""
+counted once on its team-day; the utilisation report counts both."""
 from __future__ import annotations
 
 import uuid
@@ -36,6 +36,14 @@ def book_for_user_a(stack, http, start: str) -> dict:
     return response.json()
 
 
+def utilisation_day(stack, http, local_date: str) -> dict:
+    response = http.get(stack.url(f"/admin/reports/utilisation?teamId={TEAM_ID}&from={local_date}&to={local_date}"),
+                        headers=stack.auth("admin"))
+    assert response.status_code == 200, response.text
+    [day] = response.json()["days"]
+    return day
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -56,6 +64,8 @@ def test_admin_books_for_user_a_then_starts_and_completes(stack, http, jobs_serv
     assert (done.json()["status"], done.json()["paymentStatus"]) == ("COMPLETED", "COD_COLLECTED")
     mine = http.get(stack.url(f"/portal/service-requests/{booked['id']}"), headers=stack.auth("userA")).json()
     assert mine["status"] == "COMPLETED"
+    day = utilisation_day(stack, http, (date.today() + timedelta(days=3)).isoformat())
+    assert (day["booked"], day["cancelled"], day["noShows"]) == (1, 0, 0)  # the completed job used its crew's time
 
 
 def test_a_no_show_is_recorded_and_counted_once(stack, http, jobs_service):
@@ -82,3 +92,5 @@ def test_a_no_show_is_recorded_and_counted_once(stack, http, jobs_service):
     raw = capacity_store.C._get_connection().get_item(*keys.team_day_key(TEAM_ID, current.placement.local_date),
                                                       consistent_read=True)["Item"]
     assert capacity_store.plain(raw)["noShows"] == 1
+    day = utilisation_day(stack, http, current.placement.local_date)
+    assert (day["booked"], day["cancelled"], day["noShows"]) == (1, 0, 1)
