@@ -12,6 +12,7 @@ from chalicelib.adapters import dev_tokens
 from chalicelib.domain.catalog import (AreaPrice, Blackout, Money, Service, ServiceOption, Team, TeamMember,
                                        TimeWindow)
 from chalicelib.domain.service_areas import area
+from chalicelib.domain.terms import CancellationTerms
 from chalicelib.settings import Settings, settings_from_env
 
 NYC, LONDON = "team-nyc", "team-london"
@@ -29,18 +30,21 @@ SERVICES: tuple[Service, ...] = (
             options=(ServiceOption("deep-clean", "Deep clean", Money(4000)),
                      ServiceOption("oven", "Oven cleaning", Money(2500))),
             area_prices=(AreaPrice(LONDON, Money(7500, "GBP"), (("deep-clean", Money(3500, "GBP")),
-                                                                  ("oven", Money(2000, "GBP")))),)),
+                                                                  ("oven", Money(2000, "GBP")))),),
+            terms=CancellationTerms(free_until_hours=24, late_policy="percent", late_fee=50, no_show_fee=4000)),
     Service(id="plumbing", name="Plumbing repair", category="plumbing",
             description="Leaks, blocked drains, taps and toilets.", duration_minutes=60, buffer_minutes=15,
             slot_step_minutes=30, lead_time_minutes=2 * 60, base_price=Money(12000), team_ids=(NYC, LONDON),
             options=(ServiceOption("parts-kit", "Standard parts kit", Money(3500)),),
-            area_prices=(AreaPrice(LONDON, Money(9500, "GBP"), (("parts-kit", Money(3000, "GBP")),)),)),
+            area_prices=(AreaPrice(LONDON, Money(9500, "GBP"), (("parts-kit", Money(3000, "GBP")),)),),
+            terms=CancellationTerms(free_until_hours=4, late_policy="fixed", late_fee=3000, no_show_fee=3000)),
     Service(id="electrical", name="Electrical inspection", category="electrical",
             description="Safety inspection of a home's wiring and fuse box.", duration_minutes=90,
             buffer_minutes=30, slot_step_minutes=60, lead_time_minutes=24 * 60, base_price=Money(15000),
             team_ids=(NYC, LONDON),
             options=(ServiceOption("certificate", "Inspection certificate", Money(5000)),),
-            area_prices=(AreaPrice(LONDON, Money(12500, "GBP"), (("certificate", Money(4000, "GBP")),)),)),
+            area_prices=(AreaPrice(LONDON, Money(12500, "GBP"), (("certificate", Money(4000, "GBP")),)),),
+            terms=CancellationTerms(free_until_hours=48, late_policy="not_allowed", late_fee=0, no_show_fee=5000)),
 )
 
 NYC_HOURS = {day: (_window("08:00", "12:00"), _window("13:00", "18:00")) for day in (MON, TUE, WED, THU, FRI)}

@@ -151,6 +151,26 @@ class StripeGateway:
                     return session
             raise self._report("expire_session", exc) from exc
 
+    # -- refunds -------------------------------------------------------------------------------------------
+    def create_refund(self, *, request_id: str, payment_intent: str, amount: int, attempt: int,
+                      reason: str | None = None) -> dict:
+        """Refund `amount` of the PaymentIntent. Idempotent per (request_id, attempt): a retry after a lost answer
+        or a crash gets the same Refund back, never a second one. Raises ValidationFailed, InvalidState (same
+        attempt, different amount), NotFound, PaymentProviderUnavailable."""
+        params: dict[str, Any] = {"payment_intent": payment_intent, "amount": amount,
+                                  "metadata": {"serviceRequestId": request_id}}
+        if reason in ("duplicate", "fraudulent", "requested_by_customer"):
+            params["reason"] = reason
+        with self._translated("create_refund"):
+            return self._client.v1.refunds.create(
+                params=params, options={"idempotency_key": refund_idempotency_key(request_id, attempt)}).to_dict()
+
+    def list_refunds(self, payment_intent: str) -> list[dict]:
+        """Every Refund of the PaymentIntent (a few at most; paged all the same). Raises PaymentProviderUnavailable."""
+        params: dict[str, Any] = {"payment_intent": payment_intent, "limit": PAGE_LIMIT}
+        return [refund for page in self._pages(self._client.v1.refunds.list, params, "list_refunds")
+                for refund in page]
+
     # -- events --------------------------------------------------------------------------------------------
     def list_undelivered_events(self, since: datetime | int, types: list[str] | None = None) -> Iterator[dict]:
         """Events created at or after `since` whose webhook delivery is pending or failed
@@ -258,6 +278,10 @@ def translate_error(stripe: Any, exc: Exception) -> DomainError:
 
 def idempotency_key_for(request_id: str, attempt: int) -> str:
     return f"checkout-{request_id}-{attempt}"
+
+
+def refund_idempotency_key(request_id: str, attempt: int) -> str:
+    return f"refund-{request_id}-{attempt}"
 
 
 def _retry_after(exc: Exception, default: int) -> int:

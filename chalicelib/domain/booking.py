@@ -35,6 +35,8 @@ class PaymentStatus(str, Enum):
     PAID = "PAID"
     FAILED = "FAILED"
     EXPIRED = "EXPIRED"
+    REFUND_PENDING = "REFUND_PENDING"  # a refund was asked of Stripe and is not confirmed yet
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
     REFUNDED = "REFUNDED"
     COD_DUE = "COD_DUE"
     COD_COLLECTED = "COD_COLLECTED"
@@ -63,7 +65,9 @@ PAYMENT_ALLOWED_FROM: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     P.PAID: frozenset({P.UNPAID, P.PENDING, P.FAILED, P.EXPIRED}),
     P.FAILED: frozenset({P.UNPAID, P.PENDING}),
     P.EXPIRED: frozenset({P.UNPAID, P.PENDING}),
-    P.REFUNDED: frozenset({P.PAID}),
+    P.REFUND_PENDING: frozenset({P.PAID, P.PARTIALLY_REFUNDED}),
+    P.PARTIALLY_REFUNDED: frozenset({P.PAID, P.REFUND_PENDING, P.PARTIALLY_REFUNDED}),
+    P.REFUNDED: frozenset({P.PAID, P.REFUND_PENDING, P.PARTIALLY_REFUNDED}),
     P.COD_COLLECTED: frozenset({P.COD_DUE}),
 }
 

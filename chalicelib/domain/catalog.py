@@ -5,6 +5,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 
 from chalicelib.domain.service_areas import Location, ServiceArea
+from chalicelib.domain.terms import DEFAULT_TERMS, CancellationTerms
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Service:
     active: bool = True
     area_prices: tuple[AreaPrice, ...] = ()  # per team; a team without one charges base_price
     version: int = 1  # admin writes are conditional on it
+    terms: CancellationTerms = DEFAULT_TERMS  # cancellation and reschedule terms (domain/terms.py)
 
     def priced_for(self, team_id: str) -> "Service":
         """The service as the team `team_id` sells it: its area's base and option prices and currency."""

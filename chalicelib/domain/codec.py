@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 from chalicelib.domain.catalog import (AreaPrice, Blackout, Catalog, Money, Service, ServiceOption, Team, TeamMember,
                                        TimeWindow)
-from chalicelib.domain.payment import CheckoutError, Payment, ReconciliationNote
+from chalicelib.domain.payment import CheckoutError, Payment, ReconciliationNote, RefundRecord
 from chalicelib.domain.service_areas import Location, ServiceArea
+from chalicelib.domain.terms import terms_from_doc, terms_to_doc
 
 if TYPE_CHECKING:
     from chalicelib.domain.booking import ServiceRequest
@@ -41,7 +42,8 @@ def service_to_doc(s: Service) -> dict:
             "options": [{"id": o.id, "name": o.name, "price": o.price.to_dict()} for o in s.options],
             "areaPrices": [{"teamId": a.team_id, "basePrice": a.base_price.to_dict(),
                             "options": [{"id": o, "price": m.to_dict()} for o, m in a.option_prices]}
-                           for a in s.area_prices]}
+                           for a in s.area_prices],
+            "terms": terms_to_doc(s.terms)}
 
 
 def service_from_doc(d: dict) -> Service:
@@ -55,7 +57,8 @@ def service_from_doc(d: dict) -> Service:
                                  for o in d.get("options", ())),
                    area_prices=tuple(AreaPrice(a["teamId"], money_from(a["basePrice"]),
                                                tuple((o["id"], money_from(o["price"])) for o in a.get("options", ())))
-                                     for a in d.get("areaPrices", ())))
+                                     for a in d.get("areaPrices", ())),
+                   terms=terms_from_doc(d.get("terms")))
 
 
 def hours_to_doc(hours: dict[int, tuple[TimeWindow, ...]]) -> dict:
@@ -178,7 +181,7 @@ def job_from_doc(d: dict) -> "JobRecord":
 # code does not know are kept as they are.
 PAYMENT_KEYS = ("sessionId", "checkoutUrl", "amount", "currency", "attempt", "sessionCreatedAt", "awaitingSettlement",
                 "paidAt", "paidSessionId", "paymentIntentId", "lastEventId", "amountRefunded", "refundedAt",
-                "collectedAt", "collectedBy", "error", "reconciliationNotes")
+                "collectedAt", "collectedBy", "error", "reconciliationNotes", "chargeId", "refunds", "refundAttempts")
 NOTE_KEYS = ("kind", "sessionId", "at")  # every note has these; the rest of a note is its kind's details
 
 
@@ -190,7 +193,10 @@ def payment_to_doc(p: Payment) -> dict:
            "lastEventId": p.last_event_id, "amountRefunded": p.amount_refunded,
            "refundedAt": _iso_or_none(p.refunded_at), "collectedAt": _iso_or_none(p.collected_at),
            "collectedBy": p.collected_by, "error": _checkout_error_to_doc(p.error) if p.error else None,
-           "reconciliationNotes": [_note_to_doc(n) for n in p.reconciliation_notes] or None}
+           "reconciliationNotes": [_note_to_doc(n) for n in p.reconciliation_notes] or None,
+           "chargeId": p.charge_id, "refundAttempts": p.refund_attempts,
+           "refunds": [{"id": r.id, "amount": r.amount, "status": r.status, "reason": r.reason}
+                       for r in p.refunds] or None}
     return {**{k: v for k, v in doc.items() if v is not None}, **p.extra}
 
 
@@ -207,6 +213,9 @@ def payment_from_doc(d: dict | None) -> Payment:
         collected_at=_time_or_none(d.get("collectedAt")), collected_by=d.get("collectedBy"),
         error=_checkout_error_from_doc(d["error"]) if d.get("error") else None,
         reconciliation_notes=tuple(_note_from_doc(n) for n in d.get("reconciliationNotes") or ()),
+        charge_id=d.get("chargeId"), refund_attempts=d.get("refundAttempts"),
+        refunds=tuple(RefundRecord(r["id"], int(r["amount"]), r["status"], r.get("reason"))
+                      for r in d.get("refunds") or ()),
         extra={k: v for k, v in d.items() if k not in PAYMENT_KEYS})
 
 

@@ -52,6 +52,15 @@ class ReconciliationNote:
 
 
 @dataclass(frozen=True)
+class RefundRecord:
+    """One Stripe Refund as last reported: `status` is Stripe's (pending, succeeded, failed, canceled...)."""
+    id: str
+    amount: int
+    status: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class Payment:
     session_id: str | None = None  # the current attempt's Checkout Session
     checkout_url: str | None = None
@@ -64,8 +73,11 @@ class Payment:
     paid_session_id: str | None = None
     payment_intent_id: str | None = None
     last_event_id: str | None = None
-    amount_refunded: int | None = None
+    amount_refunded: int | None = None  # the charge's amount_refunded, the highest Stripe reported
     refunded_at: datetime | None = None
+    charge_id: str | None = None
+    refunds: tuple[RefundRecord, ...] = ()  # by Stripe refund id (domain/refunds.py)
+    refund_attempts: int | None = None  # refunds this app asked Stripe for (part of their idempotency keys)
     collected_at: datetime | None = None  # cash on delivery
     collected_by: str | None = None
     error: CheckoutError | None = None
@@ -204,35 +216,6 @@ def decide_ended(target: PaymentStatus, session_id: str | None, event_id: str | 
         status = S.EXPIRED if current.status in STATUS_ALLOWED_FROM[S.EXPIRED] else current.status
         return Change(current.with_changes(payment_status=target, status=status, payment=payment.seen(event_id)),
                       action, reason)
-    return decide
-
-
-def decide_refund(charge: Mapping[str, Any], event_id: str | None, now: datetime) -> Decide:
-    """charge.refunded: fully refunded -> REFUNDED (a refund proves the payment, so an open payment becomes
-    PAID then REFUNDED in one write: events may arrive before checkout.session.completed). Partial refunds are
-    recorded on the payment."""
-    def decide(current: ServiceRequest) -> Change | None:
-        payment = current.payment
-        refunded_amount = int(charge.get("amount_refunded") or 0)
-        if current.payment_status is P.REFUNDED:
-            return None
-        if not charge.get("refunded"):
-            if payment.amount_refunded == refunded_amount:
-                return None
-            partial = payment.with_changes(amount_refunded=refunded_amount).seen(event_id)
-            return Change(current.with_changes(payment=partial), "payment.partially_refunded")
-        status = current.status
-        if current.payment_status in PAYMENT_ALLOWED_FROM[P.PAID]:
-            payment = payment.with_changes(paid_at=payment.paid_at or now)
-            if current.status in STATUS_ALLOWED_FROM[S.CONFIRMED]:
-                status = S.CONFIRMED
-        elif current.payment_status is not P.PAID:
-            return None
-        payment = payment.with_changes(
-            amount_refunded=refunded_amount, refunded_at=now,
-            payment_intent_id=payment.payment_intent_id or charge.get("payment_intent")).seen(event_id)
-        return Change(current.with_changes(payment_status=P.REFUNDED, status=status, payment=payment),
-                      "payment.refunded")
     return decide
 
 

@@ -65,8 +65,10 @@ def test_the_holds_index_returns_what_the_full_read_would_have_expired(status, p
 
 @pytest.mark.parametrize("payment_status", list(PaymentStatus))
 def test_only_paid_requests_carry_the_day_of_their_last_change(payment_status):
+    """Paid, and paid with a refund under way or partial: reconciliation checks their refunds."""
     r = request(Status.CONFIRMED, payment_status, True, False, False)
-    expected = LAST_WRITE.date().isoformat() if payment_status is PaymentStatus.PAID else None
+    paid = (PaymentStatus.PAID, PaymentStatus.REFUND_PENDING, PaymentStatus.PARTIALLY_REFUNDED)
+    expected = LAST_WRITE.date().isoformat() if payment_status in paid else None
     assert job_index_attributes(r)["paidDay"] == expected
 
 

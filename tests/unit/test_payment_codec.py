@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timezone
 
 from chalicelib.domain import codec
-from chalicelib.domain.payment import CheckoutError, Payment, ReconciliationNote, session_is_paid
+from chalicelib.domain.payment import CheckoutError, Payment, ReconciliationNote, RefundRecord, session_is_paid
 
 AT = datetime(2026, 11, 24, 12, 0, 0, 123456, tzinfo=timezone.utc)
 
@@ -69,7 +69,8 @@ def test_every_field_survives_a_round_trip():
                    last_event_id="evt", amount_refunded=1, refunded_at=AT, collected_at=AT, collected_by="me",
                    error=CheckoutError("X", "m", AT, 3),
                    reconciliation_notes=(ReconciliationNote("k", "cs", AT, {"status": "EXPIRED"}),),
-                   extra={"other": 1})
+                   charge_id="ch", refunds=(RefundRecord("re", 5, "pending", "requested_by_customer"),),
+                   refund_attempts=2, extra={"other": 1})
     assert all(getattr(full, f.name) not in (None, ()) for f in dataclasses.fields(Payment))
     doc = codec.payment_to_doc(full)
     assert codec.payment_from_doc(json.loads(json.dumps(doc))) == full

@@ -62,6 +62,8 @@ class FakeRequests:
 class FakePaymentStore:
     def __init__(self) -> None:
         self.claims: dict[str, str] = {}
+        self.refs: dict[str, str] = {}  # payment ref -> request id (the by_payment_ref index)
+        self.parked: dict[str, list] = {}
 
     def claim_event(self, event_id: str, event_type: str) -> bool:
         if event_id in self.claims:
@@ -79,7 +81,16 @@ class FakePaymentStore:
         return self.claims.get(event_id)
 
     def request_id_by_payment_ref(self, ref: str) -> str | None:
-        return None
+        return self.refs.get(ref)
+
+    def park_event(self, payment_intent: str, event_id: str, event_type: str, obj: dict) -> None:
+        self.parked.setdefault(payment_intent, []).append((event_id, event_type, obj))
+
+    def parked_events(self, payment_intent: str) -> list:
+        return list(self.parked.get(payment_intent, []))
+
+    def drop_parked(self, payment_intent: str, event_id: str) -> None:
+        self.parked[payment_intent] = [p for p in self.parked.get(payment_intent, []) if p[0] != event_id]
 
 
 class FakeGateway:

@@ -40,7 +40,7 @@ def to_item(request: ServiceRequest, rev: int) -> ServiceRequestItem:
         paymentStatus=request.payment_status.value,
         paymentOpen=request.payment_status.value if request.payment_status in OPEN_PAYMENT else None,
         updatedAt=doc["updatedAt"], reminderBucket=start[:13] if reminder_due else None,
-        seriesId=request.series_id, paymentRef=request.payment.session_id,
+        seriesId=request.series_id, paymentRef=request.payment.payment_intent_id or request.payment.session_id,
         sequence=request.sequence, rev=rev, doc=doc, **job_keys.job_index_attributes(request),
         **request_lists.list_keys(request.placement.team_id, request.status.value, request.payment_status.value))
 

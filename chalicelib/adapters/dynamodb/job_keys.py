@@ -18,7 +18,9 @@ def job_index_attributes(request: ServiceRequest) -> dict[str, str | None]:
     change) while the payment is PAID, for the reconciliation's check of recently changed paid requests;
     flaggedKey while the payment carries reconciliation notes."""
     due = hold_due_at(request)
-    paid = request.payment_status is PaymentStatus.PAID
+    # Refund states too: reconciliation checks the refunds of recently paid requests.
+    paid = request.payment_status in (PaymentStatus.PAID, PaymentStatus.REFUND_PENDING,
+                                      PaymentStatus.PARTIALLY_REFUNDED)
     return {"holdKey": HOLD_PARTITION if due is not None else None,
             "holdExpiresAt": f"{codec.iso_utc(due)}#{request.id}" if due is not None else None,
             "paidDay": codec.iso_utc(request.updated_at)[:10] if paid else None,

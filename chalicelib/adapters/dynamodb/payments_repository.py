@@ -119,6 +119,25 @@ class DynamoPaymentStore:
                 return item.id
         return None
 
+    # --- events parked until their PaymentIntent is known -----------------------------------------------------
+    def park_event(self, payment_intent: str, event_id: str, event_type: str, obj: dict) -> None:
+        now = epoch_seconds(self._clock)
+        with translated():
+            OpsItem(f"PARKED#{payment_intent}", f"EVENT#{now:012d}#{event_id}",
+                    doc={"eventId": event_id, "type": event_type, "object": obj},
+                    expiresAt=_epoch_dt(now + EVENT_TTL_SECONDS)).save()
+
+    def parked_events(self, payment_intent: str) -> list[tuple[str, str, dict]]:
+        with translated():
+            return [(item.doc["eventId"], item.doc["type"], item.doc["object"])
+                    for item in OpsItem.query(f"PARKED#{payment_intent}", consistent_read=True)]
+
+    def drop_parked(self, payment_intent: str, event_id: str) -> None:
+        with translated():
+            for item in OpsItem.query(f"PARKED#{payment_intent}", consistent_read=True):
+                if item.doc.get("eventId") == event_id:
+                    item.delete()
+
 
 def _epoch_dt(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)

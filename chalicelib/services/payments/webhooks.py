@@ -12,8 +12,8 @@ from typing import Callable, Protocol
 
 from chalicelib.domain.booking import PaymentStatus
 from chalicelib.domain.errors import TemporarilyUnavailable
-from chalicelib.domain.payment import (Decide, decide_awaiting_settlement, decide_ended, decide_paid, decide_refund,
-                                       decide_session)
+from chalicelib.domain.payment import Decide, decide_awaiting_settlement, decide_ended, decide_paid, decide_session
+from chalicelib.domain.refunds import decide_refund_facts
 from chalicelib.observability import count, logger
 from chalicelib.services.payments.transition import TransitionDeps, apply_transition
 from chalicelib.services.ports import PaymentGateway, PaymentStore
@@ -91,11 +91,27 @@ def _run(deps: WebhookDeps, obj: dict, decide: Decide, actor: str) -> str:
 
 def _on_completed(deps: WebhookDeps, session: dict, event_id: str, actor: str) -> str:
     decide = decide_session(session, event_id, deps.clock()) or decide_awaiting_settlement(session, event_id)
-    return _run(deps, session, decide, actor)
+    return _then_parked(deps, session, _run(deps, session, decide, actor), actor)
 
 
 def _on_async_succeeded(deps: WebhookDeps, session: dict, event_id: str, actor: str) -> str:
-    return _run(deps, session, decide_paid(session, event_id, deps.clock()), actor)
+    return _then_parked(deps, session, _run(deps, session, decide_paid(session, event_id, deps.clock()), actor),
+                        actor)
+
+
+def _then_parked(deps: WebhookDeps, session: dict, outcome: str, actor: str) -> str:
+    """The session names its PaymentIntent now: apply the refund events that arrived before it, parked under that
+    PaymentIntent (oldest first; each dropped only once applied, so a crash here leaves the rest for the
+    redelivery of this event, which comes back here after its claim's lease)."""
+    pi = session.get("payment_intent")
+    request_id = _request_id_for(deps, session)
+    if not isinstance(pi, str) or not pi or len(pi) > MAX_PAYMENT_REF_LENGTH or request_id is None:
+        return outcome
+    for parked_id, parked_type, obj in deps.payment_store.parked_events(pi):
+        apply_transition(deps, request_id, _refund_decision(parked_type, obj, parked_id, deps.clock()), actor)
+        deps.payment_store.drop_parked(pi, parked_id)
+        count("StripeEventUnparked", type=parked_type)
+    return outcome
 
 
 def _on_async_failed(deps: WebhookDeps, session: dict, event_id: str, actor: str) -> str:
@@ -108,8 +124,38 @@ def _on_expired(deps: WebhookDeps, session: dict, event_id: str, actor: str) -> 
                                             "Checkout Session expired"), actor)
 
 
-def _on_refunded(deps: WebhookDeps, charge: dict, event_id: str, actor: str) -> str:
-    return _run(deps, charge, decide_refund(charge, event_id, deps.clock()), actor)
+def _refund_decision(event_type: str, obj: dict, event_id: str | None, now) -> Decide:
+    if event_type == "charge.refunded":  # a charge; every other refund event carries the Refund
+        return decide_refund_facts(obj, None, event_id, now)
+    return decide_refund_facts(None, obj, event_id, now)
+
+
+def _on_refund_fact(deps: WebhookDeps, obj: dict, event_id: str, actor: str, event_type: str) -> str:
+    """charge.refunded (a charge: Stripe sends its metadata empty) and refund.* (a refund): matched by our metadata
+    when it is there, else by PaymentIntent. One whose PaymentIntent no completed session named yet is parked
+    and applied when the session's completion arrives (or by reconciliation's refund check)."""
+    decide = _refund_decision(event_type, obj, event_id, deps.clock())
+    request_id = _request_id_for(deps, obj)
+    if request_id is not None:
+        return apply_transition(deps, request_id, decide, actor).outcome
+    pi = obj.get("payment_intent")
+    if not isinstance(pi, str) or not 0 < len(pi) <= MAX_PAYMENT_REF_LENGTH:
+        count("StripeEventUnmatched")
+        return "unmatched"
+    deps.payment_store.park_event(pi, event_id, event_type, obj)
+    # The completion may have been applied while this was parking: look once more (the index lags a little;
+    # reconciliation's refund check covers what is left).
+    request_id = deps.payment_store.request_id_by_payment_ref(pi)
+    if request_id is None:
+        count("StripeEventParked", type=event_type)
+        return "parked"
+    outcome = apply_transition(deps, request_id, decide, actor).outcome
+    deps.payment_store.drop_parked(pi, event_id)
+    return outcome
+
+
+def _refund_handler(event_type: str) -> Callable[[WebhookDeps, dict, str, str], str]:
+    return lambda deps, obj, event_id, actor: _on_refund_fact(deps, obj, event_id, actor, event_type)
 
 
 HANDLERS: dict[str, Callable[[WebhookDeps, dict, str, str], str]] = {
@@ -117,5 +163,6 @@ HANDLERS: dict[str, Callable[[WebhookDeps, dict, str, str], str]] = {
     "checkout.session.async_payment_succeeded": _on_async_succeeded,
     "checkout.session.async_payment_failed": _on_async_failed,
     "checkout.session.expired": _on_expired,
-    "charge.refunded": _on_refunded,
+    **{t: _refund_handler(t) for t in ("charge.refunded", "charge.refund.updated", "refund.created",
+                                        "refund.updated", "refund.failed")},
 }

@@ -1,0 +1,129 @@
+"""Refunds of a card payment: what Stripe reported about them, and the payment state that follows.
+
+The state is derived from facts, never stepped: the charge's `amount_refunded` (the highest reported, so an
+older snapshot arriving late changes nothing) and each Refund by id with its last status (a terminal status is
+never overwritten by `pending`). Whatever order `charge.refunded`, `refund.updated` and `refund.failed` arrive
+in, and however often, the same facts give the same state:
+REFUNDED when everything paid came back; REFUND_PENDING while a refund asked for is not confirmed;
+PARTIALLY_REFUNDED when part came back; PAID otherwise. A failed refund is flagged for an admin.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Mapping
+
+from chalicelib.domain.booking import PAYMENT_ALLOWED_FROM, STATUS_ALLOWED_FROM, PaymentStatus, ServiceRequest, Status
+from chalicelib.domain.payment import Change, Decide, Payment, ReconciliationNote, RefundRecord, amount_due
+
+P, S = PaymentStatus, Status
+REFUND_STATES = frozenset({P.PAID, P.REFUND_PENDING, P.PARTIALLY_REFUNDED, P.REFUNDED})
+FAILED_STATES = frozenset({"failed", "canceled"})
+TERMINAL_STATES = FAILED_STATES | {"succeeded"}
+
+
+def paid_amount(request: ServiceRequest) -> int:
+    """What the customer paid by card (the session's amount; the quote when no session amount was kept)."""
+    return request.payment.amount if request.payment.amount is not None else amount_due(request)[0]
+
+
+def refundable(request: ServiceRequest) -> int:
+    """What can still be refunded: paid minus what came back or is on its way."""
+    if request.payment_status not in REFUND_STATES:
+        return 0
+    return max(0, paid_amount(request) - max(_expected(request.payment), request.payment.amount_refunded or 0))
+
+
+def _expected(payment: Payment) -> int:
+    return sum(r.amount for r in payment.refunds if r.status not in FAILED_STATES)
+
+
+def derived_status(payment: Payment, paid: int) -> PaymentStatus:
+    succeeded = sum(r.amount for r in payment.refunds if r.status == "succeeded")
+    failed = any(r.status in FAILED_STATES for r in payment.refunds)
+    # After a failure the charge's snapshot may still count the failed amount: trust confirmed refunds only.
+    refunded = succeeded if failed else max(succeeded, payment.amount_refunded or 0)
+    if paid > 0 and refunded >= paid:
+        return P.REFUNDED
+    if refunded < _expected(payment):
+        return P.REFUND_PENDING
+    return P.PARTIALLY_REFUNDED if refunded > 0 else P.PAID
+
+
+def with_refund(payment: Payment, refund: Mapping[str, Any]) -> Payment:
+    """`payment` knowing `refund` (a Stripe Refund) at its reported status."""
+    rid = str(refund.get("id") or "")
+    status = str(refund.get("status") or "pending")
+    old = next((r for r in payment.refunds if r.id == rid), None)
+    if old is not None and (old.status == status or (old.status in TERMINAL_STATES and status not in FAILED_STATES)):
+        return payment
+    record = RefundRecord(rid, int(refund.get("amount") or 0), status, refund.get("reason") or
+                          (old.reason if old else None))
+    others = tuple(r for r in payment.refunds if r.id != rid)
+    return replace(payment, refunds=others + (record,))
+
+
+def decide_refund_facts(charge: Mapping[str, Any] | None, refund: Mapping[str, Any] | None, event_id: str | None,
+                        now: datetime) -> Decide:
+    """charge.refunded (a charge) or refund.updated / refund.failed (a refund). A refund proves the payment, so
+    an open payment becomes PAID (and the request CONFIRMED) in the same write."""
+    def decide(current: ServiceRequest) -> Change | None:
+        if current.payment_status not in REFUND_STATES | PAYMENT_ALLOWED_FROM[P.PAID]:
+            return None
+        before = current.payment
+        payment = before
+        status = current.status
+        if current.payment_status not in REFUND_STATES:
+            payment = payment.with_changes(paid_at=payment.paid_at or now)
+            status = S.CONFIRMED if current.status in STATUS_ALLOWED_FROM[S.CONFIRMED] else current.status
+        if charge is not None:
+            reported = int(charge.get("amount_refunded") or 0)
+            payment = payment.with_changes(
+                amount_refunded=max(reported, payment.amount_refunded or 0),
+                charge_id=payment.charge_id or charge.get("id"),
+                payment_intent_id=payment.payment_intent_id or charge.get("payment_intent"))
+        if refund is not None:
+            payment = with_refund(payment, refund)
+            payment = _flag_failure(payment, refund, now) if refund.get("status") in FAILED_STATES else payment
+        new_status = derived_status(payment, paid_amount(current))
+        if payment == before and new_status is current.payment_status:
+            return None
+        if new_status is P.REFUNDED and current.payment_status is not P.REFUNDED:
+            payment = payment.with_changes(refunded_at=now)
+        action = "payment.refund_failed" if _newly_failed(before, payment) else f"payment.{new_status.value.lower()}"
+        return Change(current.with_changes(payment_status=new_status, status=status, payment=payment.seen(event_id)),
+                      action)
+    return decide
+
+
+def _newly_failed(before: Payment, after: Payment) -> bool:
+    return len([r for r in after.refunds if r.status in FAILED_STATES]) > \
+        len([r for r in before.refunds if r.status in FAILED_STATES])
+
+
+def _flag_failure(payment: Payment, refund: Mapping[str, Any], now: datetime) -> Payment:
+    """A failed refund is an admin's to settle (the customer did not get the money back): one note per refund."""
+    rid = refund.get("id")
+    if any(n.kind == "refund_failed" and n.details.get("refundId") == rid for n in payment.reconciliation_notes):
+        return payment
+    note = ReconciliationNote("refund_failed", payment.paid_session_id or payment.session_id, now, {
+        "refundId": rid, "amount": refund.get("amount"), "failureReason": refund.get("failure_reason")})
+    return replace(payment, reconciliation_notes=payment.reconciliation_notes + (note,))
+
+
+def with_requested_refund(request: ServiceRequest, refund: Mapping[str, Any]) -> ServiceRequest:
+    """`request` after this app asked Stripe for `refund`: the attempt counted, the refund recorded (as pending
+    until Stripe confirms it by event, unless an event already did), the state derived again."""
+    before = request.payment
+    payment = with_refund(before, {**refund, "status": _requested_status(before, refund)})
+    payment = payment.with_changes(refund_attempts=(before.refund_attempts or 0) + 1)
+    return request.with_changes(payment=payment, payment_status=derived_status(payment, paid_amount(request)))
+
+
+def _requested_status(payment: Payment, refund: Mapping[str, Any]) -> str:
+    known = next((r for r in payment.refunds if r.id == refund.get("id")), None)
+    return known.status if known is not None else "pending"
+
+
+def next_refund_attempt(request: ServiceRequest) -> int:
+    return (request.payment.refund_attempts or 0) + 1
