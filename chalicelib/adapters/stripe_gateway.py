@@ -79,8 +79,8 @@ class StripeGateway:
         """Create a one-line `mode=payment` Checkout Session bound to the service request.
 
         `client_reference_id`, `metadata.serviceRequestId` and `payment_intent_data.metadata.serviceRequestId`
-        all carry request_id (the last reaches the PaymentIntent and its charges, so `charge.refunded` maps
-        back too). The Idempotency-Key is `checkout-<request_id>-<attempt>`: retrying the same attempt returns
+        all carry request_id (the last reaches the PaymentIntent, not its charges: charge events are matched
+        by PaymentIntent). The Idempotency-Key is `checkout-<request_id>-<attempt>`: retrying the same attempt returns
         the same session; resuming after expiry passes attempt + 1 for a fresh one. success/cancel URLs
         default to the configured templates with `{request_id}` filled in (Stripe fills
         `{CHECKOUT_SESSION_ID}`).

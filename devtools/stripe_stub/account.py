@@ -49,6 +49,8 @@ class StripeStub(CheckoutSessions, Payments, Events, WebhookDelivery, Idempotenc
             self.payment_intents: dict[str, dict] = {}
             self.charges: dict[str, dict] = {}
             self.refunds: dict[str, dict] = {}
+            self.refund_order: list[str] = []
+            self.refund_outcome = "succeeded"  # what a new refund turns into: succeeded | failed | pending
             self.events: dict[str, dict] = {}
             self.event_order: list[str] = []
             self.deliveries: list[dict] = []
@@ -59,8 +61,10 @@ class StripeStub(CheckoutSessions, Payments, Events, WebhookDelivery, Idempotenc
             self.in_flight = 0  # /v1 requests being handled (a delayed one finishes after its client gave up)
 
     def configure(self, settings: dict) -> None:
-        """Change any of webhook_url (empty: do not deliver), webhook_secret, public_base_url."""
+        """Change any of webhook_url (empty: do not deliver), webhook_secret, public_base_url, refund_outcome."""
         with self.lock:
+            if settings.get("refund_outcome") in ("succeeded", "failed", "pending"):
+                self.refund_outcome = settings["refund_outcome"]
             if "webhook_url" in settings:
                 self.webhook_url = settings["webhook_url"] or None
             if "webhook_secret" in settings:

@@ -140,6 +140,8 @@ class Handler(BaseHTTPRequestHandler):
             return stub.list_events(params)
         elif (match := EVENT_PATH.match(path)) and method == "GET":
             return stub.get_event(match.group(1))
+        elif path == "/v1/refunds" and method == "GET":
+            return stub.list_refunds(params)
         elif path == "/v1/refunds" and method == "POST":
             refund, events = stub.create_refund(params)
             stub.dispatch(events, wait=False)

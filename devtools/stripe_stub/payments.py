@@ -1,4 +1,10 @@
-"""What paying creates: PaymentIntents, charges and refunds (`POST /v1/refunds` emits charge.refunded)."""
+"""What paying creates: PaymentIntents, charges and refunds.
+
+Charges carry empty `metadata`, as Stripe's do (payment_intent_data.metadata stays on the PaymentIntent), so
+the app must match charge events by PaymentIntent. `POST /v1/refunds` answers the refund `pending`, then (per
+the `refund_outcome` setting) it succeeds (`charge.refunded` + `refund.updated`), fails (`refund.updated` +
+`refund.failed`, the charge unchanged) or stays pending (`charge.refunded` only).
+"""
 from __future__ import annotations
 
 import copy
@@ -6,7 +12,7 @@ from typing import Any
 
 from devtools.stripe_stub.errors import ApiError, missing
 from devtools.stripe_stub.ids import new_id
-from devtools.stripe_stub.params import int_param, metadata_param
+from devtools.stripe_stub.params import int_param, metadata_param, paginate
 
 
 class Payments:
@@ -31,7 +37,7 @@ class Payments:
         self.charges[charge_id] = {
             "id": charge_id, "object": "charge", "amount": pi["amount"], "amount_captured": pi["amount"],
             "amount_refunded": 0, "captured": True, "created": self.now(), "currency": pi["currency"],
-            "livemode": False, "metadata": dict(pi["metadata"]), "paid": True, "payment_intent": pi["id"],
+            "livemode": False, "metadata": {}, "paid": True, "payment_intent": pi["id"],
             "refunded": False, "status": "succeeded",
         }
         pi.update(status="succeeded", amount_received=pi["amount"], latest_charge=charge_id)
@@ -42,6 +48,7 @@ class Payments:
 
     # -- refunds -------------------------------------------------------------------------------------------
     def create_refund(self, params: dict) -> tuple[dict, list[str]]:
+        """The refund as created (`pending`) and the events that follow it, by `refund_outcome`."""
         with self.lock:
             charge = self._charge_for_refund(params)
             remaining = charge["amount"] - charge["amount_refunded"]
@@ -54,15 +61,38 @@ class Payments:
                                     f"({remaining})", code="amount_too_large", param="amount")
             refund_id = new_id("re_")
             refund = {"id": refund_id, "object": "refund", "amount": amount, "charge": charge["id"],
-                      "created": self.now(), "currency": charge["currency"],
+                      "created": self.now(), "currency": charge["currency"], "failure_reason": None,
                       "metadata": metadata_param(params, "metadata"), "payment_intent": charge["payment_intent"],
-                      "reason": params.get("reason"), "status": "succeeded"}
+                      "reason": params.get("reason"), "status": "pending"}
             self.refunds[refund_id] = refund
+            self.refund_order.append(refund_id)
+            answer = copy.deepcopy(refund)
+            return answer, self._refund_outcome_locked(refund, charge, self.refund_outcome)
+
+    def _refund_outcome_locked(self, refund: dict, charge: dict, outcome: str) -> list[str]:
+        events = []
+        if outcome in ("succeeded", "pending"):  # the charge counts a pending refund already, as Stripe's does
             previous = {"amount_refunded": charge["amount_refunded"], "refunded": charge["refunded"]}
-            charge["amount_refunded"] += amount
+            charge["amount_refunded"] += refund["amount"]
             charge["refunded"] = charge["amount_refunded"] == charge["amount"]
-            event = self._emit_locked("charge.refunded", charge, previous_attributes=previous)
-            return copy.deepcopy(refund), [event]
+            events.append(self._emit_locked("charge.refunded", charge, previous_attributes=previous))
+        if outcome == "succeeded":
+            refund["status"] = "succeeded"
+            events.append(self._emit_locked("refund.updated", copy.deepcopy(refund), {"status": "pending"}))
+        elif outcome == "failed":
+            refund.update(status="failed", failure_reason="expired_or_canceled_card")
+            events.append(self._emit_locked("refund.updated", copy.deepcopy(refund), {"status": "pending"}))
+            events.append(self._emit_locked("refund.failed", copy.deepcopy(refund)))
+        return events
+
+    def list_refunds(self, params: dict) -> dict:
+        """GET /v1/refunds: newest first, `payment_intent` / `charge` filters, Stripe's paging."""
+        pi, charge = params.get("payment_intent"), params.get("charge")
+        with self.lock:
+            items = [self.refunds[rid] for rid in reversed(self.refund_order)
+                     if pi in (None, self.refunds[rid]["payment_intent"])
+                     and charge in (None, self.refunds[rid]["charge"])]
+            return paginate(items, params, "/v1/refunds", "refund")
 
     def _charge_for_refund(self, params: dict) -> dict:
         charge_id, pi_id = params.get("charge"), params.get("payment_intent")
@@ -91,3 +121,4 @@ class Payments:
             if amount is not None:
                 params["amount"] = str(amount)
             return self.create_refund(params)
+

@@ -403,17 +403,20 @@ def test_session_past_expires_at_expires_and_the_event_still_verifies(gateway, r
     assert status == 409
 
 
-def test_refund_emits_charge_refunded_mapped_to_the_request(gateway, receiver, control):
+def test_refund_emits_charge_refunded_with_empty_metadata_then_refund_updated(gateway, receiver, control):
+    """As Stripe: the charge carries no metadata (it stays on the PaymentIntent), only its PaymentIntent."""
     session = create(gateway, "sr-9")
     control.pay(session["id"])
     intent = gateway.retrieve_session(session["id"])["payment_intent"]
 
     control.refund(session["id"])
 
-    refunded = receiver.events(gateway)[-1]
+    refunded, updated = receiver.events(gateway)[-2:]
     charge = refunded["data"]["object"]
-    assert refunded["type"] == "charge.refunded"
-    assert charge["payment_intent"] == intent and charge["metadata"] == {"serviceRequestId": "sr-9"}
+    assert (refunded["type"], updated["type"]) == ("charge.refunded", "refund.updated")
+    assert updated["data"]["object"]["status"] == "succeeded"
+    assert updated["data"]["previous_attributes"] == {"status": "pending"}
+    assert charge["payment_intent"] == intent and charge["metadata"] == {}
     assert (charge["amount_refunded"], charge["refunded"]) == (12500, True)
     assert refunded["data"]["previous_attributes"] == {"amount_refunded": 0, "refunded": False}
 
