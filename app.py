@@ -4,7 +4,7 @@ import os
 from chalice import Chalice, Cron, Rate
 
 from chalicelib.api import admin, bookings, calendar, catalog, realtime, system
-from chalicelib.api import payments
+from chalicelib.api import admin_refunds, payments
 from chalicelib.api import pricing, promotions
 from chalicelib.api import docs, emergency
 from chalicelib.api import admin_jobs
@@ -65,6 +65,7 @@ app.register_blueprint(admin_lookups.bp)
 app.register_blueprint(realtime.bp)
 app.register_blueprint(calendar.bp)
 app.register_blueprint(payments.bp)
+app.register_blueprint(admin_refunds.bp)
 app.register_blueprint(pricing.bp)
 app.register_blueprint(promotions.bp)
 app.register_blueprint(emergency.bp)

@@ -158,7 +158,7 @@ class StripeGateway:
         or a crash gets the same Refund back, never a second one. Raises ValidationFailed, InvalidState (same
         attempt, different amount), NotFound, PaymentProviderUnavailable."""
         params: dict[str, Any] = {"payment_intent": payment_intent, "amount": amount,
-                                  "metadata": {"serviceRequestId": request_id}}
+                                  "metadata": {"serviceRequestId": request_id, "refundAttempt": str(attempt)}}
         if reason in ("duplicate", "fraudulent", "requested_by_customer"):
             params["reason"] = reason
         with self._translated("create_refund"):

@@ -6,16 +6,17 @@ from chalice import Blueprint, Response
 from chalicelib.api.errors import status_for_code
 from chalicelib.api.routing import Ctx, endpoint, outcome_response
 from chalicelib.api.schemas.bookings import (AvailabilityOut, AvailabilityQuery, BookingCreatedOut, CancelIn,
-                                             CreateServiceRequestIn, RescheduleIn, SeriesCancelOut,
+                                             ChangedRequestOut, CreateServiceRequestIn, RescheduleIn, SeriesCancelOut,
                                              ServiceRequestListOut, ServiceRequestOut, SubmissionOut, ValidatedRequestOut)
 from chalicelib.api.schemas.common import PageQuery
+from chalicelib.api.schemas.terms import DryRunQuery
 from chalicelib.api.schemas.pricing import PriceQuoteOut
 from chalicelib.bootstrap import container
 from chalicelib.domain import codec
 from chalicelib.domain.booking import PaymentMethod, ServiceRequest, Status
 from chalicelib.domain.errors import IdempotencyKeyRequired, ValidationFailed
 from chalicelib.services import availability as availability_service
-from chalicelib.services import booking, booking_validation, changes, series, submissions
+from chalicelib.services import booking, booking_validation, change_terms, changes, series, submissions
 
 bp = Blueprint(__name__)
 
@@ -113,21 +114,30 @@ def get_service_request(ctx: Ctx, request_id: str) -> dict:
 
 
 @endpoint(bp, "/portal/service-requests/{request_id}/reschedule", "POST", auth="user",
-          summary="Move a booking (atomic; on conflict the old booking stays)", body=RescheduleIn,
-          response=ServiceRequestOut,
-          errors=("NOT_FOUND", "INVALID_STATE", "BOOKING_IN_PAST", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE"),
+          summary="Move a booking (atomic; on conflict the old booking stays) under its cancellation terms; "
+                  "?dryRun=true answers what the terms say (the new slot is not checked) and changes nothing",
+          body=RescheduleIn, query=DryRunQuery, response=ChangedRequestOut,
+          errors=("NOT_FOUND", "INVALID_STATE", "BOOKING_IN_PAST", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE",
+                  "CHANGE_NOT_ALLOWED"),
           tags=("portal",))
 def reschedule(ctx: Ctx, request_id: str) -> dict:
-    moved = changes.reschedule(container(), ctx.principal, request_id, ctx.body.start, ctx.body.teamMemberId)
-    return portal_view(moved)
+    applied = changes.reschedule_assessed(container(), ctx.principal, request_id, ctx.body.start,
+                                          ctx.body.teamMemberId, dry_run=ctx.query.dryRun == "true")
+    return changed_view(applied)
 
 
 @endpoint(bp, "/portal/service-requests/{request_id}/cancel", "POST", auth="user",
-          summary="Cancel a booking (gives its capacity back; repeating it answers the cancelled booking)",
-          body=CancelIn,
-          response=ServiceRequestOut, errors=("NOT_FOUND", "INVALID_STATE", "BOOKING_IN_PAST"), tags=("portal",))
+          summary="Cancel a booking (gives its capacity back; repeating it answers the cancelled booking); a paid "
+                  "card booking is refunded what its terms allow; ?dryRun=true answers the fee and refund only",
+          body=CancelIn, query=DryRunQuery, response=ChangedRequestOut,
+          errors=("NOT_FOUND", "INVALID_STATE", "BOOKING_IN_PAST", "CHANGE_NOT_ALLOWED"), tags=("portal",))
 def cancel(ctx: Ctx, request_id: str) -> dict:
-    return portal_view(changes.cancel(container(), ctx.principal, request_id, ctx.body.reason))
+    return changed_view(changes.cancel_assessed(container(), ctx.principal, request_id, ctx.body.reason,
+                                                dry_run=ctx.query.dryRun == "true"))
+
+
+def changed_view(applied: change_terms.Applied) -> dict:
+    return {**portal_view(applied.request), "change": change_terms.view(applied)}
 
 
 @endpoint(bp, "/portal/series/{series_id}/cancel", "POST", auth="user",

@@ -30,6 +30,7 @@ STATUS_BY_ERROR: dict[type[e.DomainError], int] = {
     e.PromoExhausted: 409,
     e.BookedWorkConflict: 409,
     e.ConcurrentUpdate: 409,
+    e.ChangeNotAllowed: 409,
     e.AlreadyExists: 409,
     e.ServiceInactive: 409,
     e.MemberUnavailable: 409,

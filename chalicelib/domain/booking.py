@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.job import JobRecord
     from chalicelib.domain.payment import Payment
     from chalicelib.domain.service_areas import Location
+    from chalicelib.domain.terms import Assessment, CancellationTerms
 
 
 class Status(str, Enum):
@@ -146,6 +147,10 @@ class ServiceRequest:
     created_by: str | None = None  # the admin's actor when an admin booked for the customer (user_id: the owner)
     job: JobRecord | None = None  # what happened at the appointment (domain/job.py)
     language: str = "en"  # the customer's language for e-mails (domain/messages.LANGUAGES)
+    # The service's cancellation terms when booked (a later change of the service's terms does not apply to it);
+    # None for bookings made before terms existed: the service's current terms apply.
+    terms: CancellationTerms | None = None
+    cancellation: Assessment | None = None  # what the terms applied when it was cancelled (fee, refund)
     revision: int = 0  # storage revision this copy was read at (writes are conditional on it)
 
     def with_changes(self, **changes) -> "ServiceRequest":

@@ -9,7 +9,7 @@ from chalicelib.domain.catalog import (AreaPrice, Blackout, Catalog, Money, Serv
                                        TimeWindow)
 from chalicelib.domain.payment import CheckoutError, Payment, ReconciliationNote, RefundRecord
 from chalicelib.domain.service_areas import Location, ServiceArea
-from chalicelib.domain.terms import terms_from_doc, terms_to_doc
+from chalicelib.domain.terms import assessment_from_doc, assessment_to_doc, terms_from_doc, terms_to_doc
 
 if TYPE_CHECKING:
     from chalicelib.domain.booking import ServiceRequest
@@ -138,6 +138,8 @@ def request_to_doc(r: "ServiceRequest") -> dict:
             "payment": payment_to_doc(r.payment), "remindersSent": list(r.reminders_sent),
             "location": r.location.to_dict() if r.location else None, "createdBy": r.created_by,
             "job": job_to_doc(r.job) if r.job else None, "language": r.language,
+            "cancellationTerms": terms_to_doc(r.terms) if r.terms else None,
+            "cancellation": assessment_to_doc(r.cancellation) if r.cancellation else None,
             "createdAt": iso_utc(r.created_at), "updatedAt": iso_utc(r.updated_at)}
 
 
@@ -160,6 +162,8 @@ def request_from_doc(d: dict) -> "ServiceRequest":
         location=Location(d["location"]["postalCode"], d["location"]["country"]) if d.get("location") else None,
         created_by=d.get("createdBy"), job=job_from_doc(d["job"]) if d.get("job") else None,
         revision=int(d.get("revision", 0)), language=d.get("language") or "en",
+            "cancellationTerms": terms_to_doc(r.terms) if r.terms else None,
+            "cancellation": assessment_to_doc(r.cancellation) if r.cancellation else None,
     )
 
 
@@ -195,7 +199,7 @@ def payment_to_doc(p: Payment) -> dict:
            "collectedBy": p.collected_by, "error": _checkout_error_to_doc(p.error) if p.error else None,
            "reconciliationNotes": [_note_to_doc(n) for n in p.reconciliation_notes] or None,
            "chargeId": p.charge_id, "refundAttempts": p.refund_attempts,
-           "refunds": [{"id": r.id, "amount": r.amount, "status": r.status, "reason": r.reason}
+           "refunds": [{"id": r.id, "amount": r.amount, "status": r.status, "reason": r.reason, "attempt": r.attempt}
                        for r in p.refunds] or None}
     return {**{k: v for k, v in doc.items() if v is not None}, **p.extra}
 
@@ -214,7 +218,7 @@ def payment_from_doc(d: dict | None) -> Payment:
         error=_checkout_error_from_doc(d["error"]) if d.get("error") else None,
         reconciliation_notes=tuple(_note_from_doc(n) for n in d.get("reconciliationNotes") or ()),
         charge_id=d.get("chargeId"), refund_attempts=d.get("refundAttempts"),
-        refunds=tuple(RefundRecord(r["id"], int(r["amount"]), r["status"], r.get("reason"))
+        refunds=tuple(RefundRecord(r["id"], int(r["amount"]), r["status"], r.get("reason"), r.get("attempt"))
                       for r in d.get("refunds") or ()),
         extra={k: v for k, v in d.items() if k not in PAYMENT_KEYS})
 

@@ -123,6 +123,11 @@ class BookedWorkConflict(DomainError):
     default_message = "The change would affect booked work; pass force with a reason to apply it."
 
 
+class ChangeNotAllowed(DomainError):
+    code = "CHANGE_NOT_ALLOWED"
+    default_message = "The service's terms do not allow this change so close to the start."
+
+
 class ConcurrentUpdate(DomainError):
     code = "CONCURRENT_UPDATE"
     default_message = "The resource changed while this request was processed; retry."

@@ -53,11 +53,14 @@ class ReconciliationNote:
 
 @dataclass(frozen=True)
 class RefundRecord:
-    """One Stripe Refund as last reported: `status` is Stripe's (pending, succeeded, failed, canceled...)."""
+    """One refund: Stripe's id and its last reported status (pending, succeeded, failed, canceled...), or, for one
+    this app decided on and has not been told the id of yet, id "" and status "requested". `attempt`: this
+    app's refund attempt number (its Stripe idempotency key and metadata); None for refunds made elsewhere."""
     id: str
     amount: int
     status: str
     reason: str | None = None
+    attempt: int | None = None
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,13 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from chalicelib.domain.booking import PAYMENT_ALLOWED_FROM, STATUS_ALLOWED_FROM, PaymentStatus, ServiceRequest, Status
+from chalicelib.domain.errors import InvalidState
 from chalicelib.domain.payment import Change, Decide, Payment, ReconciliationNote, RefundRecord, amount_due
 
 P, S = PaymentStatus, Status
 REFUND_STATES = frozenset({P.PAID, P.REFUND_PENDING, P.PARTIALLY_REFUNDED, P.REFUNDED})
 FAILED_STATES = frozenset({"failed", "canceled"})
+# "requested": decided here, not yet confirmed created by Stripe; it counts as on its way.
 TERMINAL_STATES = FAILED_STATES | {"succeeded"}
 
 
@@ -51,16 +53,27 @@ def derived_status(payment: Payment, paid: int) -> PaymentStatus:
 
 
 def with_refund(payment: Payment, refund: Mapping[str, Any]) -> Payment:
-    """`payment` knowing `refund` (a Stripe Refund) at its reported status."""
+    """`payment` knowing `refund` (a Stripe Refund) at its reported status. A refund this app asked for is
+    recognised by the attempt in its metadata even before its id was recorded."""
     rid = str(refund.get("id") or "")
     status = str(refund.get("status") or "pending")
-    old = next((r for r in payment.refunds if r.id == rid), None)
-    if old is not None and (old.status == status or (old.status in TERMINAL_STATES and status not in FAILED_STATES)):
+    attempt = _attempt_of(refund)
+    old = next((r for r in payment.refunds if r.id == rid or (attempt is not None and r.attempt == attempt)), None)
+    if old is not None and old.id == rid and (
+            old.status == status or (old.status in TERMINAL_STATES and status not in FAILED_STATES)):
         return payment
-    record = RefundRecord(rid, int(refund.get("amount") or 0), status, refund.get("reason") or
-                          (old.reason if old else None))
-    others = tuple(r for r in payment.refunds if r.id != rid)
+    if old is not None and old.status in TERMINAL_STATES and status not in TERMINAL_STATES:
+        status = old.status  # the id is news, the status is older than what an event told already
+    record = RefundRecord(rid, int(refund.get("amount") or 0), status,
+                          refund.get("reason") or (old.reason if old else None), old.attempt if old else attempt)
+    others = tuple(r for r in payment.refunds if r is not old)
     return replace(payment, refunds=others + (record,))
+
+
+def _attempt_of(refund: Mapping[str, Any]) -> int | None:
+    metadata = refund.get("metadata") if isinstance(refund.get("metadata"), dict) else {}
+    value = metadata.get("refundAttempt")
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 6 else None
 
 
 def decide_refund_facts(charge: Mapping[str, Any] | None, refund: Mapping[str, Any] | None, event_id: str | None,
@@ -111,19 +124,41 @@ def _flag_failure(payment: Payment, refund: Mapping[str, Any], now: datetime) ->
     return replace(payment, reconciliation_notes=payment.reconciliation_notes + (note,))
 
 
-def with_requested_refund(request: ServiceRequest, refund: Mapping[str, Any]) -> ServiceRequest:
-    """`request` after this app asked Stripe for `refund`: the attempt counted, the refund recorded (as pending
-    until Stripe confirms it by event, unless an event already did), the state derived again."""
-    before = request.payment
-    payment = with_refund(before, {**refund, "status": _requested_status(before, refund)})
-    payment = payment.with_changes(refund_attempts=(before.refund_attempts or 0) + 1)
+def with_requested_refund(request: ServiceRequest, amount: int, reason: str | None) -> ServiceRequest:
+    """`request` with a refund of `amount` decided on (recorded as `requested`, the next attempt number, not yet
+    sent to Stripe): REFUND_PENDING until Stripe confirms it. Sending it (services/payments/refunds.py) uses the
+    recorded attempt as idempotency key, so a crash anywhere between this write and Stripe's answer is retried
+    without a second refund."""
+    payment = request.payment
+    attempt = (payment.refund_attempts or 0) + 1
+    payment = payment.with_changes(refund_attempts=attempt,
+                                   refunds=payment.refunds + (RefundRecord("", amount, "requested", reason, attempt),))
     return request.with_changes(payment=payment, payment_status=derived_status(payment, paid_amount(request)))
 
 
-def _requested_status(payment: Payment, refund: Mapping[str, Any]) -> str:
-    known = next((r for r in payment.refunds if r.id == refund.get("id")), None)
-    return known.status if known is not None else "pending"
+def decide_refund_requested(amount: int, reason: str | None) -> Decide:
+    """An admin's refund of `amount` (at most what is refundable; the caller checked, this checks again)."""
+    def decide(current: ServiceRequest) -> Change | None:
+        if amount <= 0 or amount > refundable(current):
+            raise InvalidState("Nothing (or not that much) is left to refund.",
+                               {"refundable": refundable(current), "amount": amount})
+        return Change(with_requested_refund(current, amount, reason), "payment.refund_requested", reason)
+    return decide
 
 
-def next_refund_attempt(request: ServiceRequest) -> int:
-    return (request.payment.refund_attempts or 0) + 1
+def decide_refund_sent(refund: Mapping[str, Any]) -> Decide:
+    """Stripe answered the creation of one of this app's refunds: record its id (and status, unless an event
+    already told a later one)."""
+    def decide(current: ServiceRequest) -> Change | None:
+        payment = with_refund(current.payment, refund)
+        if payment == current.payment:
+            return None
+        return Change(current.with_changes(payment=payment,
+                                           payment_status=derived_status(payment, paid_amount(current))),
+                      "payment.refund_sent")
+    return decide
+
+
+def unsent(request: ServiceRequest) -> list[RefundRecord]:
+    """Refunds decided on here that Stripe has not confirmed creating (to send, or send again: same key)."""
+    return [r for r in request.payment.refunds if r.status == "requested" and r.attempt is not None]

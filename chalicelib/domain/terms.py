@@ -7,7 +7,7 @@ is not there owes (shown with the terms; charging it is an admin's decision). Fe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 LATE_POLICIES = ("fixed", "percent", "not_allowed")
 
@@ -55,6 +55,16 @@ def assess(terms: CancellationTerms, start: datetime, now: datetime, paid: int, 
     else:
         fee = paid * terms.late_fee // 100
     return Assessment(True, True, fee, paid - fee, currency, free_until)
+
+
+def assessment_to_doc(a: Assessment) -> dict:
+    return {"allowed": a.allowed, "late": a.late, "fee": a.fee, "refund": a.refund, "currency": a.currency,
+            "freeUntil": a.free_until.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")}
+
+
+def assessment_from_doc(d: dict) -> Assessment:
+    return Assessment(bool(d["allowed"]), bool(d["late"]), int(d["fee"]), int(d["refund"]), str(d["currency"]),
+                      datetime.fromisoformat(d["freeUntil"].replace("Z", "+00:00")))
 
 
 def terms_to_doc(t: CancellationTerms) -> dict:

@@ -307,7 +307,7 @@ def new_request(deps: BookingDeps, service: Service, plan: av.CapacityPlan, prin
         address=draft.address, notes=draft.notes, customer_email=draft.customer_email or principal.email,
         idempotency_key=idempotency_key, series_id=draft.series_id, priority=draft.priority,
         options=draft.options, promo_codes=draft.promo_codes, hold_expires_at=hold, location=draft.location,
-        created_by=draft.created_by, language=draft.language)
+        created_by=draft.created_by, language=draft.language, terms=service.terms)
 
 
 def _without_spent_rules(deps: BookingDeps, draft: BookingDraft, request: ServiceRequest,

@@ -16,6 +16,7 @@ from chalicelib.domain.booking import ServiceRequest
 from chalicelib.domain.catalog import Team
 from chalicelib.domain.errors import DomainError, SlotFull, TeamDayFull
 from chalicelib.domain.principal import Principal
+from chalicelib.domain.terms import terms_to_doc
 from chalicelib.services import booking
 
 UTC = booking.UTC
@@ -73,4 +74,5 @@ def view(validated: Validated) -> dict:
             "localStart": placement.start.astimezone(zone).isoformat(),
             "localEnd": placement.end.astimezone(zone).isoformat(),
             "paymentMethod": request.payment_method.value, "price": price,
-            "location": request.location.to_dict() if request.location else None}
+            "location": request.location.to_dict() if request.location else None,
+            "cancellationTerms": terms_to_doc(request.terms) if request.terms else None}

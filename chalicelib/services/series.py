@@ -37,7 +37,7 @@ from typing import Callable, Protocol
 
 from chalicelib.domain.booking import ACTIVE_STATUSES, ServiceRequest, Status
 from chalicelib.domain.catalog import Catalog, Service
-from chalicelib.domain.errors import DomainError, NotFound, SlotFull, SlotUnavailable, TeamDayFull
+from chalicelib.domain.errors import ChangeNotAllowed, DomainError, NotFound, SlotFull, SlotUnavailable, TeamDayFull
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.service_areas import Location
 from chalicelib.domain.recurrence import Occurrence, occurrences, parse_rrule
@@ -187,7 +187,10 @@ def cancel_series(deps: SeriesDeps, principal: Principal, series_id: str, reason
     cancelled, unchanged = [], []
     for request in sorted(members, key=lambda r: r.placement.start):
         if request.status in ACTIVE_STATUSES and request.placement.start > now:
-            cancelled.append(changes.cancel(deps, principal, request.id, reason))
+            try:
+                cancelled.append(changes.cancel(deps, principal, request.id, reason))
+            except ChangeNotAllowed:  # inside a late window its terms close: it stays booked
+                unchanged.append(request)
         else:
             unchanged.append(request)
     return {"seriesId": series_id, "cancelled": cancelled, "unchanged": unchanged}

@@ -21,7 +21,7 @@ def test_same_attempt_returns_the_same_refund_and_never_refunds_twice(gateway, c
     again = gateway.create_refund(request_id="sr-r", payment_intent=intent, amount=5000, attempt=1)
 
     assert again["id"] == first["id"] and first["status"] == "pending"
-    assert first["metadata"] == {"serviceRequestId": "sr-r"}
+    assert first["metadata"] == {"serviceRequestId": "sr-r", "refundAttempt": "1"}
     assert [r["id"] for r in gateway.list_refunds(intent)] == [first["id"]]
     assert gateway.list_refunds(intent)[0]["status"] == "succeeded"
 

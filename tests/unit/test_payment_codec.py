@@ -69,7 +69,7 @@ def test_every_field_survives_a_round_trip():
                    last_event_id="evt", amount_refunded=1, refunded_at=AT, collected_at=AT, collected_by="me",
                    error=CheckoutError("X", "m", AT, 3),
                    reconciliation_notes=(ReconciliationNote("k", "cs", AT, {"status": "EXPIRED"}),),
-                   charge_id="ch", refunds=(RefundRecord("re", 5, "pending", "requested_by_customer"),),
+                   charge_id="ch", refunds=(RefundRecord("re", 5, "pending", "requested_by_customer", 1),),
                    refund_attempts=2, extra={"other": 1})
     assert all(getattr(full, f.name) not in (None, ()) for f in dataclasses.fields(Payment))
     doc = codec.payment_to_doc(full)

@@ -9,6 +9,7 @@ from chalicelib.api.schemas.common import (RRULE_HELP, Address, CountryCode, Dat
                                            Instant, InstantOut, Notes, OptionalId, OptionIds, PaymentMethodCode,
                                            PostalCode, PromoCodes, Reason, RRule, Schema, Strict)
 from chalicelib.api.schemas.pricing import PriceQuoteOut
+from chalicelib.api.schemas.terms import CancellationTermsOut, ChangeTermsOut
 from chalicelib.domain.booking import PaymentMethod, PaymentStatus, Status
 
 Priority = Literal["NORMAL", "EMERGENCY"]
@@ -99,8 +100,14 @@ class ServiceRequestOut(Schema):
     holdExpiresAt: InstantOut | None = Field(default=None, description="Only while the booking awaits card payment.")
     checkoutUrl: str | None = Field(default=None, description="Only while the booking awaits card payment.")
     paymentError: dict | None = None  # why checkoutUrl is null (Stripe unavailable): retry with POST .../checkout
+    cancellationTerms: CancellationTermsOut | None = None
     createdAt: InstantOut
     updatedAt: InstantOut
+
+
+class ChangedRequestOut(ServiceRequestOut):
+    """The booking after the cancel or reschedule (as it is, with ?dryRun=true), and what the terms applied."""
+    change: ChangeTermsOut
 
 
 class ValidatedRequestOut(Schema):
@@ -116,6 +123,7 @@ class ValidatedRequestOut(Schema):
     paymentMethod: PaymentMethod
     price: PriceQuoteOut
     location: LocationOut | None = None
+    cancellationTerms: CancellationTermsOut | None = None
 
 
 class SkippedOccurrenceOut(Schema):

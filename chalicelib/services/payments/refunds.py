@@ -1,0 +1,65 @@
+"""Refunds this app sends to Stripe: after a cancel (the amount the terms allow) or an admin's decision.
+
+The refund is decided and recorded first (`requested`, with its attempt number, in the same write as the cancel
+or the admin's request, so it is audited), then sent with the idempotency key `refund-<request>-<attempt>`,
+then its Stripe id recorded. A crash or a Stripe failure anywhere in between leaves the record `requested`; the
+next send (a repeated cancel, the admin route, reconciliation) uses the same key, so Stripe answers the refund it
+already made instead of making a second. Events (charge.refunded, refund.updated) settle the state.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from chalicelib.domain.booking import PaymentMethod, ServiceRequest
+from chalicelib.domain.errors import DomainError, InvalidState, NotFound
+from chalicelib.domain.principal import Principal
+from chalicelib.domain.refunds import REFUND_STATES, decide_refund_requested, decide_refund_sent, refundable, unsent
+from chalicelib.observability import count, logger
+from chalicelib.services.payments.transition import TransitionDeps, apply_transition
+from chalicelib.services.ports import PaymentGateway
+
+
+class RefundDeps(TransitionDeps, Protocol):
+    stripe: PaymentGateway
+
+
+def send_unsent(deps: RefundDeps, request: ServiceRequest, actor: str) -> ServiceRequest:
+    """Send every refund decided on and not yet confirmed created. A Stripe failure is logged and counted and the
+    refund stays `requested` for the next send (the answer still shows REFUND_PENDING)."""
+    for record in unsent(request):
+        try:
+            intent = request.payment.payment_intent_id or _intent_of_session(deps, request)
+            refund = deps.stripe.create_refund(request_id=request.id, payment_intent=intent, amount=record.amount,
+                                               attempt=int(record.attempt or 0), reason="requested_by_customer")
+        except DomainError as exc:
+            count("RefundSendFailed", code=exc.code)
+            logger.warning("refund not sent", extra={"serviceRequestId": request.id, "attempt": record.attempt,
+                                                     "error_code": exc.code})
+            continue
+        applied = apply_transition(deps, request.id, decide_refund_sent(refund), actor)
+        request = applied.request or request
+        count("RefundSent")
+    return request
+
+
+def _intent_of_session(deps: RefundDeps, request: ServiceRequest) -> str:
+    session_id = request.payment.paid_session_id or request.payment.session_id
+    intent = deps.stripe.retrieve_session(session_id).get("payment_intent") if session_id else None
+    if not isinstance(intent, str) or not intent:
+        raise InvalidState("Stripe has no payment for this request to refund.", {"serviceRequestId": request.id})
+    return intent
+
+
+def refund_by_admin(deps: RefundDeps, admin: Principal, request_id: str, amount: int | None,
+                    reason: str) -> ServiceRequest:
+    """Refund `amount` (None: all that is left) of a card payment, audited with `reason`. Raises NotFound,
+    InvalidState (not a paid card payment, or more than is left)."""
+    request = deps.requests.get(request_id)
+    if request is None:
+        raise NotFound(details={"serviceRequestId": request_id})
+    if request.payment_method is not PaymentMethod.CARD or request.payment_status not in REFUND_STATES:
+        raise InvalidState("Only a paid card payment can be refunded.",
+                           {"paymentStatus": request.payment_status.value})
+    wanted = amount if amount is not None else refundable(request)
+    applied = apply_transition(deps, request_id, decide_refund_requested(wanted, reason), admin.actor)
+    return send_unsent(deps, applied.request or request, admin.actor)
