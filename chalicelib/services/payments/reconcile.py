@@ -5,8 +5,10 @@ Three phases, each idempotent, run in order:
   open    open payments (sparse GSI) against their sessions, listed in bulk (100 a page) with stragglers retrieved
           one by one: paid -> PAID, completed -> PENDING, expired -> EXPIRED, open but stale (older than 24 h,
           hold passed, or request no longer pending) -> expired at Stripe then EXPIRED;
-  paid    PAID requests of the last `PAID_LOOKBACK_DAYS` whose job starts no earlier than that (a bounded GSI
-          query, never a Scan) not paid in Stripe -> flagged (note + audit).
+  paid    PAID (or partly/pending refunded) requests of the last `PAID_LOOKBACK_DAYS` whose job starts no earlier
+          than that (a bounded GSI query, never a Scan) not paid in Stripe -> flagged (note + audit); paid ones:
+          refunds decided here and not sent are sent (same idempotency key), and the PaymentIntent's refunds are
+          listed and applied (a refund made in Stripe's dashboard whose events never arrived, or parked ones).
 A run that reaches its deadline saves a `Checkpoint` (phase, last request id done, counts so far) and the next
 invocation resumes there. A Stripe error on one item is counted in `errors` and left for the next run.
 """
@@ -22,9 +24,11 @@ from chalicelib.domain.booking import PaymentMethod, PaymentStatus, ServiceReque
 from chalicelib.domain.errors import DomainError, NotFound, TemporarilyUnavailable
 from chalicelib.domain.payment import (Decide, decide_awaiting_settlement, decide_ended, decide_paid,
                                        decide_paid_not_in_stripe, session_is_paid)
+from chalicelib.domain.refunds import decide_refund_facts
 from chalicelib.observability import count, logger
 from chalicelib.services.deadline import Deadline, out_of_time
 from chalicelib.services.payments.expiry import ExpiryDeps, end_request
+from chalicelib.services.payments.refunds import send_unsent
 from chalicelib.services.payments.transition import Applied, apply_transition
 from chalicelib.services.payments.webhooks import HANDLERS, WebhookDeps, process_event
 
@@ -270,9 +274,20 @@ def _check_paid(run: _Run, request: ServiceRequest) -> None:
         except NotFound:
             sessions = []
     if any(session_is_paid(s) for s in sessions):
+        _check_refunds(run, request)
         return
     stripe_status = sessions[0].get("payment_status") if sessions else "missing"
     applied = run.apply(request, decide_paid_not_in_stripe(session_id, stripe_status, run.now),
                         counted_as="flaggedPaidNotInStripe")
     if applied.outcome == "changed":
         count("PaymentMismatch", kind="paid_not_in_stripe")
+
+
+def _check_refunds(run: _Run, request: ServiceRequest) -> None:
+    """One list call per paid request: what Stripe refunded is what the request records."""
+    request = send_unsent(run.deps, request, RECONCILE_ACTOR)
+    intent = request.payment.payment_intent_id
+    if not intent:
+        return
+    for refund in run.deps.stripe.list_refunds(intent):
+        run.apply(request, decide_refund_facts(None, refund, None, run.now), counted_as="refunded")
