@@ -99,7 +99,8 @@ class BySeriesIndex(GlobalSecondaryIndex):
 
 
 class ByPaymentRefIndex(GlobalSecondaryIndex):
-    """Stripe Checkout Session id or PaymentIntent id -> request (events that carry no metadata)."""
+    """PaymentIntent id once its session completed, before that the Checkout Session id -> request (charge and
+    refund events carry no metadata of ours)."""
     class Meta:
         index_name = "by_payment_ref"
         projection = KeysOnlyProjection()
