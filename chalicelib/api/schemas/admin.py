@@ -81,8 +81,8 @@ class AdminListQuery(Strict):
     on one index: a page reads at most `limit` requests, however many others the filters exclude."""
     status: Literal["PENDING_PAYMENT", "CONFIRMED", "COMPLETED", "CANCELLED", "EXPIRED", "IN_PROGRESS",
                     "NO_SHOW"] | None = None
-    paymentStatus: Literal["UNPAID", "PENDING", "PAID", "FAILED", "EXPIRED", "REFUNDED", "COD_DUE",
-                           "COD_COLLECTED"] | None = None
+    paymentStatus: Literal["UNPAID", "PENDING", "PAID", "FAILED", "EXPIRED", "REFUND_PENDING", "PARTIALLY_REFUNDED",
+                           "REFUNDED", "COD_DUE", "COD_COLLECTED"] | None = None
     teamId: OptionalId = None
     from_: Instant | None = Field(default=None, alias="from", description="Requests starting at or after this.")
     to: Instant | None = Field(default=None, description="Requests starting at or before this.")

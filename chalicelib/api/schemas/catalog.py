@@ -1,9 +1,10 @@
 """Models of the catalog routes (api.catalog): services and portal-safe team members."""
 from __future__ import annotations
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from chalicelib.api.schemas.common import CountryCode, MoneyOut, PostalCode, Schema, Strict
+from chalicelib.api.schemas.terms import CancellationTermsOut
 
 
 class ServiceOptionOut(Schema):
@@ -37,6 +38,7 @@ class ServiceOut(Schema):
     teamIds: list[str]
     options: list[ServiceOptionOut]
     areaPrices: list[AreaPriceOut] = []
+    terms: CancellationTermsOut | None = Field(default=None, description="Cancellation and reschedule terms.")
 
 
 class ServiceListOut(Schema):
