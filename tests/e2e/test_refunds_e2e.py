@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 SERVICE_ID = "e2e-refunds"
 TEAM_ID = "team-e2e-refunds"
 NY = ZoneInfo("America/New_York")
-PRICE = 5000  # add_service's default price; its terms are the defaults: free until 24 h before, then 50 %
+# add_service's service has the default terms: free until 24 h before, then 50 % of what was paid.
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,8 @@ def stub(stack) -> StubClient:
     return StubClient(stack.env["STRIPE_API_BASE"])
 
 
-def book_and_pay(stack, key: str, start: datetime) -> str:
+def book_and_pay(stack, key: str, start: datetime) -> tuple[str, int]:
+    """(request id, amount paid: the quote, surcharges included)."""
     booked = requests.post(stack.url("/portal/service-requests"), timeout=60, headers={
         **stack.auth("userA"), "Idempotency-Key": key}, json={
         "serviceId": SERVICE_ID, "start": start.isoformat(), "paymentMethod": "CARD"})
@@ -38,7 +39,7 @@ def book_and_pay(stack, key: str, start: datetime) -> str:
     paid = requests.get(body["checkoutUrl"] + "?outcome=paid&format=json", timeout=60)
     assert paid.status_code == 200, paid.text
     assert wait_for(stack, body["id"], "PAID")["status"] == "CONFIRMED"
-    return body["id"]
+    return body["id"], body["price"]["total"]
 
 
 def wait_for(stack, request_id: str, payment_status: str, limit: float = 30.0) -> dict:
@@ -69,16 +70,16 @@ def next_hour_in_hours(hours_ahead_min: float) -> datetime:
 
 
 def test_free_window_cancel_is_refunded_in_full(stack, refund_service):
-    request_id = book_and_pay(stack, "e2e-refund-free", next_hour_in_hours(72))
-    assert cancel(stack, request_id)["change"]["refund"] == PRICE
+    request_id, paid = book_and_pay(stack, "e2e-refund-free", next_hour_in_hours(72))
+    assert cancel(stack, request_id)["change"]["refund"] == paid
     assert wait_for(stack, request_id, "REFUNDED")["status"] == "CANCELLED"
 
 
 def test_late_window_keeps_the_fee_whatever_the_event_order(stack, refund_service, stub):
-    request_id = book_and_pay(stack, "e2e-refund-late", next_hour_in_hours(1))
+    request_id, paid = book_and_pay(stack, "e2e-refund-late", next_hour_in_hours(1))
     stub.faults(webhook_drop_next=2)  # charge.refunded and refund.updated recorded, not sent
     change = cancel(stack, request_id)["change"]
-    assert (change["late"], change["fee"], change["refund"]) == (True, PRICE // 2, PRICE // 2)
+    assert (change["late"], change["fee"], change["refund"]) == (True, paid // 2, paid - paid // 2)
     stub.flush()
     dropped = [d["event_id"] for d in stub.deliveries() if not d["ok"]][-2:]
     for event_id in dropped[::-1] + dropped:  # reversed, then again in order
