@@ -22,9 +22,9 @@ from chalicelib.services.booking import get_own
 from chalicelib.services.change_terms import CANCEL, RESCHEDULE, Applied, as_cancelled, assess_change
 from chalicelib.services.catalog import require_service
 from chalicelib.services.events import BookingCancelled, BookingMoved, EventPublisher
-from chalicelib.services.payments.refunds import send_unsent
-from chalicelib.services.ports import (AuditLog, CatalogSource, Clock, MemberBusy, PaymentGateway, StaleCatalog,
-                                      StaleRevision, TransactionAction)
+from chalicelib.services.payments.refunds import RefundGateway, send_unsent
+from chalicelib.services.ports import (AuditLog, CatalogSource, Clock, MemberBusy, StaleCatalog, StaleRevision,
+                                      TransactionAction)
 from chalicelib.services.retry import with_retries
 
 UTC = timezone.utc
@@ -36,7 +36,7 @@ class ChangeDeps(capacity.ReleaseDeps, Protocol):
     audit: AuditLog
     clock: Clock
     events: EventPublisher
-    stripe: PaymentGateway
+    stripe: RefundGateway
 
 
 def reschedule(deps: ChangeDeps, principal: Principal, request_id: str, new_start: datetime,

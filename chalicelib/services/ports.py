@@ -181,13 +181,6 @@ class PaymentGateway(Protocol):
     def construct_event(self, raw_body: bytes, signature_header: str | None) -> dict:
         """Verified event dict. Raises SignatureInvalid."""
 
-    def create_refund(self, *, request_id: str, payment_intent: str, amount: int, attempt: int,
-                      reason: str | None = None) -> dict:
-        """Idempotent per (request_id, attempt). Raises ValidationFailed, InvalidState, PaymentProviderUnavailable."""
-
-    def list_refunds(self, payment_intent: str) -> list[dict]:
-        """Every Refund of the PaymentIntent. Raises PaymentProviderUnavailable."""
-
 
 # A transaction action from the adapter family of the repository it is passed to (e.g. PromoUsage.actions).
 TransactionAction = Callable[[Any], None]
@@ -321,12 +314,9 @@ class PaymentStore(Protocol):
     def request_id_by_payment_ref(self, ref: str) -> str | None:
         """The request a PaymentIntent id (once its session completed) or open Checkout Session id belongs to."""
 
-    def park_event(self, payment_intent: str, event_id: str, event_type: str, obj: dict) -> None:
-        """Keep an event about a PaymentIntent no request is known for yet (applied once one is)."""
-
-    def parked_events(self, payment_intent: str) -> list[tuple[str, str, dict]]:
-        """(event id, type, object) parked for the PaymentIntent, oldest first."""
-
+    # Events about a PaymentIntent no request is known for yet, kept until one is: (event id, type, object).
+    def park_event(self, payment_intent: str, event_id: str, event_type: str, obj: dict) -> None: ...
+    def parked_events(self, payment_intent: str) -> list[tuple[str, str, dict]]: ...  # oldest first
     def drop_parked(self, payment_intent: str, event_id: str) -> None: ...
 
 

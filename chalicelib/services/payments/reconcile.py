@@ -28,7 +28,7 @@ from chalicelib.domain.refunds import decide_refund_facts
 from chalicelib.observability import count, logger
 from chalicelib.services.deadline import Deadline, out_of_time
 from chalicelib.services.payments.expiry import ExpiryDeps, end_request
-from chalicelib.services.payments.refunds import send_unsent
+from chalicelib.services.payments.refunds import RefundDeps, send_unsent
 from chalicelib.services.payments.transition import Applied, apply_transition
 from chalicelib.services.payments.webhooks import HANDLERS, WebhookDeps, process_event
 
@@ -46,7 +46,7 @@ STALE_SESSION_ENDED_AS = {"expired": "expiredStale", "paid": "fixedPaid", "await
 CHANGE_KEYS = tuple(key for key in SUMMARY_KEYS if key not in ("open", "errors"))  # they add up to `changed`
 
 
-class ReconcileDeps(ExpiryDeps, WebhookDeps, Protocol):
+class ReconcileDeps(ExpiryDeps, WebhookDeps, RefundDeps, Protocol):
     """What reconciliation reads (payment_store, stripe, clock); it ends stale sessions as expiry does and replays
     events through the webhook handler."""
 

@@ -19,8 +19,19 @@ from chalicelib.services.payments.transition import TransitionDeps, apply_transi
 from chalicelib.services.ports import PaymentGateway
 
 
+class RefundGateway(PaymentGateway, Protocol):
+    """Stripe with refunds (adapters/stripe_gateway.py)."""
+
+    def create_refund(self, *, request_id: str, payment_intent: str, amount: int, attempt: int,
+                      reason: str | None = None) -> dict:
+        """Idempotent per (request_id, attempt). Raises ValidationFailed, InvalidState, PaymentProviderUnavailable."""
+
+    def list_refunds(self, payment_intent: str) -> list[dict]:
+        """Every Refund of the PaymentIntent. Raises PaymentProviderUnavailable."""
+
+
 class RefundDeps(TransitionDeps, Protocol):
-    stripe: PaymentGateway
+    stripe: RefundGateway
 
 
 def send_unsent(deps: RefundDeps, request: ServiceRequest, actor: str) -> ServiceRequest:
