@@ -161,9 +161,9 @@ def request_from_doc(d: dict) -> "ServiceRequest":
         payment=payment_from_doc(d.get("payment")), reminders_sent=tuple(d.get("remindersSent", ())),
         location=Location(d["location"]["postalCode"], d["location"]["country"]) if d.get("location") else None,
         created_by=d.get("createdBy"), job=job_from_doc(d["job"]) if d.get("job") else None,
+        terms=terms_from_doc(d["cancellationTerms"]) if d.get("cancellationTerms") else None,
+        cancellation=assessment_from_doc(d["cancellation"]) if d.get("cancellation") else None,
         revision=int(d.get("revision", 0)), language=d.get("language") or "en",
-            "cancellationTerms": terms_to_doc(r.terms) if r.terms else None,
-            "cancellation": assessment_to_doc(r.cancellation) if r.cancellation else None,
     )
 
 
