@@ -314,11 +314,6 @@ class PaymentStore(Protocol):
     def request_id_by_payment_ref(self, ref: str) -> str | None:
         """The request a PaymentIntent id (once its session completed) or open Checkout Session id belongs to."""
 
-    # Events about a PaymentIntent no request is known for yet, kept until one is: (event id, type, object).
-    def park_event(self, payment_intent: str, event_id: str, event_type: str, obj: dict) -> None: ...
-    def parked_events(self, payment_intent: str) -> list[tuple[str, str, dict]]: ...  # oldest first
-    def drop_parked(self, payment_intent: str, event_id: str) -> None: ...
-
 
 class Notifier(Protocol):
     """E-mail (adapters/notifier.py)."""

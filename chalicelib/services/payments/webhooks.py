@@ -24,10 +24,22 @@ MAX_REQUEST_ID_LENGTH = 64
 MAX_PAYMENT_REF_LENGTH = 255
 
 
+class WebhookStore(PaymentStore, Protocol):
+    """The payment store with the events parked until a request names their PaymentIntent
+    (adapters/dynamodb/payments_repository.py)."""
+
+    def park_event(self, payment_intent: str, event_id: str, event_type: str, obj: dict) -> None: ...
+
+    def parked_events(self, payment_intent: str) -> list[tuple[str, str, dict]]:
+        """(event id, type, object) parked for the PaymentIntent, oldest first."""
+
+    def drop_parked(self, payment_intent: str, event_id: str) -> None: ...
+
+
 class WebhookDeps(TransitionDeps, Protocol):
     """What verifying, claiming and applying a Stripe event reads (state changes go through apply_transition)."""
     stripe: PaymentGateway
-    payment_store: PaymentStore
+    payment_store: WebhookStore
 
 
 def receive_webhook(deps: WebhookDeps, raw_body: bytes | str | None, signature: str | None) -> dict:
