@@ -33,7 +33,7 @@ def book_and_pay(stack, key: str, start: datetime) -> tuple[str, int]:
     """(request id, amount paid: the quote, surcharges included)."""
     booked = requests.post(stack.url("/portal/service-requests"), timeout=60, headers={
         **stack.auth("userA"), "Idempotency-Key": key}, json={
-        "serviceId": SERVICE_ID, "start": start.isoformat(), "paymentMethod": "CARD"})
+        "serviceId": SERVICE_ID, "start": start.isoformat(), "paymentMethod": "CARD", "postalCode": "10001"})
     assert booked.status_code == 201, booked.text
     body = booked.json()
     paid = requests.get(body["checkoutUrl"] + "?outcome=paid&format=json", timeout=60)
