@@ -24,7 +24,7 @@ from chalicelib.services.ports import AuditLog, Clock
 CREATE = 0
 PUSH_DAYS = 14  # days from today whose availability subscribers are told to reload after a catalog change
 SERVICE_FIELDS = {"name", "description", "category", "durationMinutes", "bufferMinutes", "slotStepMinutes",
-                  "leadTimeMinutes", "basePrice", "teamIds", "options", "areaPrices"}
+                  "leadTimeMinutes", "basePrice", "teamIds", "options", "areaPrices", "terms"}
 
 
 class CatalogAdminStore(Protocol):

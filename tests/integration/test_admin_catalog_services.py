@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from tests.integration.conftest import auth
-from tests.integration.test_booking_api import DAY, NOW, api, book, small_catalog, users  # noqa: F401 - fixtures
+from tests.integration.test_booking_api import DAY, NOW, api, book, slot, small_catalog, users  # noqa: F401 - fixtures
 
 SERVICE = {"id": "windows", "name": "Window washing", "category": "cleaning", "durationMinutes": 60,
            "slotStepMinutes": 60, "basePrice": {"amount": 5000, "currency": "USD"}, "teamIds": ["t1"],
@@ -164,3 +164,37 @@ def test_service_list_pages_with_a_cursor_and_filters_active(api, users):
     inactive = call(api, users["admin"], "get", "/admin/services?active=false")[1]["items"]
     assert [s["id"] for s in inactive] == ["s2"]
     assert call(api, users["admin"], "get", "/admin/services?cursor=bogus")[0] == 400
+
+
+def test_terms_are_edited_with_the_service_and_bind_bookings_made_after(api, users):
+    skilled_member("windows")
+    status, created = call(api, users["admin"], "post", "/admin/services", SERVICE)
+    assert status == 201 and created["terms"]["latePolicy"] == "percent"  # omitted: the default terms
+    before = book(api, users["a"], "t-before", serviceId="windows")
+    assert before.status_code == 201, before.body
+    strict = {"freeUntilHours": 48, "latePolicy": "fixed", "lateFee": 2500, "noShowFee": 4000}
+    status, updated = call(api, users["admin"], "patch", "/admin/services/windows",
+                           {"version": 1, "terms": strict, "reason": "stricter terms"})
+    assert status == 200 and updated["terms"] == strict and updated["version"] == 2
+    listed = {s["id"]: s for s in json.loads(api.http.get("/services").body)["items"]}
+    assert listed["windows"]["terms"] == strict
+    after = book(api, users["a"], "t-after", serviceId="windows", start=slot(11))
+    assert after.status_code == 201, after.body
+    assert json.loads(after.body)["cancellationTerms"] == strict
+    # a booking keeps the terms it was made under
+    assert json.loads(before.body)["cancellationTerms"]["latePolicy"] == "percent"
+    [entry] = [e for e in audit_of("SERVICE#windows") if e["action"] == "service.updated"]
+    assert entry["before"]["terms"]["latePolicy"] == "percent" and entry["after"]["terms"] == strict
+
+
+@pytest.mark.parametrize("terms", [
+    {"freeUntilHours": 24, "latePolicy": "percent", "lateFee": 150},
+    {"freeUntilHours": -1, "latePolicy": "fixed"},
+    {"freeUntilHours": 24, "latePolicy": "sometimes"},
+    {"freeUntilHours": "24", "latePolicy": "fixed"},
+])
+def test_invalid_terms_are_refused_and_change_nothing(api, users, terms):
+    call(api, users["admin"], "post", "/admin/services", SERVICE)
+    status, answer = call(api, users["admin"], "patch", "/admin/services/windows", {"version": 1, "terms": terms})
+    assert status == 400 and answer["error"]["code"] == "VALIDATION_ERROR", answer
+    assert call(api, users["admin"], "get", "/admin/services/windows")[1]["version"] == 1

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
 from chalicelib.api.schemas.admin import HH_MM
+from chalicelib.api.schemas.terms import CancellationTermsIn, CancellationTermsOut
 from chalicelib.api.schemas.common import (Count, Cursor, IanaZone, Identifier, Instant, OptionalId, Reason, Schema,
                                            Strict)
 
@@ -53,6 +54,7 @@ class ServiceFields(Strict):
     teamIds: Ids = Field(min_length=1)
     options: list[OptionIn] = Field(default_factory=list, max_length=20)
     areaPrices: list[AreaPriceIn] = Field(default_factory=list, max_length=50)
+    terms: CancellationTermsIn | None = Field(None, description="Omitted: the default terms.")
 
 
 class ServiceCreateIn(ServiceFields):
@@ -75,6 +77,7 @@ class ServiceUpdateIn(Strict):
     teamIds: Ids | None = Field(None, min_length=1)
     options: list[OptionIn] | None = Field(None, max_length=20)
     areaPrices: list[AreaPriceIn] | None = Field(None, max_length=50)
+    terms: CancellationTermsIn | None = None
 
     def changes(self) -> dict:
         return self.model_dump(exclude_none=True, exclude={"version", "reason"})
@@ -99,6 +102,7 @@ class AdminServiceOut(Schema):
     teamIds: list[str]
     options: list[dict]
     areaPrices: list[dict]
+    terms: CancellationTermsOut
     active: bool
     version: int
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictInt, model_validator
 
 from chalicelib.api.schemas.common import InstantOut, Schema, Strict
 
@@ -39,3 +39,18 @@ class AdminRefundIn(Strict):
     amount: int | None = Field(default=None, ge=1, le=100_000_000,
                                description="Minor units; omitted = everything still refundable.")
     reason: str = Field(min_length=1, max_length=500, description="Why (kept in the audit trail).")
+
+
+class CancellationTermsIn(Strict):
+    """A service's terms as an admin sets them (bookings keep the terms they were made under)."""
+    freeUntilHours: StrictInt = Field(ge=0, le=24 * 60, description="Free changes until this many hours before.")
+    latePolicy: Literal["fixed", "percent", "not_allowed"]
+    lateFee: StrictInt = Field(default=0, ge=0, le=100_000_000,
+                               description="Minor units when fixed, whole percent (at most 100) when percent.")
+    noShowFee: StrictInt = Field(default=0, ge=0, le=100_000_000, description="Minor units.")
+
+    @model_validator(mode="after")
+    def _percent_at_most_100(self) -> "CancellationTermsIn":
+        if self.latePolicy == "percent" and self.lateFee > 100:
+            raise ValueError("lateFee: a percent late fee is at most 100")
+        return self
