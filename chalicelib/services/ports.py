@@ -71,12 +71,18 @@ class AvailabilityPublisher(Protocol):
     def emergency_created(self, request_doc: dict) -> None:
         """An emergency request was booked (pushed to admins)."""
 
+    def requests_updated(self, updates: list[tuple[str, dict]]) -> None:
+        """(userId, frame) pairs: each frame goes to that user's own connections only."""
+
 
 class NullPublisher:
     def availability_changed(self, service_ids: list[str], team_id: str, local_dates: list[str]) -> None:
         return None
 
     def emergency_created(self, request_doc: dict) -> None:
+        return None
+
+    def requests_updated(self, updates: list[tuple[str, dict]]) -> None:
         return None
 
 

@@ -20,6 +20,7 @@ from chalicelib.domain.catalog import Catalog
 from chalicelib.domain.errors import NotFound, RangeTooLarge, Unauthenticated, ValidationFailed
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count, logger
+from chalicelib.services.realtime_owner import user_channel
 
 # API Gateway closes a websocket after 2 hours at most; a few minutes more covers clock and TTL lag.
 CONNECTION_LIFETIME = timedelta(hours=2, minutes=5)
@@ -90,11 +91,11 @@ def encode(frame: dict) -> bytes:
 # --- connection lifecycle ------------------------------------------------------------------------------
 def connect(store: RealtimeStore, principal: Principal, connection_id: str, endpoint: str | None,
             now: datetime) -> None:
-    """Record an authenticated connection; admins join the admin channel at once."""
+    """Record an authenticated connection on its user's own channel; admins join the admin channel too."""
     doc = {"userId": principal.user_id, "groups": list(principal.groups), "endpoint": endpoint,
            "connectedAt": now.isoformat()}
-    store.add_connection(connection_id, doc, [ADMIN_CHANNEL] if principal.is_admin else [],
-                         now + CONNECTION_LIFETIME)
+    channels = [user_channel(principal.user_id)] + ([ADMIN_CHANNEL] if principal.is_admin else [])
+    store.add_connection(connection_id, doc, channels, now + CONNECTION_LIFETIME)
 
 
 def disconnect(store: RealtimeStore, connection_id: str) -> int:
@@ -132,7 +133,7 @@ def subscribe(store: RealtimeStore, catalog: Catalog, connection_id: str, servic
     conn = _live_connection(store, connection_id, now)
     channels = [channel(service_id, d) for d in wanted]
     # Soft cap (the index is eventually consistent): keeps one client from fanning every push out to itself.
-    held = set(store.channels_of(connection_id))
+    held = {c for c in store.channels_of(connection_id) if c != user_channel(conn.get("userId") or "")}
     if len(held | set(channels)) > MAX_CHANNELS_PER_CONNECTION:
         raise RangeTooLarge("Too many subscriptions on this connection.",
                             {"maxChannels": MAX_CHANNELS_PER_CONNECTION})
@@ -250,6 +251,9 @@ class WebsocketPublisher:
     def emergency_created(self, request_doc: dict) -> None:
         self._bounded(self.publish_emergency, dict(request_doc))
 
+    def requests_updated(self, updates: list[tuple[str, dict]]) -> None:
+        self._bounded(self.publish_to_owners, list(updates))
+
     def _bounded(self, job: Callable[..., PushReport], *args: Any) -> PushReport | None:
         deadline = monotonic() + self._budget
         try:
@@ -291,6 +295,16 @@ class WebsocketPublisher:
         report = PushReport()
         self._fan_out(ADMIN_CHANNEL, encode({"type": "emergency.created", "serviceRequest": request_doc}),
                       deadline, report)
+        return report
+
+    def publish_to_owners(self, updates: list[tuple[str, dict]], deadline: float | None = None) -> PushReport:
+        """Each frame to its user's connections only (one Query of the user's channel per frame)."""
+        report = PushReport()
+        for user_id, frame in updates:
+            if deadline is not None and monotonic() >= deadline:
+                report.skipped.append(user_channel(user_id))
+                continue
+            self._fan_out(user_channel(user_id), encode(frame), deadline, report)
         return report
 
     def _fan_out(self, target: str, data: bytes, deadline: float | None, report: PushReport) -> None:

@@ -12,6 +12,7 @@ from typing import Iterable, Protocol
 from chalicelib.domain.booking import HOLDING_STATUSES, Status
 from chalicelib.observability import count, logger
 from chalicelib.services.ports import AvailabilityPublisher, CatalogSource
+from chalicelib.services.realtime_owner import owner_updates
 
 HOLDING = {s.value for s in HOLDING_STATUSES}
 
@@ -71,9 +72,25 @@ def changes_in(records: Iterable[dict]) -> tuple[dict[str, set[str]], list[dict]
     return days, emergencies
 
 
+def request_images(records: Iterable[dict]) -> list[dict]:
+    """{"old", "new"} deserialized images of each record (either may be None); unreadable records give none."""
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBStreamEvent
+
+    out: list[dict] = []
+    for record in DynamoDBStreamEvent({"Records": list(records)}).records:
+        try:
+            images = record.dynamodb
+            out.append({"old": images.old_image, "new": images.new_image} if images else {})
+        except (KeyError, TypeError, AttributeError, ValueError):
+            continue  # already counted and logged by changes_in
+    return out
+
+
 def publish_changes(deps: StreamDeps, records: Iterable[dict]) -> dict:
-    """Push availability for every changed team-day and emergencies to admins. Errors are logged, not raised:
-    a failed push must not make the stream retry the batch forever (clients also poll the changes feed)."""
+    """Push availability for every changed team-day, emergencies to admins, and request changes to their
+    owners. Errors are logged, not raised: a failed push must not make the stream retry the batch forever
+    (clients also poll the changes feed)."""
+    records = list(records)
     days, emergencies = changes_in(records)
     catalog = deps.catalog.get()
     for team_id, dates in days.items():
@@ -87,5 +104,12 @@ def publish_changes(deps: StreamDeps, records: Iterable[dict]) -> dict:
             deps.stream_publisher.emergency_created(doc)
         except Exception:  # noqa: BLE001
             logger.exception("emergency push failed", extra={"serviceRequestId": doc.get("id")})
+    updates = owner_updates(request_images(records))
+    if updates:
+        try:
+            deps.stream_publisher.requests_updated(updates)
+        except Exception:  # noqa: BLE001
+            logger.exception("owner push failed")
     count("RealtimeStreamBatches")
-    return {"teamDays": sum(len(d) for d in days.values()), "emergencies": len(emergencies)}
+    return {"teamDays": sum(len(d) for d in days.values()), "emergencies": len(emergencies),
+            "ownerFrames": len(updates)}

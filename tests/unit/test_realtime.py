@@ -62,7 +62,18 @@ def test_subscribe_validates_service_and_range(store):
         rt.subscribe(store, CATALOG, "c1", "svc", date(2030, 3, 1), date(2030, 4, 1), NOW)
     with pytest.raises(ValidationFailed):
         rt.subscribe(store, CATALOG, "c1", "svc", date(2030, 3, 6), date(2030, 3, 5), NOW)
-    assert store.channels_of("c1") == []
+    assert subscriptions(store) == []
+
+
+def subscriptions(store) -> list[str]:
+    """The connection's subscriptions, without the user channel every connection joins at connect."""
+    return [c for c in store.channels_of("c1") if not c.startswith("USER#")]
+
+
+def test_every_connection_joins_its_own_users_channel_and_nobody_elses(store):
+    rt.connect(store, USER, "c1", "e", NOW)
+    assert store.channels_of("c1") == [f"USER#{USER.user_id}"]
+    assert store.subscribers(f"USER#{USER.user_id}") == [("c1", "e")]
 
 
 def test_one_connection_cannot_hold_more_than_the_channel_cap(store):
@@ -82,7 +93,7 @@ def test_unsubscribe_without_range_drops_every_day_of_that_service_only(store):
     rt.subscribe(store, CATALOG, "c1", "svc", date(2030, 3, 6), date(2030, 3, 8), NOW)
     rt.subscribe(store, CATALOG, "c1", "other", date(2030, 3, 6), date(2030, 3, 6), NOW)
     assert rt.unsubscribe(store, "c1", "svc", None, None)["channels"] == 3
-    assert store.channels_of("c1") == ["other#2030-03-06"]
+    assert subscriptions(store) == ["other#2030-03-06"]
 
 
 def test_push_carries_slots_as_utc_strings_and_a_feed_cursor(store, pusher):
@@ -102,7 +113,7 @@ def test_a_connection_that_errors_does_not_stop_the_others_and_is_not_dropped(st
     report = publisher(store, pusher).publish_availability(["svc"], "t1", [DAY])
     assert (report.delivered, report.failed, report.gone) == (1, 1, 0)
     assert len(pusher.of_type("c2", "availability.changed")) == 1
-    assert store.channels_of("c1") == [f"svc#{DAY}"]
+    assert subscriptions(store) == [f"svc#{DAY}"]
 
 
 def test_the_publisher_returns_while_a_post_is_still_stuck(store):

@@ -70,6 +70,9 @@ class RecordingPublisher:
     def emergency_created(self, doc):
         self.calls.append(("emergency", doc["id"]))
 
+    def requests_updated(self, updates):
+        self.calls.append(("owners", [(user, frame["type"]) for user, frame in updates]))
+
 
 class Deps:
     def __init__(self, publisher):
@@ -89,7 +92,7 @@ def test_publish_pushes_every_service_of_the_team_and_survives_push_errors():
     summary = publish_changes(Deps(publisher), [record("INSERT", new=image(priority="EMERGENCY"))])
     assert publisher.calls == [("availability", ("cleaning", "plumbing"), "t1", ("2026-12-01",)),
                                ("emergency", "sr_1")]
-    assert summary == {"teamDays": 1, "emergencies": 1}
+    assert summary == {"teamDays": 1, "emergencies": 1, "ownerFrames": 0}
 
 
 def stream_record(event_name, old_doc=None, new_doc=None, sequence="1"):
@@ -133,5 +136,5 @@ def test_the_lambda_entry_point_reads_the_event_records(monkeypatch):
     monkeypatch.setattr(streams, "container", lambda: Deps(publisher))
     summary = streams.on_requests_stream({"Records": [stream_record("INSERT", new_doc=json.loads(
         image(localDate="2026-12-08")["doc"]["S"]))]})
-    assert summary == {"teamDays": 1, "emergencies": 0, "messages": 0}  # a partial image: no customer message
+    assert summary == {"teamDays": 1, "emergencies": 0, "ownerFrames": 0, "messages": 0}  # a partial image: no customer message
     assert publisher.calls == [("availability", ("cleaning", "plumbing"), "t1", ("2026-12-08",))]
