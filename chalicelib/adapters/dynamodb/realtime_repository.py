@@ -3,6 +3,7 @@
 Layout (see models.RealtimeItem):
   pk=CONN#<connectionId>          sk=CONN           the connection (who it is), TTL
   pk=CHAN#<channel>               sk=<connectionId> one subscriber of a channel, TTL = the connection's
+                                                    (channels: <serviceId>#<day>, ADMINS, USER#<userId>)
   pk=CHANGES#<serviceId>          sk=<cursor>       one availability change (polling fallback), TTL
 Connection and subscription items carry `connectionId`, so the sparse by_connection index lists everything a
 connection owns (change-log items have no connectionId and stay out of it).
