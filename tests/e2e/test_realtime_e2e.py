@@ -58,9 +58,10 @@ def nyc_afternoon_slot(stack, http) -> tuple[str, datetime, int]:
     pytest.fail("no bookable NYC afternoon slot in the demo data")
 
 
-def test_booking_and_cancel_push_remaining_counts_to_subscribers(stack, http):
+def test_booking_and_cancel_push_remaining_counts_to_subscribers_and_the_owner(stack, http):
     day, start, before = nyc_afternoon_slot(stack, http)
-    with connect(ws_url(stack, stack.tokens["userB"]), open_timeout=10) as ws:
+    with connect(ws_url(stack, stack.tokens["userB"]), open_timeout=10) as ws, \
+            connect(ws_url(stack, stack.tokens["userA"]), open_timeout=10) as mine:
         ws.send(json.dumps({"action": "subscribe", "serviceId": SERVICE, "from": day, "to": day}))
         assert next_frame(ws, "subscribed") == {"type": "subscribed", "serviceId": SERVICE, "from": day, "to": day}
 
@@ -77,6 +78,10 @@ def test_booking_and_cancel_push_remaining_counts_to_subscribers(stack, http):
         assert cancelled.status_code == 200, cancelled.text
         restored = next_frame(ws, "availability.changed", serviceId=SERVICE, date=day, teamId=TEAM)
         assert remaining_at(restored["slots"], start) == before
+        # The customer's own connection hears about their booking (the other customer's is covered in
+        # tests/integration/test_realtime_owner_push.py: nothing reaches it).
+        update = next_frame(mine, "booking.updated", id=booked.json()["id"])
+        assert (update["status"], update["changed"]) == ("CANCELLED", ["status"])
 
 
 def test_connect_with_a_bad_token_is_refused_at_the_handshake(stack):
