@@ -76,14 +76,10 @@ class AvailabilityPublisher(Protocol):
 
 
 class NullPublisher:
-    def availability_changed(self, service_ids: list[str], team_id: str, local_dates: list[str]) -> None:
+    def _nothing(self, *args: object) -> None:
         return None
 
-    def emergency_created(self, request_doc: dict) -> None:
-        return None
-
-    def requests_updated(self, updates: list[tuple[str, dict]]) -> None:
-        return None
+    availability_changed = emergency_created = requests_updated = _nothing
 
 
 @dataclass(frozen=True)
