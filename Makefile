@@ -39,13 +39,23 @@ test-e2e: $(STAMP)
 # just before a DST change (America/New_York springs forward at 2027-03-14 07:00Z) with the clock running across it. Proves no
 # test depends on the day it runs. Needs Debian's faketime (.ci/run installs it). Only the wall clock moves:
 # a faked monotonic clock makes Python's timed lock waits (futures, events) wait for ever under libfaketime.
+# The runs go side by side (one per core of a 2-core CI machine), each in its own temp dir; their logs are printed
+# one after the other, and the target fails if either run does.
 FAKETIME_RUNS := +400d @2027-03-14T06:58:00
 test-shifted-clock: $(STAMP)
 	@command -v faketime >/dev/null || { echo "test-shifted-clock: faketime is not installed (apt-get install -y faketime)" >&2; exit 1; }
-	@for shift in $(FAKETIME_RUNS); do \
-		echo "== unit + integration + faults with the clock at $$shift"; \
-		FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$$(echo $$shift | tr T ' ')" $(BIN)/python -m pytest -p no:cacheprovider tests/unit tests/integration tests/faults || exit 1; \
-	done
+	@out=$$(mktemp -d); i=0; \
+	for shift in $(FAKETIME_RUNS); do \
+		i=$$((i + 1)); \
+		( FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$$(echo $$shift | tr T ' ')" $(BIN)/python -m pytest \
+			-p no:cacheprovider --basetemp="$$out/tmp-$$i" tests/unit tests/integration tests/faults \
+			> "$$out/log-$$i" 2>&1; echo $$? > "$$out/rc-$$i" ) & \
+	done; wait; status=0; i=0; \
+	for shift in $(FAKETIME_RUNS); do \
+		i=$$((i + 1)); \
+		echo "== unit + integration + faults with the clock at $$shift"; cat "$$out/log-$$i"; \
+		[ "$$(cat "$$out/rc-$$i")" = 0 ] || { echo "== failed with the clock at $$shift" >&2; status=1; }; \
+	done; rm -rf "$$out"; exit $$status
 
 # schemathesis (examples, coverage, fuzzing, stateful) against the whole local stack as a user and as an admin:
 # no server error, no answer outside /openapi.json. FUZZ_SECONDS bounds it (default 300).
