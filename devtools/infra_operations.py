@@ -27,6 +27,7 @@ APP_ALARMS = (
     ("ConfigurationError", 1, "A deployed stage lacks a secret or setting (503 CONFIGURATION_ERROR)."),
     ("ReconcileIncomplete", 1, "Nightly reconciliation stopped before finishing."),
     ("ReminderFailed", 1, "Reminder e-mails could not be recorded for sending."),
+    ("RefundRefused", 1, "Stripe refused a refund the app asked for: an admin must settle it (flagged list)."),
     ("OutboxParked", 1, "An e-mail failed every attempt and was parked: an operator must look (outbox table)."),
     ("MessageStreamMalformedRecord", 1, "The requests stream carried a record no message could be read from."),
     ("StripeSignatureRejected", 20, "Many Stripe webhooks with a bad signature (wrong secret or an attack)."),

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from chalicelib.clock import Clock, epoch_seconds, system_clock
 from chalicelib.domain.errors import (DomainError, InvalidState, NotFound, PaymentProviderUnavailable,
-                                      SignatureInvalid, ValidationFailed)
+                                      RefundRefused, SignatureInvalid, ValidationFailed)
 from chalicelib.observability import count, logger
 
 if TYPE_CHECKING:
@@ -155,13 +155,17 @@ class StripeGateway:
     def create_refund(self, *, request_id: str, payment_intent: str, amount: int, attempt: int,
                       reason: str | None = None) -> dict:
         """Refund `amount` of the PaymentIntent. Idempotent per (request_id, attempt): a retry after a lost answer
-        or a crash gets the same Refund back, never a second one. Raises ValidationFailed, InvalidState (same
-        attempt, different amount), NotFound, PaymentProviderUnavailable."""
+        or a crash gets the same Refund back, never a second one.
+
+        Raises RefundRefused when Stripe answers a 4xx (charge already refunded or disputed, more than is left, no
+        such PaymentIntent, this attempt's key used with another amount): the same request can never succeed, only
+        a new attempt can. PaymentProviderUnavailable (network, timeout, 5xx, 409, rate limit, credentials): retry
+        with the same attempt (same key)."""
         params: dict[str, Any] = {"payment_intent": payment_intent, "amount": amount,
                                   "metadata": {"serviceRequestId": request_id, "refundAttempt": str(attempt)}}
         if reason in ("duplicate", "fraudulent", "requested_by_customer"):
             params["reason"] = reason
-        with self._translated("create_refund"):
+        with self._translated("create_refund", refusal=RefundRefused):
             return self._client.v1.refunds.create(
                 params=params, options={"idempotency_key": refund_idempotency_key(request_id, attempt)}).to_dict()
 
@@ -227,8 +231,10 @@ class StripeGateway:
             cursor = items[-1]["id"]
 
     @contextmanager
-    def _translated(self, operation: str, passthrough: tuple[type[Exception], ...] = ()) -> Iterator[None]:
-        """The one place stripe errors become DomainErrors (`passthrough`: the caller inspects those first)."""
+    def _translated(self, operation: str, passthrough: tuple[type[Exception], ...] = (),
+                    refusal: type[DomainError] | None = None) -> Iterator[None]:
+        """The one place stripe errors become DomainErrors (`passthrough`: the caller inspects those first;
+        `refusal`: what a permanent refusal of this operation becomes, see translate_error)."""
         stripe = self._stripe
         self.calls += 1
         try:
@@ -238,11 +244,11 @@ class StripeGateway:
         except passthrough:
             raise
         except stripe.StripeError as exc:
-            raise self._report(operation, exc) from exc
+            raise self._report(operation, exc, refusal) from exc
 
-    def _report(self, operation: str, exc: Exception) -> DomainError:
+    def _report(self, operation: str, exc: Exception, refusal: type[DomainError] | None = None) -> DomainError:
         """Translate, log and count one stripe failure; returns the DomainError to raise."""
-        error = translate_error(self._stripe, exc)
+        error = translate_error(self._stripe, exc, refusal)
         level = logger.warning if isinstance(error, PaymentProviderUnavailable) else logger.info
         level("stripe call failed", extra={"operation": operation, "stripe_error": type(exc).__name__,
                                            "http_status": getattr(exc, "http_status", None),
@@ -253,12 +259,20 @@ class StripeGateway:
         return error
 
 
-def translate_error(stripe: Any, exc: Exception) -> DomainError:
-    """stripe exception -> DomainError (network/5xx/409/rate limit/credentials -> PaymentProviderUnavailable)."""
+def translate_error(stripe: Any, exc: Exception, refusal: type[DomainError] | None = None) -> DomainError:
+    """stripe exception -> DomainError (network/5xx/409/rate limit/credentials -> PaymentProviderUnavailable).
+
+    `refusal`: for an operation whose callers must tell "Stripe said no" from "Stripe could not answer" (creating
+    a refund), every answer that retrying the same request cannot change (400/404 invalid_request_error,
+    idempotency_error, 402 card_error) becomes this error, with Stripe's code, type, param and message."""
     details = {"provider": "stripe", "providerCode": getattr(exc, "code", None),
                "providerStatus": getattr(exc, "http_status", None)}
     if isinstance(exc, stripe.RateLimitError):
         return PaymentProviderUnavailable(details=details, retry_after=_retry_after(exc, 2))
+    if refusal is not None and isinstance(exc, (stripe.IdempotencyError, stripe.InvalidRequestError,
+                                                stripe.CardError)):
+        return refusal(details={**details, "providerType": _error_type(exc), "param": getattr(exc, "param", None),
+                                "providerMessage": _first_line(exc)})
     if isinstance(exc, stripe.IdempotencyError):
         # Same attempt key, different parameters: the caller must start a new attempt.
         return InvalidState("The payment session for this attempt was created with different details.",
@@ -274,6 +288,13 @@ def translate_error(stripe: Any, exc: Exception) -> DomainError:
         return PaymentProviderUnavailable(details={**details, "reason": "configuration"}, retry_after=60)
     # APIConnectionError (network, timeout), APIError (5xx, 409 lock conflicts, bad responses), anything else.
     return PaymentProviderUnavailable(details=details, retry_after=_retry_after(exc, 2))
+
+
+def _error_type(exc: Exception) -> str | None:
+    """Stripe's `error.type` (invalid_request_error, idempotency_error, card_error) as the answer carried it."""
+    body = getattr(exc, "json_body", None)
+    error = body.get("error") if isinstance(body, dict) else None
+    return error.get("type") if isinstance(error, dict) else None
 
 
 def idempotency_key_for(request_id: str, attempt: int) -> str:

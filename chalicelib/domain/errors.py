@@ -128,6 +128,11 @@ class ChangeNotAllowed(DomainError):
     default_message = "The service's terms do not allow this change so close to the start."
 
 
+class RefundRefused(DomainError):
+    code = "REFUND_REFUSED"
+    default_message = "The payment provider refused this refund; an admin must settle it."
+
+
 class ConcurrentUpdate(DomainError):
     code = "CONCURRENT_UPDATE"
     default_message = "The resource changed while this request was processed; retry."

@@ -5,7 +5,8 @@ older snapshot arriving late changes nothing) and each Refund by id with its las
 never overwritten by `pending`). Whatever order `charge.refunded`, `refund.updated` and `refund.failed` arrive
 in, and however often, the same facts give the same state:
 REFUNDED when everything paid came back; REFUND_PENDING while a refund asked for is not confirmed;
-PARTIALLY_REFUNDED when part came back; PAID otherwise. A failed refund is flagged for an admin.
+PARTIALLY_REFUNDED when part came back; PAID otherwise. A failed refund is flagged for an admin, and so is one
+Stripe refused to create (recorded failed, never sent again: an admin's retry is a new attempt).
 """
 from __future__ import annotations
 
@@ -40,11 +41,17 @@ def _expected(payment: Payment) -> int:
     return sum(r.amount for r in payment.refunds if r.status not in FAILED_STATES)
 
 
-def derived_status(payment: Payment, paid: int) -> PaymentStatus:
+def refunded_amount(payment: Payment) -> int:
+    """What came back to the customer as far as Stripe told us (the amount a "refund issued" message states)."""
     succeeded = sum(r.amount for r in payment.refunds if r.status == "succeeded")
-    failed = any(r.status in FAILED_STATES for r in payment.refunds)
     # After a failure the charge's snapshot may still count the failed amount: trust confirmed refunds only.
-    refunded = succeeded if failed else max(succeeded, payment.amount_refunded or 0)
+    # A refund Stripe refused to create (no id) never reached the charge, so it casts no such doubt.
+    failed = any(r.status in FAILED_STATES and r.id for r in payment.refunds)
+    return succeeded if failed else max(succeeded, payment.amount_refunded or 0)
+
+
+def derived_status(payment: Payment, paid: int) -> PaymentStatus:
+    refunded = refunded_amount(payment)
     if paid > 0 and refunded >= paid:
         return P.REFUNDED
     if refunded < _expected(payment):
@@ -156,6 +163,28 @@ def decide_refund_sent(refund: Mapping[str, Any]) -> Decide:
         return Change(current.with_changes(payment=payment,
                                            payment_status=derived_status(payment, paid_amount(current))),
                       "payment.refund_sent")
+    return decide
+
+
+def decide_refund_refused(attempt: int, why: Mapping[str, Any], now: datetime) -> Decide:
+    """Stripe refused to create refund `attempt` (a 4xx: the charge is already refunded or disputed, the amount is
+    more than is left...). Sending it again with the same key can never succeed, so it is recorded `failed` (no
+    longer sent by anyone; an admin's new refund is a new attempt, so a new key) and flagged for an admin with
+    Stripe's reason (`why`). Nothing to do when that attempt is no longer `requested` (an event or a concurrent
+    send told its outcome first)."""
+    def decide(current: ServiceRequest) -> Change | None:
+        payment = current.payment
+        record = next((r for r in payment.refunds if r.attempt == attempt and r.status == "requested"), None)
+        if record is None:
+            return None
+        note = ReconciliationNote("refund_refused", payment.paid_session_id or payment.session_id, now,
+                                  {**why, "attempt": attempt, "amount": record.amount})
+        payment = replace(payment, refunds=tuple(replace(r, status="failed") if r is record else r
+                                                 for r in payment.refunds),
+                          reconciliation_notes=payment.reconciliation_notes + (note,))
+        return Change(current.with_changes(payment=payment,
+                                           payment_status=derived_status(payment, paid_amount(current))),
+                      "payment.refund_refused", why.get("providerCode") or why.get("providerMessage"))
     return decide
 
 

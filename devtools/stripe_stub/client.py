@@ -48,6 +48,9 @@ class StubClient:
     def refund(self, session_id: str, amount: int | None = None, deliver: bool = True) -> dict:
         return self._call("POST", f"/_stub/sessions/{session_id}/refund", {"amount": amount, "deliver": deliver})
 
+    def dispute(self, session_id: str) -> dict:
+        return self._call("POST", f"/_stub/sessions/{session_id}/dispute", {})
+
     def deliveries(self, event_id: str | None = None) -> list[dict]:
         query = f"?event_id={event_id}" if event_id else ""
         return self._call("GET", "/_stub/deliveries" + query)["data"]

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 from devtools.stripe_stub.account import StripeStub
 from devtools.stripe_stub.errors import ApiError
 
-SESSION_ACTION_PATH = re.compile(r"^/_stub/sessions/([^/]+)/(pay|settle|refund)$")
+SESSION_ACTION_PATH = re.compile(r"^/_stub/sessions/([^/]+)/(pay|settle|refund|dispute)$")
 
 # A control gets (stub, HTTP method, JSON body, query string) and returns the JSON answer.
 Control = Callable[[StripeStub, str, dict, str], Any]
@@ -93,12 +93,15 @@ def _stats(stub: StripeStub, method: str, data: dict, query: str) -> Any:
 
 
 def _session_action(stub: StripeStub, session_id: str, action: str, data: dict) -> Any:
-    """POST /_stub/sessions/{id}/pay|settle|refund: the customer's (or the dashboard's) action, as JSON."""
+    """POST /_stub/sessions/{id}/pay|settle|refund|dispute: the customer's (or the dashboard's, or the
+    cardholder's bank's) action, as JSON."""
     stub.expire_overdue(wait=True)  # a session past expires_at cannot be paid
     if action == "pay":
         session, events = stub.pay(session_id, data.get("outcome", "paid"))
     elif action == "settle":
         session, events = stub.settle(session_id, data.get("result", "succeeded"))
+    elif action == "dispute":
+        session, events = stub.dispute_session(session_id)
     else:
         session, events = stub.refund_session(session_id, data.get("amount"))
     # deliver=false leaves the events undelivered (a lost webhook, for reconciliation tests)

@@ -3,7 +3,9 @@
 Charges carry empty `metadata`, as Stripe's do (payment_intent_data.metadata stays on the PaymentIntent), so
 the app must match charge events by PaymentIntent. `POST /v1/refunds` answers the refund `pending`, then (per
 the `refund_outcome` setting) it succeeds (`charge.refunded` + `refund.updated`), fails (`refund.updated` +
-`refund.failed`, the charge unchanged) or stays pending (`charge.refunded` only).
+`refund.failed`, the charge unchanged) or stays pending (`charge.refunded` only). It refuses, as Stripe does, with
+400 `invalid_request_error`: `charge_already_refunded`, `amount_too_large` (more than is left), `charge_disputed`
+(after `/_stub/sessions/{id}/dispute`).
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ class Payments:
         self.charges[charge_id] = {
             "id": charge_id, "object": "charge", "amount": pi["amount"], "amount_captured": pi["amount"],
             "amount_refunded": 0, "captured": True, "created": self.now(), "currency": pi["currency"],
-            "livemode": False, "metadata": {}, "paid": True, "payment_intent": pi["id"],
+            "disputed": False, "livemode": False, "metadata": {}, "paid": True, "payment_intent": pi["id"],
             "refunded": False, "status": "succeeded",
         }
         pi.update(status="succeeded", amount_received=pi["amount"], latest_charge=charge_id)
@@ -51,6 +53,9 @@ class Payments:
         """The refund as created (`pending`) and the events that follow it, by `refund_outcome`."""
         with self.lock:
             charge = self._charge_for_refund(params)
+            if charge["disputed"]:
+                raise ApiError(400, f"Charge {charge['id']} has been charged back; cannot issue a refund.",
+                               code="charge_disputed")
             remaining = charge["amount"] - charge["amount_refunded"]
             if remaining <= 0:
                 raise ApiError(400, f"Charge {charge['id']} has already been refunded.",
@@ -122,3 +127,14 @@ class Payments:
                 params["amount"] = str(amount)
             return self.create_refund(params)
 
+    def dispute_session(self, session_id: str) -> tuple[dict, list[str]]:
+        """The cardholder disputes the checkout's charge (`disputed: true`): Stripe then refuses to refund it
+        (400 `charge_disputed`). No dispute object or event: the app does not handle disputes."""
+        with self.lock:
+            session = self._session_locked(session_id)
+            pi = self.payment_intents.get(session["payment_intent"] or "")
+            if pi is None or not pi["latest_charge"]:
+                raise ApiError(400, "This session has no charge to dispute.", code="charge_not_refundable")
+            charge = self.charges[pi["latest_charge"]]
+            charge["disputed"] = True
+            return copy.deepcopy(charge), []

@@ -9,7 +9,7 @@ import stripe
 
 from chalicelib.adapters.stripe_gateway import StripeGateway, idempotency_key_for, translate_error
 from chalicelib.api.errors import status_for
-from chalicelib.domain.errors import InvalidState, NotFound, PaymentProviderUnavailable, ValidationFailed
+from chalicelib.domain.errors import InvalidState, NotFound, PaymentProviderUnavailable, RefundRefused, ValidationFailed
 
 
 @pytest.mark.parametrize("error, expected, status", [
@@ -31,6 +31,48 @@ def test_stripe_errors_translate_to_domain_errors(error, expected, status):
     assert type(translated) is expected
     assert status_for(translated) == status
     assert translated.details["provider"] == "stripe"
+
+
+def _refused_body(code: str) -> dict:
+    return {"error": {"type": "invalid_request_error", "code": code, "message": "Charge ch_1 was refunded."}}
+
+
+@pytest.mark.parametrize("error", [
+    stripe.InvalidRequestError("Charge ch_1 has already been refunded.", None, code="charge_already_refunded",
+                               http_status=400, json_body=_refused_body("charge_already_refunded")),
+    stripe.InvalidRequestError("Charge ch_1 has been charged back", None, code="charge_disputed", http_status=400),
+    stripe.InvalidRequestError("Refund amount is greater than unrefunded amount", "amount", code="amount_too_large",
+                               http_status=400),
+    stripe.InvalidRequestError("No such payment_intent: 'pi_x'", "payment_intent", code="resource_missing",
+                               http_status=404),
+    stripe.IdempotencyError("Keys can only be used with the same parameters", http_status=400),
+    stripe.CardError("Your card was declined.", None, "card_declined", http_status=402),
+])
+def test_what_stripe_refuses_becomes_the_operations_refusal_with_stripes_reason(error):
+    refused = translate_error(stripe, error, RefundRefused)
+    assert type(refused) is RefundRefused and not refused.transient and status_for(refused) == 409
+    assert refused.details["providerCode"] == error.code and refused.details["providerStatus"] == error.http_status
+    assert refused.details["providerMessage"] == str(error.user_message)
+    assert type(translate_error(stripe, error)) is not RefundRefused  # other operations keep their translation
+
+
+def test_a_refusal_keeps_stripes_error_type():
+    error = stripe.InvalidRequestError("already refunded", None, code="charge_already_refunded", http_status=400,
+                                       json_body=_refused_body("charge_already_refunded"))
+    assert translate_error(stripe, error, RefundRefused).details["providerType"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("error", [
+    stripe.APIConnectionError("connection reset"),
+    stripe.APIError("boom", http_status=500),
+    stripe.APIError("lock timeout", http_status=409),
+    stripe.RateLimitError("slow down", http_status=429),
+    stripe.RateLimitError("slow down", http_status=400, code="rate_limit"),
+    stripe.AuthenticationError("bad key", http_status=401),
+])
+def test_what_retrying_may_fix_is_never_a_refusal(error):
+    translated = translate_error(stripe, error, RefundRefused)
+    assert type(translated) is PaymentProviderUnavailable and translated.transient
 
 
 def test_transient_failures_carry_retry_after_and_honour_stripes_header():
