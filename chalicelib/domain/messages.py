@@ -1,8 +1,8 @@
 """Which customer messages a change of a service request warrants, and each message's stable identity.
 
 A message is identified by (request id, kind, version): the version names the change it reports (the request's
-SEQUENCE for a confirmation, reschedule or cancellation, the payment state reached, the appointment start a
-reminder is for). The same change seen twice (a redelivered stream record, two reminder runs) yields the same id,
+SEQUENCE for a confirmation, reschedule or cancellation, the payment state reached, the refund state and amount
+reached, the appointment start a reminder is for). The same change seen twice (a redelivered stream record, two reminder runs) yields the same id,
 so the outbox stores it once and the customer gets it once.
 """
 from __future__ import annotations
@@ -10,21 +10,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.domain.booking import PaymentStatus, ServiceRequest, Status
+from chalicelib.domain.refunds import refunded_amount
 
 CONFIRMATION = "confirmation"
 RESCHEDULE = "reschedule"
 CANCELLATION = "cancellation"
 PAYMENT_RECEIVED = "payment-received"
 PAYMENT_FAILED = "payment-failed"
+REFUND_ISSUED = "refund-issued"
 REMINDER_24H = "reminder-24h"
 REMINDER_2H = "reminder-2h"
-KINDS = (CONFIRMATION, RESCHEDULE, CANCELLATION, PAYMENT_RECEIVED, PAYMENT_FAILED, REMINDER_24H, REMINDER_2H)
+KINDS = (CONFIRMATION, RESCHEDULE, CANCELLATION, PAYMENT_RECEIVED, PAYMENT_FAILED, REFUND_ISSUED, REMINDER_24H,
+         REMINDER_2H)
 REMINDER_KINDS = {"24h": REMINDER_24H, "2h": REMINDER_2H}
 LANGUAGES = ("en", "es")
 DEFAULT_LANGUAGE = "en"
 # ICS METHOD each kind attaches (None: no invite). A cancellation cancels the event; the others (re)state it.
 ICS_METHOD = {CONFIRMATION: "REQUEST", RESCHEDULE: "REQUEST", CANCELLATION: "CANCEL", REMINDER_24H: "REQUEST",
-              REMINDER_2H: "REQUEST", PAYMENT_RECEIVED: None, PAYMENT_FAILED: None}
+              REMINDER_2H: "REQUEST", PAYMENT_RECEIVED: None, PAYMENT_FAILED: None, REFUND_ISSUED: None}
+REFUNDED_STATES = (PaymentStatus.REFUNDED, PaymentStatus.PARTIALLY_REFUNDED)
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,15 @@ def _confirmed_now(old: ServiceRequest | None, new: ServiceRequest) -> bool:
     return new.status is Status.CONFIRMED and (old is None or old.status is not Status.CONFIRMED)
 
 
+def refund_version(request: ServiceRequest | None) -> str | None:
+    """The refund state a "refund issued" message reports ("refunded-10000", "partially_refunded-4000": state and
+    amount back so far), None while nothing came back. A second partial refund is a new version, so a new message;
+    the same state and amount reached again (e.g. after a refused refund) is the same message, sent once."""
+    if request is None or request.payment_status not in REFUNDED_STATES:
+        return None
+    return f"{request.payment_status.value.lower()}-{refunded_amount(request.payment)}"
+
+
 def messages_for_change(old: ServiceRequest | None, new: ServiceRequest | None) -> list[Message]:
     """The messages a change from `old` to `new` (None: absent) warrants, in the order to send them. A request
     without a customer e-mail gets none."""
@@ -72,6 +85,9 @@ def messages_for_change(old: ServiceRequest | None, new: ServiceRequest | None) 
         out.append(Message(PAYMENT_RECEIVED, "paid", new))
     if new.payment_status in (PaymentStatus.FAILED, PaymentStatus.EXPIRED) and was is not new.payment_status:
         out.append(Message(PAYMENT_FAILED, new.payment_status.value.lower(), new))
+    refund = refund_version(new)
+    if refund is not None and refund != refund_version(old):
+        out.append(Message(REFUND_ISSUED, refund, new))
     return out
 
 

@@ -17,8 +17,9 @@ from typing import Callable, Iterable, Protocol
 
 from chalicelib.domain import links
 from chalicelib.domain import messages as m
-from chalicelib.domain.booking import ServiceRequest, Status
+from chalicelib.domain.booking import PaymentStatus, ServiceRequest, Status
 from chalicelib.domain.invite import format_money, price_total
+from chalicelib.domain.refunds import refunded_amount
 from chalicelib.domain.zones import load_zone
 from chalicelib.observability import count, logger
 from chalicelib.services import calendar
@@ -134,13 +135,18 @@ def context(deps: OutboxDeps, message: m.Message) -> dict:
     member = catalog.members.get(request.placement.member_id)
     local = request.placement.start.astimezone(load_zone(request.placement.timezone))
     amount, currency = price_total(request.price or {})
-    refunded = request.payment.amount_refunded
+    paid_in = request.payment.currency or currency
+    refunded = refunded_amount(request.payment)
+    # A cancellation states the refund its terms allowed (on its way; Stripe has not reported it yet).
+    owed = request.cancellation.refund if request.cancellation else 0
     return {
         "service": service.name if service else request.service_id,
         "member": member.display_name if member else "-",
         "when": f"{local:%Y-%m-%d %H:%M} ({request.placement.timezone})",
         "address": request.address, "reference": request.id, "price": format_money(amount, currency),
-        "refund": format_money(refunded, currency) if refunded else None,
+        "refund": format_money(owed or refunded, paid_in) if owed or refunded else None,
+        "refunded": format_money(refunded, paid_in),
+        "refund_complete": request.payment_status is PaymentStatus.REFUNDED,
         "expired": request.status is Status.EXPIRED,
         "manage_url": calendar.portal_url(deps, request.id),
         "pay_again_url": calendar.portal_url(deps, request.id),

@@ -13,7 +13,9 @@ from chalicelib.adapters.ical import render as render_ics
 from chalicelib.adapters.mail_templates import render_mail
 from chalicelib.clock import FixedClock
 from chalicelib.domain import messages as m
-from chalicelib.domain.booking import PaymentStatus, Status
+from chalicelib.domain.booking import PaymentMethod, PaymentStatus, Status
+from chalicelib.domain.payment import RefundRecord
+from chalicelib.domain.terms import Assessment
 from chalicelib.domain.catalog import Catalog
 from chalicelib.services import outbox
 from chalicelib.settings import settings_from_env
@@ -53,6 +55,74 @@ def test_card_payments_confirm_and_failed_or_expired_payments_say_so():
     assert kinds(expired, expired) == []
 
 
+def refunded(request, status, *refunds, charge=None):
+    payment = request.payment.with_changes(amount=10000, currency="USD", amount_refunded=charge,
+                                           refunds=tuple(RefundRecord(*r) for r in refunds))
+    return request.with_changes(payment_status=status, payment=payment)
+
+
+def test_each_refund_state_reached_warrants_one_refund_issued_message():
+    paid = refunded(request(payment_method=PaymentMethod.CARD), PaymentStatus.PAID)
+    asked = refunded(paid, PaymentStatus.REFUND_PENDING, ("", 4000, "requested", None, 1))
+    part = refunded(paid, PaymentStatus.PARTIALLY_REFUNDED, ("re_1", 4000, "succeeded", None, 1))
+    more = refunded(paid, PaymentStatus.REFUND_PENDING, ("re_1", 4000, "succeeded", None, 1),
+                    ("", 1000, "requested", None, 2))
+    refused = refunded(paid, PaymentStatus.PARTIALLY_REFUNDED, ("re_1", 4000, "succeeded", None, 1),
+                       ("", 1000, "failed", None, 2))
+    part2 = refunded(paid, PaymentStatus.PARTIALLY_REFUNDED, ("re_1", 4000, "succeeded", None, 1),
+                     ("re_2", 1000, "succeeded", None, 2))
+    full = refunded(paid, PaymentStatus.REFUNDED, charge=10000)
+    assert kinds(paid, asked) == []  # asked for, not issued yet
+    assert kinds(asked, part) == [("refund-issued", "partially_refunded-4000")]
+    assert kinds(part, part.with_changes(sequence=part.sequence)) == []  # a write that changes no refund fact
+    assert kinds(part, more) == [] and kinds(more, part2) == [("refund-issued", "partially_refunded-5000")]
+    # A refused second refund brings back a state already announced: the same id, which the outbox stores once.
+    assert kinds(more, refused) == kinds(asked, part)
+    assert kinds(part2, full) == [("refund-issued", "refunded-10000")] and kinds(full, full) == []
+    hold = paid.with_changes(status=Status.PENDING_PAYMENT, payment_status=PaymentStatus.PENDING)
+    # A refund reported before the completion event: confirmed and refunded at once, never "payment received".
+    assert kinds(hold, full) == [("confirmation", "0"), ("refund-issued", "refunded-10000")]
+    assert kinds(full, full.with_changes(customer_email=None)) == []
+
+
+@pytest.mark.parametrize("language,complete,phrases", [
+    ("en", False, ("Refund issued: Cleaning", "Your refund has been issued: 40.00 USD of your payment of 100.00 USD")),
+    ("en", True, ("Refund issued: Cleaning", "Your refund has been issued: 40.00 USD is on its way")),
+    ("es", False, ("Reembolso emitido: Cleaning", "le devolvemos 40.00 USD de su pago de 100.00 USD")),
+    ("es", True, ("Reembolso emitido: Cleaning", "le devolvemos 40.00 USD a su tarjeta")),
+])
+def test_the_refund_issued_message_states_amount_currency_and_reference(language, complete, phrases):
+    title, text, html = render_mail(m.REFUND_ISSUED, language, {**CONTEXT, "refund_complete": complete})
+    subject, phrase = phrases
+    assert title.startswith(subject) and phrase in text and phrase in html
+    assert "sr_1" in text and "sr_1" in html
+
+
+def test_the_context_states_what_came_back_and_a_cancellation_the_refund_owed():
+    d = deps()
+    paid = refunded(request(payment_method=PaymentMethod.CARD), PaymentStatus.PARTIALLY_REFUNDED,
+                    ("re_1", 2500, "succeeded", None, 1), charge=2500)
+    values = outbox.context(d, m.Message(m.REFUND_ISSUED, m.refund_version(paid), paid))
+    assert (values["refunded"], values["refund_complete"], values["reference"]) == ("25.00 USD", False, paid.id)
+    cancelled = paid.with_changes(status=Status.CANCELLED, payment_status=PaymentStatus.REFUND_PENDING,
+                                  cancellation=Assessment(True, False, 0, 7500, "USD", NOW))
+    assert outbox.context(d, m.Message(m.CANCELLATION, "1", cancelled))["refund"] == "75.00 USD"
+
+
+def test_a_refund_message_recorded_twice_is_stored_and_sent_once():
+    d = deps()
+    paid = refunded(request(payment_method=PaymentMethod.CARD, language="es"), PaymentStatus.PAID)
+    full = refunded(paid, PaymentStatus.REFUNDED, charge=10000)
+    changes = [(paid, full), (paid, full)]  # a redelivered stream batch
+    first = outbox.record(d, [msg for old, new in changes for msg in m.messages_for_change(old, new)])
+    assert first == [f"{full.id}.refund-issued.refunded-10000"]
+    assert outbox.record(d, m.messages_for_change(paid, full)) == []
+    assert outbox.send_due(d)["sent"] == 1 and outbox.send_due(d)["sent"] == 0
+    [mail] = d.notifier.sent
+    assert mail["subject"].startswith("Reembolso emitido") and mail["attachments"] == ()
+    assert "100.00 USD" in mail["text"] and full.id in mail["text"]
+
+
 def test_ids_name_request_kind_and_version_and_reminders_follow_the_start():
     booked = request()
     assert m.reminder(booked, "24h").id == f"{booked.id}.reminder-24h.{int(booked.placement.start.timestamp())}"
@@ -66,7 +136,7 @@ def test_ids_name_request_kind_and_version_and_reminders_follow_the_start():
 
 CONTEXT = {"service": "Cleaning <script>", "member": "Ava", "when": "2026-11-27 09:00 (UTC)",
            "address": "<b>1 Main St</b> & co", "reference": "sr_1", "price": "100.00 USD", "refund": "40.00 USD",
-           "expired": False, "manage_url": "https://portal/requests/sr_1", "pay_again_url": "https://portal/x",
+           "refunded": "40.00 USD", "refund_complete": False, "expired": False, "manage_url": "https://portal/requests/sr_1", "pay_again_url": "https://portal/x",
            "calendar_url": "https://portal/links/t/calendar.ics", "reschedule_url": "https://portal/links/t/reschedule",
            "cancel_url": None}
 
