@@ -136,7 +136,8 @@ def test_ids_name_request_kind_and_version_and_reminders_follow_the_start():
 
 CONTEXT = {"service": "Cleaning <script>", "member": "Ava", "when": "2026-11-27 09:00 (UTC)",
            "address": "<b>1 Main St</b> & co", "reference": "sr_1", "price": "100.00 USD", "refund": "40.00 USD",
-           "refunded": "40.00 USD", "refund_complete": False, "expired": False, "manage_url": "https://portal/requests/sr_1", "pay_again_url": "https://portal/x",
+           "refunded": "40.00 USD", "refund_complete": False, "expired": False,
+           "manage_url": "https://portal/requests/sr_1", "pay_again_url": "https://portal/x",
            "calendar_url": "https://portal/links/t/calendar.ics", "reschedule_url": "https://portal/links/t/reschedule",
            "cancel_url": None}
 
