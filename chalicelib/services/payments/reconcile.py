@@ -7,8 +7,9 @@ Three phases, each idempotent, run in order:
           hold passed, or request no longer pending) -> expired at Stripe then EXPIRED;
   paid    PAID (or partly/pending refunded) requests of the last `PAID_LOOKBACK_DAYS` whose job starts no earlier
           than that (a bounded GSI query, never a Scan) not paid in Stripe -> flagged (note + audit); paid ones:
-          refunds decided here and not sent are sent (same idempotency key), and the PaymentIntent's refunds are
-          listed and applied (a refund made in Stripe's dashboard whose events never arrived, or parked ones).
+          refunds decided here and not sent are sent (same idempotency key; one Stripe refuses is recorded failed
+          and flagged, and no later run sends it), and the PaymentIntent's refunds are listed and applied (a refund
+          made in Stripe's dashboard whose events never arrived, or parked ones).
 A run that reaches its deadline saves a `Checkpoint` (phase, last request id done, counts so far) and the next
 invocation resumes there. A Stripe error on one item is counted in `errors` and left for the next run.
 """
