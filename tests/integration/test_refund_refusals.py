@@ -59,15 +59,19 @@ def test_a_refusal_is_flagged_and_no_later_run_sends_it_again(pay_api, users, st
 def test_refused_because_the_dashboard_refunded_first_then_an_admin_retries_with_a_new_key(pay_api, users, stub):
     request_id = paid(pay_api, users, stub, "r2", 10)
     stub.refund_session(stored(request_id).payment.session_id, 4000)  # dashboard refund, no webhook delivered
-    body = body_of(cancel(pay_api, users["a"], request_id))  # free window: asks for all 10000
-    assert body["paymentStatus"] == "PAID"
-    [note] = stored(request_id).payment.reconciliation_notes
+    stub.set_faults({"fail_next": 1, "fail_status": 502, "path_prefix": "/v1/refunds"})
+    body = body_of(cancel(pay_api, users["a"], request_id))  # free window: asks for all 10000; Stripe is down
+    assert body["paymentStatus"] == "REFUND_PENDING"
+    # The nightly run sends it (refused: more than is left) and records the dashboard refund.
+    assert reconcile(pay_api, users)["refundsRefused"] == 1
+    request = stored(request_id)
+    assert request.payment_status is PaymentStatus.PARTIALLY_REFUNDED
+    assert [(r.amount, r.status, r.attempt) for r in request.payment.refunds] == [
+        (10000, "failed", 1), (4000, "succeeded", None)]
+    [note] = request.payment.reconciliation_notes
     assert (note.details["providerCode"], note.details["amount"], note.details["attempt"]) == (
         "amount_too_large", 10000, 1)
-
-    reconcile(pay_api, users)  # records the dashboard refund; the refused one stays refused
-    request = stored(request_id)
-    assert request.payment_status is PaymentStatus.PARTIALLY_REFUNDED and refund_posts(stub) == 1
+    assert reconcile(pay_api, users)["refundsRefused"] == 0 and refund_posts(stub) == 2  # not sent again
 
     path = f"/admin/service-requests/{request_id}/refund"
     retried = admin_post(pay_api, users, path, {"reason": "refund the rest after the refusal"})

@@ -33,5 +33,7 @@ class ReconcileSummaryOut(Schema):
     flaggedPaidNotInStripe: int
     mismatches: int
     refunded: int
+    refundsRefused: int = Field(description="Refunds sent by this run that Stripe refused (recorded failed, flagged "
+                                            "refund_refused; no later run sends them again)")
     errors: int
     stripeCalls: int

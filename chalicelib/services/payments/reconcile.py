@@ -41,7 +41,7 @@ RECONCILE_ACTOR = "system:reconcile"
 RECONCILE_JOB = "reconcile_payments"
 NIGHT_DONE = "reconcile_payments#night"  # the UTC date whose reconciliation completed without errors
 SUMMARY_KEYS = ("open", "eventsReplayed", "fixedPaid", "fixedPending", "fixedFailed", "fixedExpired",
-                "expiredStale", "flaggedPaidNotInStripe", "mismatches", "refunded", "errors")
+                "expiredStale", "flaggedPaidNotInStripe", "mismatches", "refunded", "refundsRefused", "errors")
 # What closing a stale session at Stripe turned out to be (expiry.end_request) -> the count it adds to.
 STALE_SESSION_ENDED_AS = {"expired": "expiredStale", "paid": "fixedPaid", "awaitingSettlement": "fixedPending"}
 CHANGE_KEYS = tuple(key for key in SUMMARY_KEYS if key not in ("open", "errors"))  # they add up to `changed`
@@ -286,9 +286,15 @@ def _check_paid(run: _Run, request: ServiceRequest) -> None:
 
 def _check_refunds(run: _Run, request: ServiceRequest) -> None:
     """One list call per paid request: what Stripe refunded is what the request records."""
+    refused_before = _refusals(request)
     request = send_unsent(run.deps, request, RECONCILE_ACTOR)
+    run.summary["refundsRefused"] += _refusals(request) - refused_before
     intent = request.payment.payment_intent_id
     if not intent:
         return
     for refund in run.deps.stripe.list_refunds(intent):
         run.apply(request, decide_refund_facts(None, refund, None, run.now), counted_as="refunded")
+
+
+def _refusals(request: ServiceRequest) -> int:
+    return sum(1 for note in request.payment.reconciliation_notes if note.kind == "refund_refused")
