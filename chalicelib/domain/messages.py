@@ -2,8 +2,8 @@
 
 A message is identified by (request id, kind, version): the version names the change it reports (the request's
 SEQUENCE for a confirmation, reschedule or cancellation, the payment state reached, the refund state and amount
-reached, the appointment start a reminder is for). The same change seen twice (a redelivered stream record, two reminder runs) yields the same id,
-so the outbox stores it once and the customer gets it once.
+reached, the appointment start a reminder is for). The same change seen twice (a redelivered stream record, two
+reminder runs) yields the same id, so the outbox stores it once and the customer gets it once.
 """
 from __future__ import annotations
 
