@@ -89,8 +89,32 @@ class StripeGateway:
         InvalidState (this attempt's key was already used with different parameters),
         PaymentProviderUnavailable (network, timeout, 5xx, rate limit, credentials; retry_after set).
         """
-        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-            raise ValidationFailed("amount must be a positive integer in minor units", {"amount": amount})
+        _check_amount(amount)
+        line = {"quantity": 1, "price_data": {"currency": currency.lower() if isinstance(currency, str) else currency,
+                                              "unit_amount": amount, "product_data": {"name": description}}}
+        return self._create_session(request_id, {"serviceRequestId": request_id}, [line], currency, expires_at,
+                                    customer_email, success_url or _fill(self._success_template, request_id),
+                                    cancel_url or _fill(self._cancel_template, request_id), attempt)
+
+    def create_series_checkout_session(self, *, series_id: str, lines: list[tuple[str, str, int]], currency: str,
+                                       expires_at: datetime | int, customer_email: str | None = None,
+                                       attempt: int = 1) -> dict:
+        """One Checkout Session paying for a whole series: one line per occurrence (`lines`: (request id, name,
+        amount)). `client_reference_id` and the metadata carry the series id (events about the session and its
+        PaymentIntent find the occurrences by it); the Idempotency-Key is `checkout-<series_id>-<attempt>`.
+        Raises as create_checkout_session."""
+        for _, _, amount in lines:
+            _check_amount(amount)
+        items = [{"quantity": 1, "price_data": {"currency": str(currency).lower(), "unit_amount": amount,
+                                                "product_data": {"name": name}}} for _, name, amount in lines]
+        first = lines[0][0] if lines else series_id
+        return self._create_session(series_id, {"seriesId": series_id}, items, currency, expires_at, customer_email,
+                                    _fill(self._success_template, first), _fill(self._cancel_template, first),
+                                    attempt)
+
+    def _create_session(self, reference: str, metadata: dict, line_items: list[dict], currency: str,
+                        expires_at: datetime | int, customer_email: str | None, success_url: str | None,
+                        cancel_url: str | None, attempt: int) -> dict:
         if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()):
             raise ValidationFailed("currency must be a 3-letter ISO code", {"currency": currency})
         if attempt < 1:
@@ -99,19 +123,13 @@ class StripeGateway:
         if expires < epoch_seconds(self._clock) + MIN_HOLD_SECONDS:
             raise ValidationFailed("expires_at must be at least 30 minutes ahead", {"expiresAt": expires})
         params: dict[str, Any] = {
-            "mode": "payment",
-            "line_items": [{"quantity": 1, "price_data": {
-                "currency": currency.lower(), "unit_amount": amount, "product_data": {"name": description}}}],
-            "client_reference_id": request_id,
-            "metadata": {"serviceRequestId": request_id},
-            "payment_intent_data": {"metadata": {"serviceRequestId": request_id}},
-            "expires_at": expires,
-            "success_url": success_url or _fill(self._success_template, request_id),
-            "cancel_url": cancel_url or _fill(self._cancel_template, request_id),
+            "mode": "payment", "line_items": line_items, "client_reference_id": reference, "metadata": metadata,
+            "payment_intent_data": {"metadata": dict(metadata)}, "expires_at": expires,
+            "success_url": success_url, "cancel_url": cancel_url,
         }
         if customer_email:
             params["customer_email"] = customer_email
-        key = idempotency_key_for(request_id, attempt)
+        key = idempotency_key_for(reference, attempt)
         with self._translated("create_checkout_session"):
             session = self._client.v1.checkout.sessions.create(params=_drop_none(params),
                                                                options={"idempotency_key": key})
@@ -295,6 +313,11 @@ def _error_type(exc: Exception) -> str | None:
     body = getattr(exc, "json_body", None)
     error = body.get("error") if isinstance(body, dict) else None
     return error.get("type") if isinstance(error, dict) else None
+
+
+def _check_amount(amount: Any) -> None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ValidationFailed("amount must be a positive integer in minor units", {"amount": amount})
 
 
 def idempotency_key_for(request_id: str, attempt: int) -> str:

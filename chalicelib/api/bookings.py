@@ -61,8 +61,12 @@ def series_draft_from(body: CreateServiceRequestIn) -> series.SeriesDraft:
 
 
 def series_view(result: series.SeriesResult) -> dict:
-    return {"seriesId": result.series_id, "rrule": result.rrule, "tz": result.tz,
-            "items": [portal_view(r) for r in result.booked], "skipped": list(result.skipped)}
+    """A card series' one checkout (link, hold, error) is also answered at the top, as for a single booking."""
+    items = [portal_view(r) for r in result.booked]
+    waiting = next((item for item in items if item["status"] == Status.PENDING_PAYMENT.value), {})
+    return {"seriesId": result.series_id, "rrule": result.rrule, "tz": result.tz, "items": items,
+            "skipped": list(result.skipped), "checkoutUrl": waiting.get("checkoutUrl"),
+            "holdExpiresAt": waiting.get("holdExpiresAt"), "paymentError": waiting.get("paymentError")}
 
 
 @endpoint(bp, "/services/{service_id}/availability", summary="Bookable slots with remaining counts",

@@ -185,7 +185,8 @@ def job_from_doc(d: dict) -> "JobRecord":
 # code does not know are kept as they are.
 PAYMENT_KEYS = ("sessionId", "checkoutUrl", "amount", "currency", "attempt", "sessionCreatedAt", "awaitingSettlement",
                 "paidAt", "paidSessionId", "paymentIntentId", "lastEventId", "amountRefunded", "refundedAt",
-                "collectedAt", "collectedBy", "error", "reconciliationNotes", "chargeId", "refunds", "refundAttempts")
+                "collectedAt", "collectedBy", "error", "reconciliationNotes", "chargeId", "refunds", "refundAttempts",
+                "sessionTotal")
 NOTE_KEYS = ("kind", "sessionId", "at")  # every note has these; the rest of a note is its kind's details
 
 
@@ -198,7 +199,7 @@ def payment_to_doc(p: Payment) -> dict:
            "refundedAt": _iso_or_none(p.refunded_at), "collectedAt": _iso_or_none(p.collected_at),
            "collectedBy": p.collected_by, "error": _checkout_error_to_doc(p.error) if p.error else None,
            "reconciliationNotes": [_note_to_doc(n) for n in p.reconciliation_notes] or None,
-           "chargeId": p.charge_id, "refundAttempts": p.refund_attempts,
+           "chargeId": p.charge_id, "refundAttempts": p.refund_attempts, "sessionTotal": p.session_total,
            "refunds": [{"id": r.id, "amount": r.amount, "status": r.status, "reason": r.reason, "attempt": r.attempt}
                        for r in p.refunds] or None}
     return {**{k: v for k, v in doc.items() if v is not None}, **p.extra}
@@ -217,7 +218,7 @@ def payment_from_doc(d: dict | None) -> Payment:
         collected_at=_time_or_none(d.get("collectedAt")), collected_by=d.get("collectedBy"),
         error=_checkout_error_from_doc(d["error"]) if d.get("error") else None,
         reconciliation_notes=tuple(_note_from_doc(n) for n in d.get("reconciliationNotes") or ()),
-        charge_id=d.get("chargeId"), refund_attempts=d.get("refundAttempts"),
+        charge_id=d.get("chargeId"), refund_attempts=d.get("refundAttempts"), session_total=d.get("sessionTotal"),
         refunds=tuple(RefundRecord(r["id"], int(r["amount"]), r["status"], r.get("reason"), r.get("attempt"))
                       for r in d.get("refunds") or ()),
         extra={k: v for k, v in d.items() if k not in PAYMENT_KEYS})

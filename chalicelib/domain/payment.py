@@ -67,7 +67,11 @@ class RefundRecord:
 class Payment:
     session_id: str | None = None  # the current attempt's Checkout Session
     checkout_url: str | None = None
-    amount: int | None = None  # minor units asked for in the current session
+    amount: int | None = None  # minor units asked for in the current session (this request's line of it)
+    # The whole session's amount when one session pays for several requests (a card series: one line per
+    # occurrence); None when the session is this request's alone. Set, the payment is shared: its PaymentIntent and
+    # charge belong to the series, so refunds count for this request only when they are attributed to it.
+    session_total: int | None = None
     currency: str | None = None
     attempt: int | None = None  # Checkout Session attempts so far (part of Stripe's idempotency key)
     session_created_at: datetime | None = None
@@ -101,6 +105,11 @@ class Payment:
             return None
         return replace(self, reconciliation_notes=self.reconciliation_notes + (note,))
 
+    @property
+    def shared(self) -> bool:
+        """One Checkout Session (and PaymentIntent) pays for this request and others of its series."""
+        return self.session_total is not None
+
     def bound_to_another_session(self, session_id: str | None) -> bool:
         """A session of an older attempt: the request has moved on to `self.session_id`."""
         return self.session_id is not None and self.session_id != session_id
@@ -127,8 +136,9 @@ Decide = Callable[[ServiceRequest], "Change | None"]
 
 # --- card checkout and cash ----------------------------------------------------------------------------------
 def decide_checkout_opened(session: Mapping[str, Any], amount: int, currency: str, attempt: int, now: datetime,
-                           hold_until: datetime) -> Decide:
-    """A new Checkout Session was created: bind it (and its expiry as the hold) to a still-unpaid request."""
+                           hold_until: datetime, session_total: int | None = None) -> Decide:
+    """A new Checkout Session was created: bind it (and its expiry as the hold) to a still-unpaid request.
+    `session_total`: the session's whole amount when it pays for a series (`amount` is this request's line)."""
     def decide(current: ServiceRequest) -> Change | None:
         if current.status is not S.PENDING_PAYMENT or current.payment_status not in OPEN_PAYMENT:
             return None
@@ -136,7 +146,8 @@ def decide_checkout_opened(session: Mapping[str, Any], amount: int, currency: st
             return None
         payment = current.payment.with_changes(
             session_id=session["id"], checkout_url=session.get("url"), amount=amount, currency=currency,
-            attempt=attempt, session_created_at=now, awaiting_settlement=False, error=None)
+            attempt=attempt, session_created_at=now, awaiting_settlement=False, error=None,
+            session_total=session_total)
         return Change(current.with_changes(payment_status=P.PENDING, payment=payment, hold_expires_at=hold_until),
                       "payment.checkout_opened", f"attempt {attempt}")
     return decide
@@ -163,7 +174,9 @@ def decide_paid(session: Mapping[str, Any], event_id: str | None, now: datetime)
         if current.payment_status not in PAYMENT_ALLOWED_FROM[P.PAID]:
             return None  # already PAID/REFUNDED (or not a card payment)
         payment = current.payment
-        if payment.amount is not None:
+        if payment.shared:  # a series' session: Stripe reports the whole session's amount
+            expected_amount, expected_currency = payment.session_total, payment.currency
+        elif payment.amount is not None:
             expected_amount, expected_currency = payment.amount, payment.currency
         else:
             expected_amount, expected_currency = amount_due(current)

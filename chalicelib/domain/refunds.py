@@ -7,6 +7,13 @@ in, and however often, the same facts give the same state:
 REFUNDED when everything paid came back; REFUND_PENDING while a refund asked for is not confirmed;
 PARTIALLY_REFUNDED when part came back; PAID otherwise. A failed refund is flagged for an admin, and so is one
 Stripe refused to create (recorded failed, never sent again: an admin's retry is a new attempt).
+
+A shared payment (one Checkout Session for a card series, `Payment.shared`) has one PaymentIntent and one charge
+for every occurrence, so the charge's `amount_refunded` says nothing about one occurrence: only refunds attributed
+to the request count (its id in the refund's metadata, as every refund this app sends carries, or a refund id it
+recorded). A refund of the shared PaymentIntent attributed to no occurrence (made in Stripe's dashboard) changes
+no occurrence's state: it is flagged (`unattributed_refund`) for an admin, on the occurrence the service routes
+it to (services/payments/shared.py).
 """
 from __future__ import annotations
 
@@ -59,12 +66,14 @@ def derived_status(payment: Payment, paid: int) -> PaymentStatus:
     return P.PARTIALLY_REFUNDED if refunded > 0 else P.PAID
 
 
-def with_refund(payment: Payment, refund: Mapping[str, Any]) -> Payment:
+def with_refund(payment: Payment, refund: Mapping[str, Any], request_id: str | None = None) -> Payment:
     """`payment` knowing `refund` (a Stripe Refund) at its reported status. A refund this app asked for is
-    recognised by the attempt in its metadata even before its id was recorded."""
+    recognised by the attempt in its metadata even before its id was recorded (only when the metadata names
+    `request_id` or no request: attempt numbers are per request, and a series' occurrences share a PaymentIntent)."""
     rid = str(refund.get("id") or "")
     status = str(refund.get("status") or "pending")
-    attempt = _attempt_of(refund)
+    named = named_request(refund)
+    attempt = _attempt_of(refund) if named is None or named == request_id else None
     old = next((r for r in payment.refunds if r.id == rid or (attempt is not None and r.attempt == attempt)), None)
     if old is not None and old.id == rid and (
             old.status == status or (old.status in TERMINAL_STATES and status not in FAILED_STATES)):
@@ -75,6 +84,18 @@ def with_refund(payment: Payment, refund: Mapping[str, Any]) -> Payment:
                           refund.get("reason") or (old.reason if old else None), old.attempt if old else attempt)
     others = tuple(r for r in payment.refunds if r is not old)
     return replace(payment, refunds=others + (record,))
+
+
+def named_request(refund: Mapping[str, Any]) -> str | None:
+    """The service request a refund's metadata names (every refund this app sends carries it)."""
+    metadata = refund.get("metadata") if isinstance(refund.get("metadata"), dict) else {}
+    value = metadata.get("serviceRequestId")
+    return value if isinstance(value, str) and value else None
+
+
+def attributed_to(payment: Payment, refund: Mapping[str, Any], request_id: str) -> bool:
+    """The refund is this request's: its metadata names the request, or the request recorded its id."""
+    return named_request(refund) == request_id or any(r.id and r.id == refund.get("id") for r in payment.refunds)
 
 
 def _attempt_of(refund: Mapping[str, Any]) -> int | None:
@@ -97,20 +118,29 @@ def decide_refund_facts(charge: Mapping[str, Any] | None, refund: Mapping[str, A
             payment = payment.with_changes(paid_at=payment.paid_at or now)
             status = S.CONFIRMED if current.status in STATUS_ALLOWED_FROM[S.CONFIRMED] else current.status
         if charge is not None:
+            # A shared charge's amount_refunded sums every occurrence's refunds: it is not this request's.
             reported = int(charge.get("amount_refunded") or 0)
             payment = payment.with_changes(
-                amount_refunded=max(reported, payment.amount_refunded or 0),
+                amount_refunded=payment.amount_refunded if payment.shared else max(reported,
+                                                                                   payment.amount_refunded or 0),
                 charge_id=payment.charge_id or charge.get("id"),
                 payment_intent_id=payment.payment_intent_id or charge.get("payment_intent"))
-        if refund is not None:
-            payment = with_refund(payment, refund)
+        if refund is not None and payment.shared and not attributed_to(payment, refund, current.id):
+            if named_request(refund) is not None:
+                return None  # another occurrence's refund
+            payment = _flag_unattributed(payment, refund, now)
+        elif refund is not None:
+            payment = with_refund(payment, refund, current.id)
             payment = _flag_failure(payment, refund, now) if refund.get("status") in FAILED_STATES else payment
         new_status = derived_status(payment, paid_amount(current))
         if payment == before and new_status is current.payment_status:
             return None
         if new_status is P.REFUNDED and current.payment_status is not P.REFUNDED:
             payment = payment.with_changes(refunded_at=now)
-        action = "payment.refund_failed" if _newly_failed(before, payment) else f"payment.{new_status.value.lower()}"
+        flagged = len(payment.reconciliation_notes) > len(before.reconciliation_notes)
+        action = ("payment.refund_failed" if _newly_failed(before, payment)
+                  else "payment.refund_unattributed" if flagged and new_status is current.payment_status
+                  else f"payment.{new_status.value.lower()}")
         return Change(current.with_changes(payment_status=new_status, status=status, payment=payment.seen(event_id)),
                       action)
     return decide
@@ -128,6 +158,18 @@ def _flag_failure(payment: Payment, refund: Mapping[str, Any], now: datetime) ->
         return payment
     note = ReconciliationNote("refund_failed", payment.paid_session_id or payment.session_id, now, {
         "refundId": rid, "amount": refund.get("amount"), "failureReason": refund.get("failure_reason")})
+    return replace(payment, reconciliation_notes=payment.reconciliation_notes + (note,))
+
+
+def _flag_unattributed(payment: Payment, refund: Mapping[str, Any], now: datetime) -> Payment:
+    """A refund of a series' shared PaymentIntent that names no occurrence (made in Stripe's dashboard): which
+    occurrence it was for is an admin's call, so no state changes; one note per refund."""
+    rid = refund.get("id")
+    if any(n.kind == "unattributed_refund" and n.details.get("refundId") == rid
+           for n in payment.reconciliation_notes):
+        return payment
+    note = ReconciliationNote("unattributed_refund", payment.paid_session_id or payment.session_id, now, {
+        "refundId": rid, "amount": refund.get("amount"), "status": refund.get("status")})
     return replace(payment, reconciliation_notes=payment.reconciliation_notes + (note,))
 
 
@@ -157,7 +199,7 @@ def decide_refund_sent(refund: Mapping[str, Any]) -> Decide:
     """Stripe answered the creation of one of this app's refunds: record its id (and status, unless an event
     already told a later one)."""
     def decide(current: ServiceRequest) -> Change | None:
-        payment = with_refund(current.payment, refund)
+        payment = with_refund(current.payment, refund, current.id)
         if payment == current.payment:
             return None
         return Change(current.with_changes(payment=payment,

@@ -58,7 +58,15 @@ class CapacityReleased:
         return [self.request.placement.local_date]
 
 
-Event = Union[BookingCreated, BookingMoved, BookingCancelled, CapacityReleased]
+@dataclass(frozen=True)
+class SeriesBooked:
+    """Every occurrence of a series stands (each already settled as a BookingCreated). A card series gets its
+    one Checkout Session here."""
+    series_id: str
+    requests: tuple[ServiceRequest, ...]
+
+
+Event = Union[BookingCreated, BookingMoved, BookingCancelled, CapacityReleased, SeriesBooked]
 E = TypeVar("E")
 D = TypeVar("D")
 Handler = Callable[[Any], Any]
@@ -96,3 +104,11 @@ def latest_request(request: ServiceRequest, results: list[Any]) -> ServiceReques
         if isinstance(result, ServiceRequest):
             request = result
     return request
+
+
+def latest_requests(requests: tuple[ServiceRequest, ...], results: list[Any]) -> tuple[ServiceRequest, ...]:
+    """The occurrences as the last handler that changed them returned them (a tuple of requests)."""
+    for result in results:
+        if isinstance(result, (list, tuple)) and all(isinstance(r, ServiceRequest) for r in result):
+            requests = tuple(result)
+    return requests

@@ -16,8 +16,9 @@ How a series is booked:
 - `skipConflicts`: occurrences with a capacity conflict are left out and listed in `skipped` (index, start,
   code); everything else is booked. Other errors still roll the whole series back. If every occurrence
   conflicts, the first conflict is answered (nothing is booked).
-- After the whole series stands, each booking is settled (BookingCreated: a CARD booking gets its own Checkout
-  Session; realtime pushes), so a rolled-back series never opened a payment.
+- After the whole series stands, each booking is settled (BookingCreated: realtime pushes), then the series
+  (SeriesBooked: a CARD series gets ONE Checkout Session, a line per occurrence, see
+  services/payments/series_checkout.py), so a rolled-back series never opened a payment.
 - Idempotency: the whole series is one submission under the client's Idempotency-Key (the stored outcome, 201
   or a deterministic 4xx, is replayed). A transient failure rolls back and is not stored, so a retry starts over.
 - Exactly once across crashes: the key claims a series id (series_claims) and each occurrence's request id
@@ -45,6 +46,7 @@ from chalicelib.domain.zones import load_zone
 from chalicelib.observability import count, logger
 from chalicelib.services import booking, changes, service_areas
 from chalicelib.services.catalog import require_service
+from chalicelib.services.events import SeriesBooked, latest_requests
 from chalicelib.services.ports import Outcome, SeriesClaims
 from chalicelib.services.retry import with_retries
 from chalicelib.services.submissions import SubmissionDeps, once_per_key
@@ -113,6 +115,7 @@ def create(deps: SeriesDeps, principal: Principal, draft: SeriesDraft,
         raise
     settled = tuple(booking.finish_recovered(deps, r) if r.id in recovered else booking.settle(deps, r)
                     for r in booked)
+    settled = latest_requests(settled, deps.events.publish(SeriesBooked(series_id, settled)))
     count("SeriesBooked")
     return SeriesResult(series_id=series_id, rrule=rule.to_rrule_string(), tz=tz, booked=settled,
                         skipped=tuple(skipped))

@@ -70,7 +70,7 @@ def test_every_field_survives_a_round_trip():
                    error=CheckoutError("X", "m", AT, 3),
                    reconciliation_notes=(ReconciliationNote("k", "cs", AT, {"status": "EXPIRED"}),),
                    charge_id="ch", refunds=(RefundRecord("re", 5, "pending", "requested_by_customer", 1),),
-                   refund_attempts=2, extra={"other": 1})
+                   refund_attempts=2, session_total=3, extra={"other": 1})
     assert all(getattr(full, f.name) not in (None, ()) for f in dataclasses.fields(Payment))
     doc = codec.payment_to_doc(full)
     assert codec.payment_from_doc(json.loads(json.dumps(doc))) == full

@@ -138,6 +138,10 @@ class SeriesBookingOut(Schema):
     tz: str
     items: list[ServiceRequestOut]
     skipped: list[SkippedOccurrenceOut]
+    checkoutUrl: str | None = Field(default=None, description="A card series is paid once: one Checkout Session "
+                                    "with a line per occurrence (every item carries the same link and hold).")
+    holdExpiresAt: InstantOut | None = Field(default=None, description="When the series' unpaid hold ends.")
+    paymentError: dict | None = None  # why checkoutUrl is null (Stripe unavailable): retry with POST .../checkout
 
 
 class BookingCreatedOut(RootModel[ServiceRequestOut | SeriesBookingOut]):

@@ -2,6 +2,8 @@
 
 One job per module:
   checkout    open or resume a card checkout (after booking, or asked by the customer); cash collected
+  series_checkout  one Checkout Session for a whole card series (a line per occurrence)
+  shared      which occurrences a series session's (or shared PaymentIntent's) events are about
   webhooks    Stripe events: verify, claim once, apply
   expiry      release holds that ran out (schedule, every 5 minutes)
   reconcile   converge on Stripe's state (nightly), in checkpointed phases
@@ -14,11 +16,12 @@ pushes availability itself. The decisions themselves are pure and live in chalic
 """
 from chalicelib.domain.payment import amount_due
 from chalicelib.services.payments.checkout import (SESSION_MIN_LIFETIME, CheckoutDeps, checkout_after_booking,
-                                                   cod_collected, resume_checkout)
+                                                   cod_collected)
+from chalicelib.services.payments.series_checkout import SeriesCheckoutDeps, checkout_series, resume_checkout
 from chalicelib.services.payments.expiry import expire_holds
 from chalicelib.services.payments.reconcile import RECONCILE_JOB, reconcile_payments, reconcile_tonight
 from chalicelib.services.payments.webhooks import HANDLERS, process_event, receive_webhook
 
-__all__ = ["CheckoutDeps", "HANDLERS", "RECONCILE_JOB", "SESSION_MIN_LIFETIME", "amount_due", "checkout_after_booking",
+__all__ = ["CheckoutDeps", "HANDLERS", "RECONCILE_JOB", "SESSION_MIN_LIFETIME", "amount_due", "checkout_after_booking", "checkout_series",
            "cod_collected", "expire_holds", "process_event", "receive_webhook", "reconcile_payments", "reconcile_tonight",
-           "resume_checkout"]
+           "resume_checkout", "SeriesCheckoutDeps"]

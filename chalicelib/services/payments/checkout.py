@@ -33,8 +33,10 @@ class CheckoutDeps(TransitionDeps, Protocol):
 
 def checkout_after_booking(deps: CheckoutDeps, request: ServiceRequest) -> ServiceRequest:
     """The BookingCreated handler (services/handlers.py): opens the Checkout Session of a new CARD request. Never
-    raises for a Stripe failure (the request keeps UNPAID, its hold keeps expiring, `payment.error` says why)."""
-    if request.payment_method is not PaymentMethod.CARD or request.status is not Status.PENDING_PAYMENT:
+    raises for a Stripe failure (the request keeps UNPAID, its hold keeps expiring, `payment.error` says why).
+    An occurrence of a series is left alone: the series opens one session for all of them (series_checkout)."""
+    if request.payment_method is not PaymentMethod.CARD or request.status is not Status.PENDING_PAYMENT \
+            or request.series_id is not None:
         return request
     return _open_session(deps, request, attempt=1, raise_on_error=False)
 
@@ -86,7 +88,7 @@ def _open_session(deps: CheckoutDeps, current: ServiceRequest, attempt: int, rai
         logger.warning("checkout session not created", extra={"serviceRequestId": current.id, "code": exc.code})
         if raise_on_error:
             raise
-        return _record_checkout_error(deps, current, attempt, exc)
+        return record_checkout_error(deps, current, attempt, exc)
     hold = datetime.fromtimestamp(int(session["expires_at"]), timezone.utc)
     decide = decide_checkout_opened(session, amount, currency, attempt, now, hold_until=hold)
     _, saved = apply_transition(deps, current.id, decide, CHECKOUT_ACTOR)
@@ -105,7 +107,7 @@ def _unstored_session(deps: CheckoutDeps, current: ServiceRequest) -> dict:
     raise InvalidState("This payment attempt's session could not be found.", {"serviceRequestId": current.id})
 
 
-def _record_checkout_error(deps: CheckoutDeps, current: ServiceRequest, attempt: int,
+def record_checkout_error(deps: CheckoutDeps, current: ServiceRequest, attempt: int,
                            exc: DomainError) -> ServiceRequest:
     error = CheckoutError(exc.code, exc.message, at=deps.clock(), attempt=attempt)
     failed = current.with_changes(payment=current.payment.with_changes(attempt=attempt, error=error))

@@ -28,6 +28,7 @@ from chalicelib.domain.payment import (Decide, decide_awaiting_settlement, decid
 from chalicelib.domain.refunds import decide_refund_facts
 from chalicelib.observability import count, logger
 from chalicelib.services.deadline import Deadline, out_of_time
+from chalicelib.services.payments import shared
 from chalicelib.services.payments.expiry import ExpiryDeps, end_request
 from chalicelib.services.payments.refunds import RefundDeps, send_unsent
 from chalicelib.services.payments.transition import Applied, apply_transition
@@ -106,7 +107,7 @@ class _Run:
             for page in self.deps.stripe.list_sessions(since - LISTING_MARGIN):
                 for session in page:
                     request_id = ((session.get("metadata") or {}).get("serviceRequestId")
-                                  or session.get("client_reference_id"))
+                                  or session.get("client_reference_id"))  # a series' session: its series id
                     if request_id:
                         self.sessions.setdefault(request_id, []).append(session)
         except DomainError as exc:
@@ -226,7 +227,7 @@ def _check_each(run: _Run, phase: Phase, requests: list[ServiceRequest], after: 
 # --- one request ------------------------------------------------------------------------------------------------
 def _known_sessions(run: _Run, request: ServiceRequest) -> list[dict]:
     """The listed sessions of `request`, plus its current one retrieved if the listing missed it."""
-    out = list((run.sessions or {}).get(request.id, []))
+    out = _listed(run, request)
     session_id = request.payment.session_id
     if session_id and all(s.get("id") != session_id for s in out):
         try:
@@ -234,6 +235,12 @@ def _known_sessions(run: _Run, request: ServiceRequest) -> list[dict]:
         except NotFound:
             out.append({"id": session_id, "status": "expired", "payment_status": "unpaid", "missing": True})
     return out
+
+
+def _listed(run: _Run, request: ServiceRequest) -> list[dict]:
+    """The listed sessions of the request's own, and of its series' (one session pays for a card series)."""
+    found = (run.sessions or {})
+    return list(found.get(request.id, [])) + (list(found.get(request.series_id, [])) if request.series_id else [])
 
 
 def _check_open(run: _Run, request: ServiceRequest) -> None:
@@ -268,7 +275,7 @@ def _check_paid(run: _Run, request: ServiceRequest) -> None:
     if request.payment_method is not PaymentMethod.CARD:
         return
     session_id = request.payment.paid_session_id or request.payment.session_id
-    sessions = [s for s in (run.sessions or {}).get(request.id, []) if s.get("id") == session_id]
+    sessions = [s for s in _listed(run, request) if s.get("id") == session_id]
     if not sessions and session_id:
         try:
             sessions = [run.deps.stripe.retrieve_session(session_id)]
@@ -293,7 +300,12 @@ def _check_refunds(run: _Run, request: ServiceRequest) -> None:
     if not intent:
         return
     for refund in run.deps.stripe.list_refunds(intent):
-        run.apply(request, decide_refund_facts(None, refund, None, run.now), counted_as="refunded")
+        # A series' shared PaymentIntent lists every occurrence's refunds: each goes to the one it belongs to.
+        target = shared.refund_target(run.deps, request.id, refund) if request.payment.shared else request.id
+        applied = apply_transition(run.deps, target, decide_refund_facts(None, refund, None, run.now),
+                                   RECONCILE_ACTOR)
+        if applied.outcome == "changed":
+            run.summary["refunded"] += 1
 
 
 def _refusals(request: ServiceRequest) -> int:

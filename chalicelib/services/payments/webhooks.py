@@ -15,6 +15,7 @@ from chalicelib.domain.errors import TemporarilyUnavailable
 from chalicelib.domain.payment import Decide, decide_awaiting_settlement, decide_ended, decide_paid, decide_session
 from chalicelib.domain.refunds import decide_refund_facts
 from chalicelib.observability import count, logger
+from chalicelib.services.payments import shared
 from chalicelib.services.payments.transition import TransitionDeps, apply_transition
 from chalicelib.services.ports import PaymentGateway, PaymentStore
 
@@ -94,6 +95,16 @@ def _request_id_for(deps: WebhookDeps, obj: dict) -> str | None:
 
 
 def _run(deps: WebhookDeps, obj: dict, decide: Decide, actor: str) -> str:
+    """Apply `decide` to the request a session is about, or to every occurrence a series' session is about (each
+    write conditional and idempotent: a redelivery after a crash between occurrences finishes the rest)."""
+    series_id = shared.series_of(obj)
+    if series_id is not None:
+        outcomes = [apply_transition(deps, request_id, decide, actor).outcome
+                    for request_id in shared.session_members(deps, series_id, obj.get("id"))]
+        if not outcomes:
+            count("StripeEventUnmatched")
+            return "unmatched"
+        return "changed" if "changed" in outcomes else outcomes[0]
     request_id = _request_id_for(deps, obj)
     if request_id is None:
         count("StripeEventUnmatched")
@@ -116,11 +127,16 @@ def _then_parked(deps: WebhookDeps, session: dict, outcome: str, actor: str) -> 
     PaymentIntent (oldest first; each dropped only once applied, so a crash here leaves the rest for the
     redelivery of this event, which comes back here after its claim's lease)."""
     pi = session.get("payment_intent")
-    request_id = _request_id_for(deps, session)
+    series_id = shared.series_of(session)
+    if series_id is not None:  # any occurrence: _target finds the one each refund belongs to
+        request_id = next(iter(shared.session_members(deps, series_id, session.get("id"))), None)
+    else:
+        request_id = _request_id_for(deps, session)
     if not isinstance(pi, str) or not pi or len(pi) > MAX_PAYMENT_REF_LENGTH or request_id is None:
         return outcome
     for parked_id, parked_type, obj in deps.payment_store.parked_events(pi):
-        apply_transition(deps, request_id, _refund_decision(parked_type, obj, parked_id, deps.clock()), actor)
+        apply_transition(deps, _target(deps, request_id, parked_type, obj),
+                         _refund_decision(parked_type, obj, parked_id, deps.clock()), actor)
         deps.payment_store.drop_parked(pi, parked_id)
         count("StripeEventUnparked", type=parked_type)
     return outcome
@@ -149,7 +165,7 @@ def _on_refund_fact(deps: WebhookDeps, obj: dict, event_id: str, actor: str, eve
     decide = _refund_decision(event_type, obj, event_id, deps.clock())
     request_id = _request_id_for(deps, obj)
     if request_id is not None:
-        return apply_transition(deps, request_id, decide, actor).outcome
+        return apply_transition(deps, _target(deps, request_id, event_type, obj), decide, actor).outcome
     pi = obj.get("payment_intent")
     if not isinstance(pi, str) or not 0 < len(pi) <= MAX_PAYMENT_REF_LENGTH:
         count("StripeEventUnmatched")
@@ -161,9 +177,17 @@ def _on_refund_fact(deps: WebhookDeps, obj: dict, event_id: str, actor: str, eve
     if request_id is None:
         count("StripeEventParked", type=event_type)
         return "parked"
-    outcome = apply_transition(deps, request_id, decide, actor).outcome
+    outcome = apply_transition(deps, _target(deps, request_id, event_type, obj), decide, actor).outcome
     deps.payment_store.drop_parked(pi, event_id)
     return outcome
+
+
+def _target(deps: WebhookDeps, request_id: str, event_type: str, obj: dict) -> str:
+    """A refund of a series' shared PaymentIntent goes to the occurrence it belongs to (services/payments/shared.py);
+    a charge's facts are the matched request's (on a shared payment they only record the charge's id)."""
+    if event_type == "charge.refunded" or shared.named_request(obj) == request_id:
+        return request_id
+    return shared.refund_target(deps, request_id, obj)
 
 
 def _refund_handler(event_type: str) -> Callable[[WebhookDeps, dict, str, str], str]:
