@@ -199,6 +199,8 @@ def decide_refund_sent(refund: Mapping[str, Any]) -> Decide:
     """Stripe answered the creation of one of this app's refunds: record its id (and status, unless an event
     already told a later one)."""
     def decide(current: ServiceRequest) -> Change | None:
+        if named_request(refund) not in (None, current.id):
+            return None  # another request's (a series' occurrences share a PaymentIntent)
         payment = with_refund(current.payment, refund, current.id)
         if payment == current.payment:
             return None
