@@ -181,3 +181,35 @@ def test_stripe_down_at_booking_then_one_resume_opens_the_series_session(pay_api
     assert resumed.status_code == 200, resumed.body
     assert len(stub.sessions) == 1 and len({stored(i).payment.session_id for i in ids}) == 1
     assert body_of(resumed)["checkoutUrl"] == next(iter(stub.sessions.values()))["url"]
+
+
+def test_a_completion_applied_halfway_is_finished_by_its_redelivery(pay_api, users, stub, app_container):
+    from chalicelib.domain.payment import decide_paid
+    from chalicelib.services.payments.transition import apply_transition
+    _, ids, session_id = series(pay_api, users, "halfway")
+    _, [completed] = stub.pay(session_id, "paid")
+    event = stub.events[completed]
+    # The process died after the first occurrence's write: the event's claim was taken over after its lease.
+    apply_transition(app_container, ids[0], decide_paid(event["data"]["object"], completed, app_container.clock()),
+                     "test")
+    assert states(ids)[1:] == [(S.PENDING_PAYMENT, P.PENDING)] * 2
+    assert body_of(deliver(pay_api, event, SECRET))["outcome"] == "changed"
+    assert states(ids) == [(S.CONFIRMED, P.PAID)] * 3
+
+
+def test_a_refund_event_before_the_series_completion_is_parked_then_attributed(pay_api, users, stub):
+    _, ids, session_id = series(pay_api, users, "parked")
+    _, [completed] = stub.pay(session_id, "paid")
+    _, refund_events = stub.refund_session(session_id, 2500)  # from the dashboard, before completion arrives
+    for event_id in refund_events:
+        assert body_of(deliver(pay_api, stub.events[event_id], SECRET))["outcome"] == "parked"
+    deliver(pay_api, stub.events[completed], SECRET)
+    assert states(ids) == [(S.CONFIRMED, P.PAID)] * 3
+    notes = [n for r in map(stored, ids) for n in r.payment.reconciliation_notes if n.kind == "unattributed_refund"]
+    assert len(notes) == 1
+
+
+def test_the_openapi_document_shows_the_series_checkout(pay_api):
+    document = body_of(pay_api.http.get("/openapi.json"))
+    series_out = document["components"]["schemas"]["SeriesBookingOut"]["properties"]
+    assert {"checkoutUrl", "holdExpiresAt", "paymentError"} <= set(series_out)
