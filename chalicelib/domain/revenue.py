@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from chalicelib.domain.booking import PaymentStatus, ServiceRequest
+from chalicelib.domain.payment import Payment
 
 KINDS = ("booked", "paid", "refunded", "codDue", "codCollected")
 MAX_REPORT_DAYS = 92
@@ -43,6 +44,14 @@ def _entered(old: ServiceRequest | None, new: ServiceRequest, status: PaymentSta
     return new.payment_status is status and (old is None or old.payment_status is not status)
 
 
+def _refunded(payment: Payment) -> int:
+    """What came back of this request's payment: the charge's report, or for a series' shared charge (which sums
+    every occurrence's refunds) the refunds confirmed for this occurrence."""
+    if payment.shared:
+        return sum(r.amount for r in payment.refunds if r.status == "succeeded")
+    return payment.amount_refunded or 0
+
+
 def flows(old: ServiceRequest | None, new: ServiceRequest) -> list[Flow]:
     """What the change from `old` (None: a new booking) to `new` adds to the ledger (amounts > 0 only)."""
     total, currency = _price(new)
@@ -56,7 +65,7 @@ def flows(old: ServiceRequest | None, new: ServiceRequest) -> list[Flow]:
     if _entered(old, new, PaymentStatus.PAID):
         out.append(Flow(_day(pay.paid_at, at), (pay.currency or currency).upper(), "paid",
                         pay.amount if pay.amount is not None else total))
-    refunded = (pay.amount_refunded or 0) - ((old.payment.amount_refunded or 0) if old is not None else 0)
+    refunded = _refunded(pay) - (_refunded(old.payment) if old is not None else 0)
     if refunded > 0:
         out.append(Flow(_day(pay.refunded_at, at), (pay.currency or currency).upper(), "refunded", refunded))
     if _entered(old, new, PaymentStatus.COD_COLLECTED):

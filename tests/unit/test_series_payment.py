@@ -19,7 +19,7 @@ SHARE, TOTAL = 4000, 12000  # three weekly occurrences of 4000, one session of 1
 def occurrence(request_id: str, status=P.PAID) -> ServiceRequest:
     placement = Placement("t", "m", START, START + timedelta(hours=1), "2030-03-04", "UTC")
     return ServiceRequest(request_id, "u", "svc", placement, S.CONFIRMED if status is P.PAID else S.PENDING_PAYMENT,
-                          status, PaymentMethod.CARD, {"total": {"amount": SHARE, "currency": "USD"}}, START, START,
+                          status, PaymentMethod.CARD, {"total": SHARE, "currency": "USD"}, START, START,
                           series_id="ser_1",
                           payment=Payment(session_id="cs", amount=SHARE, currency="USD", session_total=TOTAL,
                                           payment_intent_id="pi" if status is P.PAID else None))
@@ -97,3 +97,13 @@ def test_an_unattributed_refund_is_flagged_once_and_changes_no_state():
 def test_a_single_bookings_payment_still_follows_its_charge():
     single = occurrence("sr_a").with_changes(payment=Payment(amount=SHARE, currency="USD", payment_intent_id="pi"))
     assert apply_all(single, [({**CHARGE_ONE_LINE}, None)]).payment_status is P.REFUNDED
+
+
+def test_revenue_counts_an_occurrences_refund_once_and_not_the_shared_charges_total():
+    from chalicelib.domain.revenue import flows
+    requested = with_requested_refund(occurrence("sr_b"), SHARE, "cancelled")
+    charged = apply_all(requested, [(CHARGE_ALL, None)])
+    assert [f for f in flows(requested, charged) if f.kind == "refunded"] == []
+    refunded = apply_all(charged, [(None, refund("re_b", "sr_b"))])
+    assert [f.amount for f in flows(charged, refunded) if f.kind == "refunded"] == [SHARE]
+    assert [f for f in flows(refunded, apply_all(refunded, [(CHARGE_ALL, None)])) if f.kind == "refunded"] == []
