@@ -12,6 +12,7 @@ from chalicelib.domain.booking import PaymentStatus, Status
 from chalicelib.domain.errors import PaymentProviderUnavailable
 from chalicelib.services import payments
 from tests.integration.conftest import auth
+from tests.integration.test_exactly_once import expire_idempotency_records
 from tests.integration.payments_support import (body_of, booking_day, day_count, deliver, gateway, pay_api,  # noqa: F401
                                                 pay_catalog, stored, stub, users)
 from tests.locations import AT_HOME
@@ -118,6 +119,10 @@ def test_an_occurrence_cancelled_before_payment_leaves_the_session_to_the_others
     payments.expire_holds(app_container)
     assert stub.sessions[session_id]["status"] == "open"  # the other two can still pay
     assert states(ids) == [(S.PENDING_PAYMENT, P.PENDING), (S.CANCELLED, P.EXPIRED), (S.PENDING_PAYMENT, P.PENDING)]
+    _, [completed] = stub.pay(session_id, "paid")  # the session still asks for all three lines
+    deliver(pay_api, stub.events[completed], SECRET)
+    assert states(ids) == [(S.CONFIRMED, P.PAID), (S.CANCELLED, P.PAID), (S.CONFIRMED, P.PAID)]
+    assert [n.kind for n in stored(ids[1]).payment.reconciliation_notes] == ["paid_after_release"]  # for an admin
 
 
 def test_cancelling_one_paid_occurrence_refunds_only_its_line(pay_api, users, stub):
@@ -213,3 +218,33 @@ def test_the_openapi_document_shows_the_series_checkout(pay_api):
     document = body_of(pay_api.http.get("/openapi.json"))
     series_out = document["components"]["schemas"]["SeriesBookingOut"]["properties"]
     assert {"checkoutUrl", "holdExpiresAt", "paymentError"} <= set(series_out)
+
+
+class Killed(BaseException):
+    """The process dies (not an error any handler would catch)."""
+
+
+def test_a_crash_after_stripe_opened_the_series_session_never_opens_a_second(pay_api, users, stub, app_container,
+                                                                           gateway, settings):
+    class DiesAfterStripe:
+        def __getattr__(self, name):
+            return getattr(gateway, name)
+
+        def create_series_checkout_session(self, **kwargs):
+            gateway.create_series_checkout_session(**kwargs)
+            raise Killed
+
+    app_container.override(stripe=DiesAfterStripe())
+    try:
+        book_series(pay_api, users["a"], "crash")
+    except Killed:
+        pass
+    app_container.override(stripe=gateway)
+    assert len(stub.sessions) == 1
+    expire_idempotency_records(settings)  # the dead invocation's in-progress record ran out
+    retried = book_series(pay_api, users["a"], "crash")  # the client's retry of the same submission
+    assert retried.status_code == 201, retried.body
+    [session_id] = stub.sessions
+    body = body_of(retried)
+    assert body["checkoutUrl"] == stub.sessions[session_id]["url"]
+    assert {stored(item["id"]).payment.session_id for item in body["items"]} == {session_id}
