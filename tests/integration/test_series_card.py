@@ -248,3 +248,13 @@ def test_a_crash_after_stripe_opened_the_series_session_never_opens_a_second(pay
     body = body_of(retried)
     assert body["checkoutUrl"] == stub.sessions[session_id]["url"]
     assert {stored(item["id"]).payment.session_id for item in body["items"]} == {session_id}
+
+
+def test_reconciliation_leaves_the_series_session_open_for_the_occurrences_still_waiting(pay_api, users, stub):
+    _, ids, session_id = series(pay_api, users, "reconcile-cancelled")
+    assert cancel(pay_api, users["a"], ids[0]).status_code == 200  # before the hold job saw it
+    run = pay_api.http.post("/admin/jobs/reconcile", headers={**auth(users["admin"]),
+                                                               "Content-Type": "application/json"}, body="{}")
+    assert run.status_code == 200, run.body
+    assert stub.sessions[session_id]["status"] == "open"
+    assert states(ids) == [(S.CANCELLED, P.EXPIRED), (S.PENDING_PAYMENT, P.PENDING), (S.PENDING_PAYMENT, P.PENDING)]

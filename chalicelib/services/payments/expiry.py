@@ -43,7 +43,7 @@ def expire_holds(deps: ExpiryDeps, deadline: Deadline = None) -> dict:
             continue
         summary["due"] += 1
         try:
-            kinds = _end(deps, request, now, ended_sessions)
+            kinds = end_hold(deps, request, now, ended_sessions, EXPIRY_ACTOR, "Payment hold expired")
         except DomainError as exc:
             summary["errors"] += 1
             logger.warning("hold not expired", extra={"serviceRequestId": request.id, "code": exc.code})
@@ -64,25 +64,26 @@ def _due(request: ServiceRequest, now: datetime) -> bool:
     return due_at is not None and due_at <= now
 
 
-def _end(deps: ExpiryDeps, request: ServiceRequest, now: datetime, ended_sessions: set[str]) -> list[str]:
+def end_hold(deps: ExpiryDeps, request: ServiceRequest, now: datetime, ended_sessions: set[str], actor: str,
+             reason: str) -> list[str]:
     """End one request's hold, or, for an occurrence of a series sharing one session, the session's: expired at
     Stripe once, and what Stripe says applied to every occurrence bound to it. An occurrence cancelled while
     others still wait on the shared session leaves the session open for them (its own payment ends EXPIRED;
     should the series be paid after all, it is recorded paid and flagged `paid_after_release` for an admin)."""
     series_id, session_id = request.series_id, request.payment.session_id
     if not request.payment.shared or series_id is None or session_id is None:
-        kind = end_request(deps, request, now, EXPIRY_ACTOR, "Payment hold expired")
+        kind = end_request(deps, request, now, actor, reason)
         return [kind] if kind else []
     members = [r for r in deps.requests.by_series(series_id) if r.payment.session_id == session_id]
     waiting = [r for r in members if r.status is Status.PENDING_PAYMENT and r.id != request.id]
     if request.status is not Status.PENDING_PAYMENT and waiting:
         decide = decide_ended(PaymentStatus.EXPIRED, session_id, None, "payment.expired",
                               "Cancelled while unpaid; the series' session stays open for the other occurrences")
-        return ["expired"] if apply_transition(deps, request.id, decide, EXPIRY_ACTOR).outcome == "changed" else []
+        return ["expired"] if apply_transition(deps, request.id, decide, actor).outcome == "changed" else []
     ended_sessions.add(session_id)
-    decide, kind = _decision(_expired_at_stripe(deps, session_id), now, "Payment hold expired")
+    decide, kind = _decision(_expired_at_stripe(deps, session_id), now, reason)
     return [kind for r in sorted(members, key=lambda r: r.id)
-            if apply_transition(deps, r.id, decide, EXPIRY_ACTOR).outcome == "changed"]
+            if apply_transition(deps, r.id, decide, actor).outcome == "changed"]
 
 
 def _expired_at_stripe(deps: ExpiryDeps, session_id: str | None) -> dict:

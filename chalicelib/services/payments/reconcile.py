@@ -29,7 +29,7 @@ from chalicelib.domain.refunds import decide_refund_facts
 from chalicelib.observability import count, logger
 from chalicelib.services.deadline import Deadline, out_of_time
 from chalicelib.services.payments import shared
-from chalicelib.services.payments.expiry import ExpiryDeps, end_request
+from chalicelib.services.payments.expiry import ExpiryDeps, end_hold
 from chalicelib.services.payments.refunds import RefundDeps, send_unsent
 from chalicelib.services.payments.transition import Applied, apply_transition
 from chalicelib.services.payments.webhooks import HANDLERS, WebhookDeps, process_event
@@ -43,7 +43,7 @@ RECONCILE_JOB = "reconcile_payments"
 NIGHT_DONE = "reconcile_payments#night"  # the UTC date whose reconciliation completed without errors
 SUMMARY_KEYS = ("open", "eventsReplayed", "fixedPaid", "fixedPending", "fixedFailed", "fixedExpired",
                 "expiredStale", "flaggedPaidNotInStripe", "mismatches", "refunded", "refundsRefused", "errors")
-# What closing a stale session at Stripe turned out to be (expiry.end_request) -> the count it adds to.
+# What closing a stale session at Stripe turned out to be (expiry.end_hold) -> the count it adds to.
 STALE_SESSION_ENDED_AS = {"expired": "expiredStale", "paid": "fixedPaid", "awaitingSettlement": "fixedPending"}
 CHANGE_KEYS = tuple(key for key in SUMMARY_KEYS if key not in ("open", "errors"))  # they add up to `changed`
 
@@ -266,8 +266,8 @@ def _check_open(run: _Run, request: ServiceRequest) -> None:
     else:
         created = datetime.fromtimestamp(int(current.get("created") or run.now.timestamp()), timezone.utc)
         if created <= run.now - STALE_SESSION_AGE or hold_passed or not still_pending:
-            ended = end_request(run.deps, request, run.now, RECONCILE_ACTOR, "Open Checkout Session is stale")
-            if ended:
+            # A series' shared session is left open while other occurrences still wait on it (expiry.end_hold).
+            for ended in end_hold(run.deps, request, run.now, set(), RECONCILE_ACTOR, "Open Checkout Session is stale"):
                 run.summary[STALE_SESSION_ENDED_AS[ended]] += 1
 
 
