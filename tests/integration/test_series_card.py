@@ -258,3 +258,16 @@ def test_reconciliation_leaves_the_series_session_open_for_the_occurrences_still
     assert run.status_code == 200, run.body
     assert stub.sessions[session_id]["status"] == "open"
     assert states(ids) == [(S.CANCELLED, P.EXPIRED), (S.PENDING_PAYMENT, P.PENDING), (S.PENDING_PAYMENT, P.PENDING)]
+
+
+def test_cancelling_the_whole_paid_series_refunds_each_line_once(pay_api, users, stub):
+    ids, _ = paid_series(pay_api, users, stub, "cancel-all")
+    series_id = stored(ids[0]).series_id
+    answer = pay_api.http.post(f"/portal/series/{series_id}/cancel", body=json.dumps({"reason": "moving"}),
+                               headers={**auth(users["a"]), "Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.body
+    assert sorted(r["metadata"]["serviceRequestId"] for r in stub.refunds.values()) == sorted(ids)
+    for event in reversed(events_of(stub, "charge.refunded", "refund.updated")):
+        deliver(pay_api, event, SECRET)
+    assert states(ids) == [(S.CANCELLED, P.REFUNDED)] * 3
+    assert [r.payment.refunds[0].amount for r in map(stored, ids)] == [r.payment.amount for r in map(stored, ids)]
