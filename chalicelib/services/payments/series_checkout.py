@@ -56,26 +56,26 @@ def checkout_series(deps: SeriesCheckoutDeps, series_id: str, requests: Sequence
     if not due:
         return list(requests)
     now = deps.clock()
-    session = _open_session_of(deps, due, now)
-    if session is not None and session.get("status") != "open":
-        return _apply_to_each(deps, requests, due, lambda _: decide_session(session, None, now))
     amounts = {r.id: amount_due(r) for r in due}
     currency = amounts[due[0].id][1]
-    if any(c != currency for _, c in amounts.values()):
-        raise InvalidState("A series is paid in one currency.", {"seriesId": series_id})
-    attempt = max(r.payment.attempt or 0 for r in due) + (0 if session is not None else 1)
-    if session is None:
-        try:
+    attempt = max(r.payment.attempt or 0 for r in due)
+    try:
+        if any(c != currency for _, c in amounts.values()):
+            raise InvalidState("A series is paid in one currency.", {"seriesId": series_id})
+        session = _open_session_of(deps, due, now)
+        if session is not None and session.get("status") != "open":
+            return _apply_to_each(deps, requests, due, lambda _: decide_session(session, None, now))
+        if session is None:
+            attempt += 1
             session = _create(deps, series_id, due, amounts, currency, now, attempt)
-        except DomainError as exc:
-            count("CheckoutSessionFailed", code=exc.code)
-            logger.warning("series checkout not created", extra={"seriesId": series_id, "code": exc.code})
-            if raise_on_error:
-                raise
-            due_ids = {r.id for r in due}
-            return [checkout.record_checkout_error(deps, r, attempt, exc) if r.id in due_ids else r
-                    for r in requests]
-        count("CheckoutSessionCreated")
+            count("CheckoutSessionCreated")
+    except DomainError as exc:
+        count("CheckoutSessionFailed", code=exc.code)
+        logger.warning("series checkout not created", extra={"seriesId": series_id, "code": exc.code})
+        if raise_on_error:
+            raise
+        due_ids = {r.id for r in due}
+        return [checkout.record_checkout_error(deps, r, attempt, exc) if r.id in due_ids else r for r in requests]
     hold = datetime.fromtimestamp(int(session["expires_at"]), timezone.utc)
     total = int(session.get("amount_total") or sum(a for a, _ in amounts.values()))
     return _apply_to_each(deps, requests, due, lambda r: decide_checkout_opened(
