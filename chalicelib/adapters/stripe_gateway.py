@@ -1,7 +1,7 @@
 """Stripe: Checkout Sessions, session and event lookups, webhook signature verification.
 
 The only module that imports stripe (lazily: it costs ~110 ms of cold start). Every stripe error is translated
-here, once, into a DomainError; every result is a plain dict in Stripe's documented shape (amounts in minor
+once, into a DomainError (stripe_errors.py); every result is a plain dict in Stripe's documented shape (amounts in minor
 units, currency codes lowercase as Stripe returns them), so the services never see SDK objects.
 """
 from __future__ import annotations
@@ -10,8 +10,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from chalicelib.adapters.stripe_errors import first_line, translate_error
 from chalicelib.clock import Clock, epoch_seconds, system_clock
-from chalicelib.domain.errors import (DomainError, InvalidState, NotFound, PaymentProviderUnavailable,
+from chalicelib.domain.errors import (DomainError, PaymentProviderUnavailable,
                                       RefundRefused, SignatureInvalid, ValidationFailed)
 from chalicelib.observability import count, logger
 
@@ -224,7 +225,7 @@ class StripeGateway:
                                                          tolerance=SIGNATURE_TOLERANCE_SECONDS)
         except self._stripe.SignatureVerificationError as exc:
             count("StripeSignatureRejected")
-            raise SignatureInvalid(details={"reason": _first_line(exc)}) from exc
+            raise SignatureInvalid(details={"reason": first_line(exc)}) from exc
         except ValueError as exc:  # not UTF-8 / not JSON / not an event: signed garbage is still rejected
             count("StripeSignatureRejected")
             raise SignatureInvalid(details={"reason": "payload is not a JSON event"}) from exc
@@ -277,44 +278,6 @@ class StripeGateway:
         return error
 
 
-def translate_error(stripe: Any, exc: Exception, refusal: type[DomainError] | None = None) -> DomainError:
-    """stripe exception -> DomainError (network/5xx/409/rate limit/credentials -> PaymentProviderUnavailable).
-
-    `refusal`: for an operation whose callers must tell "Stripe said no" from "Stripe could not answer" (creating
-    a refund), every answer that retrying the same request cannot change (400/404 invalid_request_error,
-    idempotency_error, 402 card_error) becomes this error, with Stripe's code, type, param and message."""
-    details = {"provider": "stripe", "providerCode": getattr(exc, "code", None),
-               "providerStatus": getattr(exc, "http_status", None)}
-    if isinstance(exc, stripe.RateLimitError):
-        return PaymentProviderUnavailable(details=details, retry_after=_retry_after(exc, 2))
-    if refusal is not None and isinstance(exc, (stripe.IdempotencyError, stripe.InvalidRequestError,
-                                                stripe.CardError)):
-        return refusal(details={**details, "providerType": _error_type(exc), "param": getattr(exc, "param", None),
-                                "providerMessage": _first_line(exc)})
-    if isinstance(exc, stripe.IdempotencyError):
-        # Same attempt key, different parameters: the caller must start a new attempt.
-        return InvalidState("The payment session for this attempt was created with different details.",
-                            details=details)
-    if isinstance(exc, stripe.InvalidRequestError):
-        if exc.http_status == 404 or exc.code == "resource_missing":
-            return NotFound("The payment session was not found.", details=details)
-        return ValidationFailed(_first_line(exc) or None, details={**details, "param": getattr(exc, "param", None)})
-    if isinstance(exc, stripe.CardError):
-        return ValidationFailed(_first_line(exc) or None, details=details)
-    if isinstance(exc, (stripe.AuthenticationError, stripe.PermissionError)):
-        # Our credentials, not the customer's input: unavailable until an operator fixes the key.
-        return PaymentProviderUnavailable(details={**details, "reason": "configuration"}, retry_after=60)
-    # APIConnectionError (network, timeout), APIError (5xx, 409 lock conflicts, bad responses), anything else.
-    return PaymentProviderUnavailable(details=details, retry_after=_retry_after(exc, 2))
-
-
-def _error_type(exc: Exception) -> str | None:
-    """Stripe's `error.type` (invalid_request_error, idempotency_error, card_error) as the answer carried it."""
-    body = getattr(exc, "json_body", None)
-    error = body.get("error") if isinstance(body, dict) else None
-    return error.get("type") if isinstance(error, dict) else None
-
-
 def _check_amount(amount: Any) -> None:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise ValidationFailed("amount must be a positive integer in minor units", {"amount": amount})
@@ -326,14 +289,6 @@ def idempotency_key_for(request_id: str, attempt: int) -> str:
 
 def refund_idempotency_key(request_id: str, attempt: int) -> str:
     return f"refund-{request_id}-{attempt}"
-
-
-def _retry_after(exc: Exception, default: int) -> int:
-    headers = getattr(exc, "headers", None) or {}
-    try:
-        return max(1, int(headers.get("Retry-After") or headers.get("retry-after") or default))
-    except (TypeError, ValueError):
-        return default
 
 
 def _epoch(value: datetime | int) -> int:
@@ -350,9 +305,3 @@ def _fill(template: str | None, request_id: str) -> str | None:
 
 def _drop_none(params: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in params.items() if value is not None}
-
-
-def _first_line(exc: Exception) -> str:
-    message = getattr(exc, "user_message", None) or str(exc)
-    return message.strip().splitlines()[0] if message and message.strip() else ""
-

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import stripe
 
-from chalicelib.adapters.stripe_gateway import StripeGateway, idempotency_key_for, translate_error
+from chalicelib.adapters.stripe_errors import translate_error
+from chalicelib.adapters.stripe_gateway import StripeGateway, idempotency_key_for
 from chalicelib.api.errors import status_for
 from chalicelib.domain.errors import InvalidState, NotFound, PaymentProviderUnavailable, RefundRefused, ValidationFailed
 
