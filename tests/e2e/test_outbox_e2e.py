@@ -7,12 +7,14 @@ SES accepted, matched by the outbox's deterministic message id (X-Portal-Message
   sender's lease holds; once it runs out, another sender claims it (and is killed the same way), and the run
   after that lease sends it; a later run sends nothing more. One copy in the mailbox.
 - Reminder runs started together in separate processes over bookings due their 24 h and 2 h reminders, then
-  senders started together: one reminder per booking and lead, each with its own Message-ID.
+  senders started together (with SES up, the runs race to record and send; with SES down during the runs, the
+  senders race to claim what the runs could not send): one reminder per booking and lead, each with its own
+  Message-ID.
 """
 from __future__ import annotations
 
-import signal
 import json
+import signal
 import time
 import uuid
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from chalicelib.clock import system_clock
 from chalicelib.domain import messages
 from chalicelib.services import reminders
 from chalicelib.services.outbox import LEASE
-from devtools.processes import Child, python_module, spawn, stop
+from devtools.processes import LOOPBACK, Child, free_port, python_module, spawn, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -56,10 +58,10 @@ class Jobs:
     def __init__(self, stack, log_dir: Path) -> None:
         self.stack, self.log_dir, self.started = stack, log_dir, []
 
-    def start(self, job: str, at: datetime, *args: str) -> tuple[Child, Path]:
+    def start(self, job: str, at: datetime, *args: str, env: dict | None = None) -> tuple[Child, Path]:
         log = self.log_dir / f"{job}-{len(self.started)}.log"
         child = spawn(job, python_module("tests.e2e.scheduled_job", job, "--at", at.isoformat(), *args),
-                      self.stack.env, log_path=log)
+                      {**self.stack.env, **(env or {})}, log_path=log)
         self.started.append(child)
         return child, log
 
@@ -74,11 +76,11 @@ class Jobs:
         return self.finish(*self.start(job, at, *(("--die-after-claiming", die_after_claiming)
                                                    if die_after_claiming else ())))
 
-    def run_together(self, job: str, at: datetime, count: int) -> list[Finished]:
+    def run_together(self, job: str, at: datetime, count: int, env: dict | None = None) -> list[Finished]:
         """`count` runs of `job`, each started once every one of them is imported and connected."""
         go = self.log_dir / f"go-{uuid.uuid4().hex}"
         ready = [go.with_name(f"{go.name}-ready-{i}") for i in range(count)]
-        started = [self.start(job, at, "--ready", str(path), "--go", str(go)) for path in ready]
+        started = [self.start(job, at, "--ready", str(path), "--go", str(go), env=env) for path in ready]
         deadline = time.monotonic() + 60
         while not all(path.exists() for path in ready):
             assert time.monotonic() < deadline and all(child.alive() for child, _ in started), [
@@ -194,19 +196,34 @@ def test_a_sender_killed_between_claim_and_send_still_delivers_the_reminder_once
     assert len(copies(stack, http, reminder)) == 1
 
 
-def test_reminder_runs_started_together_send_each_reminder_once(stack, http, jobs):
+def ses_down() -> dict:
+    """Environment of a job whose every SES call fails at once: nothing listens at its endpoint, no retries."""
+    return {"SES_ENDPOINT": f"http://{LOOPBACK}:{free_port()}", "AWS_MAX_ATTEMPTS": "1"}
+
+
+@pytest.mark.parametrize("ses_during_reminder_runs", ["up", "down"])
+def test_reminder_runs_then_senders_started_together_send_each_reminder_once(stack, http, jobs,
+                                                                             ses_during_reminder_runs):
+    """SES up: the reminder runs race to record the reminders (and send them at once). SES down: every run's
+    send fails, so the senders started together afterwards race to claim the same due reminders."""
     run_at, due = due_together(open_slots(stack, http))
     bookings = [(book(stack, http, slot, who), lead) for (slot, lead), who in zip(due, ("userA", "userB", "userA"))]
     confirmed_by_mail(stack, http, [b for b, _ in bookings])
+    mine = {reminder_id(b, lead) for b, lead in bookings}
 
-    runs = jobs.run_together("send_reminders", run_at, TOGETHER)
+    down = ses_during_reminder_runs == "down"
+    runs = jobs.run_together("send_reminders", run_at, TOGETHER, env=ses_down() if down else None)
     assert all(r.code == 0 and r.result["complete"] for r in runs), [r.output for r in runs]
-    senders = jobs.run_together("send_outbox", run_at + LEASE + SECOND, 2)  # anything left over or leased
-    assert all(s.code == 0 for s in senders), [s.output for s in senders]
+    outcome = "deferred" if down else "sent"
+    assert sum(r.result[outcome] for r in runs) >= len(bookings), [r.result for r in runs]
+    assert not down or mine.isdisjoint(m["messageId"] for m in mailbox(stack, http))
+    senders = jobs.run_together("send_outbox", run_at + LEASE + SECOND, TOGETHER)  # past every retry's backoff
+    assert all(s.code == 0 and s.result["complete"] for s in senders), [s.output for s in senders]
+    assert not down or sum(s.result["sent"] for s in senders) >= len(bookings), [s.result for s in senders]
 
     mail = mailbox(stack, http)
     for booking, lead in bookings:
-        reminders_of = [m for m in mail if m["messageId"].startswith(f"{booking['id']}.reminder-")]
-        assert [m["messageId"] for m in reminders_of] == [reminder_id(booking, lead)], reminders_of
-    ids = [m["id"] for m in mail if m["messageId"] in {reminder_id(b, lead) for b, lead in bookings}]
-    assert len(ids) == len(set(ids)) == len(bookings)
+        reminders_of = [m["messageId"] for m in mail if m["messageId"].startswith(f"{booking['id']}.reminder-")]
+        assert reminders_of == [reminder_id(booking, lead)]
+    message_ids = [m["id"] for m in mail if m["messageId"] in mine]
+    assert len(message_ids) == len(set(message_ids)) == len(bookings)
