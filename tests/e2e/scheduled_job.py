@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.die_after_claiming:
         deps.override(outbox=DiesAfterClaiming(deps.outbox, args.die_after_claiming))
     use_container(deps)
-    deps.catalog.get(), deps.outbox, deps.notifier  # connected before the start, so runs started together race
+    deps.catalog.get()  # connected (and the catalog read) before the start, so runs started together race
     if args.ready and args.go:
         args.ready.touch()
         wait_for(args.go)
