@@ -157,7 +157,7 @@ def mailbox(stack, http) -> list[dict]:
 
 
 def copies(stack, http, message_id: str) -> list[dict]:
-    return [m for m in mailbox(stack, http) if m["messageId"] == message_id]  # None: not sent by the outbox
+    return [m for m in mailbox(stack, http) if m["messageId"] == message_id]
 
 
 def confirmed_by_mail(stack, http, bookings: list[dict]) -> None:
