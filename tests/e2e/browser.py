@@ -8,7 +8,9 @@ browser test that silently does not run proves nothing.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -35,6 +37,13 @@ def chromium_binary() -> str:
                        ".ci/run does this)")
 
 
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:  # the group is already gone
+        pass
+
+
 class Browser:
     """One headless Chromium with one page; `goto(url)` then `run(js)` evaluates an async JS expression."""
 
@@ -45,7 +54,7 @@ class Browser:
              "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
              f"--host-resolver-rules=MAP {DISALLOWED_HOST} 127.0.0.1", "--remote-debugging-port=0",
              f"--user-data-dir={self._profile.name}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         self._ids = 0
         self._closing = ExitStack()
         self._ws = self._closing.enter_context(connect(self._page_socket(), open_timeout=STARTUP_SECONDS,
@@ -97,12 +106,15 @@ class Browser:
         try:
             self._closing.close()
         finally:
-            self._process.terminate()
+            # Chromium's helpers (zygote, renderers, crash handler) outlive the browser process and keep writing to
+            # the profile; ending the whole process group first lets the profile be removed.
+            _signal_group(self._process, signal.SIGTERM)
             try:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+            _signal_group(self._process, signal.SIGKILL)
             self._profile.cleanup()
 
 

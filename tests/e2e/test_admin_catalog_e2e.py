@@ -17,6 +17,15 @@ pytestmark = pytest.mark.e2e
 NY = ZoneInfo("America/New_York")
 
 
+def weekday_ahead(days: int) -> date:
+    """The first Monday-to-Friday date at least `days` after today in New York: the area price is asserted below,
+    and a weekend day would add the weekend surcharge."""
+    day = datetime.now(NY).date() + timedelta(days=days)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
 def admin_post(stack, path, body):
     r = requests.post(stack.url(path), json=body, headers=stack.auth("admin"), timeout=60)
     assert r.status_code == 201, (path, r.status_code, r.text)
@@ -50,7 +59,7 @@ def test_admin_builds_a_service_and_crew_and_time_off_removes_slots(stack):
     while service not in [s["id"] for s in requests.get(stack.url("/services"), timeout=60).json()["items"]]:
         assert time.monotonic() < deadline, "the new service was not offered within the catalog cache TTL"
         time.sleep(1)
-    day = (date.today() + timedelta(days=7)).isoformat()
+    day = weekday_ahead(7).isoformat()
     slots_a, slots_b = (member_slots(stack, service, day, f"{team}-{m}") for m in ("a", "b"))
     assert slots_a and slots_a == slots_b
     off_start = datetime.combine(date.fromisoformat(day), wall(8), tzinfo=NY)

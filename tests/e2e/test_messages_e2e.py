@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import date, datetime, time as wall, timedelta
+from datetime import datetime, time as wall, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +18,7 @@ SERVICE_ID = "e2e-messages"
 
 
 def start_at(days_ahead: int, hour: int) -> str:
-    return datetime.combine(date.today() + timedelta(days=days_ahead), wall(hour), tzinfo=NY).isoformat()
+    return datetime.combine(datetime.now(NY).date() + timedelta(days=days_ahead), wall(hour), tzinfo=NY).isoformat()
 
 
 def mailbox(stack, to: str, expected: int) -> list[dict]:
