@@ -70,6 +70,9 @@ OPTIONAL_COMPONENTS: tuple[Component, ...] = (
     # only when this poller runs; without it the API pushes inline.
     Component("stream-poller", "devtools.stream_poller", exports={"REALTIME_DELIVERY": "stream"}),
 )
+# app.py's Rate-scheduled jobs (outbox sender, hold expiry, reminders) as EventBridge runs them in AWS. Last: it
+# uses every stand-in above. `make run` only: the e2e stack's tests run each job themselves, at the time they pick.
+SCHEDULER = Component("scheduler", "devtools.scheduler")
 
 
 def start_component(component: Component, env: dict[str, str], log_path=None, port: int | None = None) -> Child:
@@ -195,7 +198,7 @@ def main(on_ready: Callable[[], None] | None = None) -> int:
 
 def _start_components(supervisor: Supervisor, env: dict[str, str]) -> None:
     """Start the optional stand-ins that exist; each restarts on its own port with the environment it had."""
-    for component in OPTIONAL_COMPONENTS:
+    for component in (*OPTIONAL_COMPONENTS, SCHEDULER):
         if not component.available():
             continue
         port = component.preferred_port() or free_port()
@@ -219,7 +222,8 @@ def _print_banner(children: list[Child], counts: dict[str, int], tokens: dict[st
              f"log {LOG_DIR.relative_to(PROJECT_DIR)}/moto.log)"]
     for child in children:
         if child.name not in ("api", "moto"):
-            lines.append(f"  {child.name:<12} {child.url}   exports {', '.join(child.env)}")
+            what = f"exports {', '.join(child.env)}" if child.env else "status of its runs"
+            lines.append(f"  {child.name:<12} {child.url}   {what}")
     lines.append("  seeded       " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
     lines.append(f"  tokens       {TOKENS_FILE.relative_to(PROJECT_DIR)} (Authorization: Bearer <token>)")
     for key, token in tokens.items():
