@@ -19,10 +19,11 @@ run: $(STAMP)
 # pytest exits 5 when it collected nothing: that is a broken suite, not a pass (make then fails too).
 # The suite runs in TEST_WORKERS processes (pytest-xdist), one per core of the 2-core CI machine by default: the
 # in-process layers are CPU-bound and the e2e layer mostly waits on its subprocesses, so one process leaves a core
-# idle. Each worker starts its own e2e stack on its own free ports.
+# idle. Each worker starts its own e2e stack on its own free ports; `--dist loadgroup` keeps a module marked
+# `xdist_group` on one worker (the schemathesis run and its own stack).
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	@$(BIN)/python -m pytest -n $(TEST_WORKERS) tests; status=$$?; \
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup tests; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests (exit 5); failing" >&2; fi; \
 	exit $$status
 

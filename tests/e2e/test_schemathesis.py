@@ -15,7 +15,12 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-pytestmark = pytest.mark.e2e
+from devtools.stack import running_stack
+from tests.e2e.conftest import STAGE
+
+# Its own stack, and one xdist worker for all of it (`make test` runs --dist loadgroup): the admin's random writes
+# (promotions of up to 100 %, deactivated services, changed hours) must not reach the stack other tests book on.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("schemathesis")]
 
 MAX_EXAMPLES = 10
 
@@ -37,12 +42,19 @@ def _documented_cases() -> list[tuple[str, str, GenerationMode]]:
     return sorted(cases, key=lambda c: (c[1], c[0], c[2].value))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """This module's own stack (shadows the shared session one)."""
+    with running_stack(tmp_path_factory.mktemp("e2e-schemathesis-logs"), stage=STAGE) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
 def api_schema(stack):
     return schemathesis.openapi.from_url(stack.url("/openapi.json"), timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def api_session():
     with requests.Session() as session:
         yield session

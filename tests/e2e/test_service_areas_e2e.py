@@ -53,7 +53,7 @@ def test_a_location_sees_only_its_crews_and_the_first_offer_is_priced_the_same_u
     quote, preview, checked, request = quoted.json(), previewed.json(), validated.json(), booked.json()
     assert quote["teamId"] == preview["teamId"] == checked["teamId"] == request["teamId"] == team
     assert preview["series"]["occurrences"][0]["availability"] == "AVAILABLE"
-    # Amounts are not pinned: earlier tests on the shared stack (schemathesis as the admin) may add promotions.
+    # Amounts are not pinned: other tests on the shared stack may add promotions.
     assert quote["quote"]["total"] == checked["price"]["total"] == request["price"]["total"]
     assert quote["quote"]["currency"] == checked["price"]["currency"] == request["price"]["currency"] == currency
     assert request["start"] == checked["start"] and request["location"]["country"] == location["country"]
