@@ -1,16 +1,17 @@
-"""Admin lists over sparse indexes (a team's capacity overrides and clearing one, flagged requests), and
-reassigning a booking to another member."""
+"""Admin lists over sparse indexes (a team's capacity overrides and clearing one, flagged requests and resolving
+their notes), and reassigning a booking to another member."""
 from __future__ import annotations
 
 from chalice import Blueprint, Response
 
 from chalicelib.api.routing import Ctx, endpoint
-from chalicelib.api.schemas.admin import AdminServiceRequestListOut, AdminServiceRequestOut
+from chalicelib.api.schemas.admin import AdminServiceRequestListOut, AdminServiceRequestOut, ResolveNotesIn
 from chalicelib.api.schemas.admin_catalog import OverrideListOut, PageQuery, ReasonQuery, ReassignIn
 from chalicelib.api.schemas.common import Day
 from chalicelib.bootstrap import container
 from chalicelib.domain.errors import ValidationFailed
-from chalicelib.services import admin_lookups, reassign
+from chalicelib.services import admin_lookups, flags, reassign
+from chalicelib.services.admin import admin_view
 
 bp = Blueprint(__name__)
 
@@ -37,6 +38,18 @@ def clear_override(ctx: Ctx, team_id: str, day: str) -> Response:
 def list_flagged(ctx: Ctx) -> dict:
     q = ctx.query
     return admin_lookups.list_flagged(container(), q.cursor, q.limit)
+
+
+@endpoint(bp, "/admin/service-requests/{request_id}/flags/resolve", "POST", auth="admin",
+          summary="Resolve the request's open reconciliation notes (the kinds in `notes`, or all), audited with the "
+                  "reason; the notes stay in its history, and it leaves the flagged list once none is open. A later "
+                  "note flags it again. 409 NOTHING_TO_RESOLVE: none of them is open (a repeat changes nothing); "
+                  "409 CONCURRENT_UPDATE: the request changed meanwhile (look again)",
+          body=ResolveNotesIn, response=AdminServiceRequestOut,
+          errors=("NOT_FOUND", "NOTHING_TO_RESOLVE", "CONCURRENT_UPDATE"), tags=("admin", "payments"))
+def resolve_flags(ctx: Ctx, request_id: str) -> dict:
+    b = ctx.body
+    return admin_view(flags.resolve_notes(container(), ctx.principal, request_id, b.notes, b.reason))
 
 
 @endpoint(bp, "/admin/service-requests/{request_id}/reassign", "POST", auth="admin",

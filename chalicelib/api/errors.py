@@ -32,6 +32,7 @@ STATUS_BY_ERROR: dict[type[e.DomainError], int] = {
     e.ConcurrentUpdate: 409,
     e.ChangeNotAllowed: 409,
     e.RefundRefused: 409,
+    e.NothingToResolve: 409,
     e.AlreadyExists: 409,
     e.ServiceInactive: 409,
     e.MemberUnavailable: 409,

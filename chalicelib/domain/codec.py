@@ -187,7 +187,8 @@ PAYMENT_KEYS = ("sessionId", "checkoutUrl", "amount", "currency", "attempt", "se
                 "paidAt", "paidSessionId", "paymentIntentId", "lastEventId", "amountRefunded", "refundedAt",
                 "collectedAt", "collectedBy", "error", "reconciliationNotes", "chargeId", "refunds", "refundAttempts",
                 "sessionTotal")
-NOTE_KEYS = ("kind", "sessionId", "at")  # every note has these; the rest of a note is its kind's details
+NOTE_KEYS = ("kind", "sessionId", "at",  # every note has these; the rest of a note is its kind's details
+             "resolvedAt", "resolvedBy", "resolution")  # set once an admin resolved it (absent: open)
 
 
 def payment_to_doc(p: Payment) -> dict:
@@ -198,7 +199,7 @@ def payment_to_doc(p: Payment) -> dict:
            "lastEventId": p.last_event_id, "amountRefunded": p.amount_refunded,
            "refundedAt": _iso_or_none(p.refunded_at), "collectedAt": _iso_or_none(p.collected_at),
            "collectedBy": p.collected_by, "error": _checkout_error_to_doc(p.error) if p.error else None,
-           "reconciliationNotes": [_note_to_doc(n) for n in p.reconciliation_notes] or None,
+           "reconciliationNotes": [note_to_doc(n) for n in p.reconciliation_notes] or None,
            "chargeId": p.charge_id, "refundAttempts": p.refund_attempts, "sessionTotal": p.session_total,
            "refunds": [{"id": r.id, "amount": r.amount, "status": r.status, "reason": r.reason, "attempt": r.attempt}
                        for r in p.refunds] or None}
@@ -241,10 +242,14 @@ def _checkout_error_from_doc(d: dict) -> CheckoutError:
                          attempt=d.get("attempt"))
 
 
-def _note_to_doc(n: ReconciliationNote) -> dict:
-    return {"kind": n.kind, "sessionId": n.session_id, "at": _iso_or_none(n.at), **n.details}
+def note_to_doc(n: ReconciliationNote) -> dict:
+    resolved = {"resolvedAt": _iso_or_none(n.resolved_at), "resolvedBy": n.resolved_by,
+                "resolution": n.resolution} if not n.is_open else {}
+    return {"kind": n.kind, "sessionId": n.session_id, "at": _iso_or_none(n.at), **n.details, **resolved}
 
 
 def _note_from_doc(d: dict) -> ReconciliationNote:
     return ReconciliationNote(kind=d.get("kind", ""), session_id=d.get("sessionId"), at=_time_or_none(d.get("at")),
-                              details={k: v for k, v in d.items() if k not in NOTE_KEYS})
+                              details={k: v for k, v in d.items() if k not in NOTE_KEYS},
+                              resolved_at=_time_or_none(d.get("resolvedAt")), resolved_by=d.get("resolvedBy"),
+                              resolution=d.get("resolution"))

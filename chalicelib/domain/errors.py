@@ -133,6 +133,11 @@ class RefundRefused(DomainError):
     default_message = "The payment provider refused this refund; an admin must settle it."
 
 
+class NothingToResolve(DomainError):
+    code = "NOTHING_TO_RESOLVE"
+    default_message = "The request has no open reconciliation note of the kinds asked for."
+
+
 class ConcurrentUpdate(DomainError):
     code = "CONCURRENT_UPDATE"
     default_message = "The resource changed while this request was processed; retry."

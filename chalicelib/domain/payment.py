@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 
 from chalicelib.domain.booking import (OPEN_PAYMENT, PAYMENT_ALLOWED_FROM, STATUS_ALLOWED_FROM, PaymentStatus,
                                        ServiceRequest, Status)
-from chalicelib.domain.errors import InvalidState
+from chalicelib.domain.errors import InvalidState, NothingToResolve
 
 P, S = PaymentStatus, Status
 
@@ -41,14 +41,28 @@ class CheckoutError:
     attempt: int | None = None
 
 
+# Every kind of note the payment code leaves (an admin may resolve them by kind).
+NOTE_KINDS = ("amount_mismatch", "paid_after_release", "paid_not_in_stripe", "refund_failed", "refund_refused",
+              "unattributed_refund")
+
+
 @dataclass(frozen=True)
 class ReconciliationNote:
-    """Something an admin must look at (amount_mismatch, paid_after_release, paid_not_in_stripe). `details`
-    holds what the kind records besides the session and time (expected/received amounts, Stripe's status...)."""
+    """Something an admin must look at (one of NOTE_KINDS). `details` holds what the kind records besides the
+    session and time (expected/received amounts, Stripe's status...). An admin resolving it sets `resolved_*`;
+    the note stays in the request's history, and stays there so that its kind and session are not flagged again
+    for the same fact (`Payment.with_note`)."""
     kind: str
     session_id: str | None
     at: datetime | None
     details: Mapping[str, Any] = field(default_factory=dict)
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None  # the admin's reason
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
 
 
 @dataclass(frozen=True)
@@ -104,6 +118,11 @@ class Payment:
         if any(n.kind == note.kind and n.session_id == note.session_id for n in self.reconciliation_notes):
             return None
         return replace(self, reconciliation_notes=self.reconciliation_notes + (note,))
+
+    @property
+    def open_notes(self) -> tuple[ReconciliationNote, ...]:
+        """The notes no admin has resolved yet: while there is one, the request is flagged."""
+        return tuple(n for n in self.reconciliation_notes if n.is_open)
 
     @property
     def shared(self) -> bool:
@@ -248,6 +267,23 @@ def decide_paid_not_in_stripe(session_id: str | None, stripe_status: str, now: d
         return Change(current.with_changes(payment=flagged), "payment.flagged_paid_not_in_stripe",
                       "PAID here but Stripe has no paid session")
     return decide
+
+
+def notes_resolved(current: ServiceRequest, kinds: frozenset[str] | None, actor: str, now: datetime,
+                   reason: str) -> Change:
+    """An admin settled the open notes of `kinds` (None: every open one): they are marked resolved, never removed.
+    Raises NothingToResolve when none of them is open (so a repeated call changes nothing and audits nothing)."""
+    def chosen(note: ReconciliationNote) -> bool:
+        return note.is_open and (kinds is None or note.kind in kinds)
+
+    notes = current.payment.reconciliation_notes
+    if not any(chosen(n) for n in notes):
+        raise NothingToResolve(details={"serviceRequestId": current.id,
+                                        "openKinds": sorted({n.kind for n in current.payment.open_notes})})
+    resolved = tuple(replace(n, resolved_at=now, resolved_by=actor, resolution=reason) if chosen(n) else n
+                     for n in notes)
+    return Change(current.with_changes(payment=current.payment.with_changes(reconciliation_notes=resolved)),
+                  "payment.notes_resolved", reason)
 
 
 def decide_session(session: Mapping[str, Any], event_id: str | None, now: datetime) -> Decide | None:

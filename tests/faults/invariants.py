@@ -6,7 +6,9 @@ through the code under test, so a bug in a repository cannot hide itself.
 - capacity: every team-day count, slot-cell crew count and member-day load equals the number of capacity-holding
   requests that cover it, and the members' busy cells are exactly those requests' cells, each held once;
 - audit: a request that left its initial state has an audit trail ending at its stored state (status, payment
-  status, session, placement, sequence, notes), and no change was audited twice (two entries from one state);
+  status, session, placement, sequence, notes and how many are open), and no change was audited twice (two
+  entries from one state);
+- flagged: flaggedKey is set exactly on the requests with an open reconciliation note;
 - tallies: each team-day's `cancelled` / `noShows` equals its requests in that status (a retry counts nothing);
 - idempotency: a completed key's stored success names requests that exist;
 - Stripe events: no claim is left `processing` (a redelivery after a crash must have finished it);
@@ -58,9 +60,27 @@ def audited_state(doc: dict) -> tuple:
     recorded checkout error, which are bookkeeping written without an audit entry)."""
     payment = doc.get("payment") or {}
     return (doc["status"], doc["paymentStatus"], payment.get("sessionId"), payment.get("paidSessionId"),
-            bool(payment.get("awaitingSettlement")),
-            len(payment.get("reconciliationNotes") or ()), payment.get("amountRefunded"), doc["start"],
-            doc["memberId"], doc["sequence"])
+            bool(payment.get("awaitingSettlement")), len(payment.get("reconciliationNotes") or ()),
+            open_notes(payment), payment.get("amountRefunded"), doc["start"], doc["memberId"], doc["sequence"])
+
+
+def open_notes(payment: dict) -> int:
+    """Notes no admin resolved (resolving one is a change of its own, audited like any other)."""
+    return sum(1 for n in payment.get("reconciliationNotes") or () if "resolvedAt" not in n)
+
+
+def flagged_problems() -> list[str]:
+    """flaggedKey is set exactly on the requests with an open note (the admin's flagged list is complete and
+    lists nothing settled)."""
+    from chalicelib.adapters.dynamodb.models import ServiceRequestItem
+    from chalicelib.domain import codec
+    out = []
+    for item in ServiceRequestItem.scan():
+        doc = codec.request_to_doc(from_item(item))
+        if bool(item.flaggedKey) != bool(open_notes(doc["payment"])):
+            out.append(f"request {doc['id']}: flaggedKey {item.flaggedKey!r} with {open_notes(doc['payment'])} "
+                       f"open notes")
+    return out
 
 
 def audit_problems(requests: list[ServiceRequest]) -> list[str]:
@@ -162,7 +182,7 @@ def revenue_problems(requests: list[ServiceRequest]) -> list[str]:
 def problems() -> list[str]:
     requests = stored_requests()
     return (capacity_problems(requests) + audit_problems(requests) + idempotency_problems(requests)
-            + tally_problems(requests) + event_claim_problems() + revenue_problems(requests))
+            + tally_problems(requests) + event_claim_problems() + revenue_problems(requests) + flagged_problems())
 
 
 def assert_consistent() -> list[ServiceRequest]:

@@ -16,7 +16,8 @@ FLAGGED_PARTITION = "FLAGGED"  # requests with reconciliation notes (the admin's
 def job_index_attributes(request: ServiceRequest) -> dict[str, str | None]:
     """holdKey/holdExpiresAt while hold expiry may have to act (`hold_due_at`); paidDay (the UTC day of the last
     change) while the payment is PAID, for the reconciliation's check of recently changed paid requests;
-    flaggedKey while the payment carries reconciliation notes."""
+    flaggedKey while the payment carries a reconciliation note no admin has resolved (resolved ones stay in the
+    history but no longer flag it)."""
     due = hold_due_at(request)
     # Refund states too: reconciliation checks the refunds of recently paid requests.
     paid = request.payment_status in (PaymentStatus.PAID, PaymentStatus.REFUND_PENDING,
@@ -24,4 +25,4 @@ def job_index_attributes(request: ServiceRequest) -> dict[str, str | None]:
     return {"holdKey": HOLD_PARTITION if due is not None else None,
             "holdExpiresAt": f"{codec.iso_utc(due)}#{request.id}" if due is not None else None,
             "paidDay": codec.iso_utc(request.updated_at)[:10] if paid else None,
-            "flaggedKey": FLAGGED_PARTITION if request.payment.reconciliation_notes else None}
+            "flaggedKey": FLAGGED_PARTITION if request.payment.open_notes else None}

@@ -4,11 +4,12 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, StrictInt, field_validator, model_validator
+from pydantic import ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from chalicelib.api.schemas.bookings import ServiceRequestOut
 from chalicelib.api.schemas.common import (Count, Cursor, Day, Identifier, Instant, InstantOut, OptionalId, Reason,
                                           Schema, Strict)
+from chalicelib.domain.payment import NOTE_KINDS
 
 HH_MM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
@@ -116,6 +117,37 @@ class JobOut(Schema):
     noShowAt: InstantOut | None = None
 
 
+NoteKind = Literal[NOTE_KINDS]  # type: ignore[valid-type]
+
+
+class ReconciliationNoteOut(Schema):
+    """Something the payment code left for an admin; the kind's own details (amounts, Stripe's reason...) are
+    further keys of the note."""
+    model_config = ConfigDict(extra="allow")
+    kind: str = Field(description="One of " + ", ".join(NOTE_KINDS) + ".")
+    sessionId: str | None = None
+    at: InstantOut | None = None
+    open: bool = Field(description="No admin has resolved it yet: the request is on the flagged list while one "
+                                   "of its notes is open.")
+    resolvedAt: InstantOut | None = None
+    resolvedBy: str | None = None
+    resolution: str | None = Field(default=None, description="The resolving admin's reason.")
+
+
+class ResolveNotesIn(Strict):
+    reason: Reason = Field(min_length=1, description="Why the notes are settled (kept with them and in the audit "
+                                                     "trail).")
+    notes: list[NoteKind] | None = Field(default=None, min_length=1, max_length=len(NOTE_KINDS),
+                                         description="The kinds of open notes to resolve; omitted = every open one.")
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
 class AdminServiceRequestOut(ServiceRequestOut):
     userId: str
     customerEmail: str | None = None
@@ -124,7 +156,7 @@ class AdminServiceRequestOut(ServiceRequestOut):
     currency: str | None = None
     paidAt: str | None = None
     lastEventId: str | None = None
-    reconciliationNotes: list | None = None
+    reconciliationNotes: list[ReconciliationNoteOut] | None = None
     payment: dict = Field(default_factory=dict)
     createdBy: str | None = Field(default=None, description="The admin who booked for the customer (by phone).")
     job: JobOut | None = Field(default=None, description="What happened at the appointment (start, complete, "
