@@ -119,3 +119,43 @@ def test_a_booking_missing_from_the_revenue_ledger_is_reported(booked):
     table.update_item(Key={"pk": ledger[0]["pk"], "sk": ledger[0]["sk"]}, UpdateExpression="ADD booked :m",
                       ExpressionAttributeValues={":m": -1})
     only(problems(), "revenue ledger")
+
+
+def _with_note(deps, request_id: str, kind: str) -> None:
+    """Add an open note to the request, audited as the payment code audits it (consistent)."""
+    from chalicelib.domain import codec
+    from chalicelib.domain.payment import ReconciliationNote
+    current = deps.requests.get(request_id)
+    note = ReconciliationNote(kind, "cs_1", current.updated_at, {})
+    new = current.with_changes(payment=current.payment.with_changes(
+        reconciliation_notes=current.payment.reconciliation_notes + (note,)))
+    deps.requests.save(current, new, (deps.audit.action(f"SR#{request_id}", "system", "payment.flagged",
+                                                        codec.request_to_doc(current), codec.request_to_doc(new)),))
+
+
+@pytest.mark.parametrize("noted", [False, True])
+def test_a_flagged_key_out_of_step_with_the_open_notes_is_reported(booked, noted):
+    from chalicelib.adapters.dynamodb.models import ServiceRequestItem
+    from chalicelib.bootstrap import container
+    if noted:
+        _with_note(container(), booked["kept"], "amount_mismatch")
+        assert problems() == []
+    [item] = [i for i in ServiceRequestItem.scan() if booked["kept"] in json.dumps(i.attribute_values, default=str)]
+    flag = ServiceRequestItem.flaggedKey
+    item.update(actions=[flag.remove() if noted else flag.set("FLAGGED")])
+    only(problems(), "flaggedKey None with 1 open notes" if noted else "flaggedKey 'FLAGGED' with 0 open notes")
+
+
+def test_a_resolve_is_audited_and_one_written_without_its_entry_is_reported(booked):
+    from chalicelib.bootstrap import container
+    from chalicelib.domain.payment import notes_resolved
+    from chalicelib.domain.principal import Principal
+    from chalicelib.services import flags
+    deps, request_id = container(), booked["kept"]
+    _with_note(deps, request_id, "amount_mismatch")
+    flags.resolve_notes(deps, Principal("boss", groups=("admin",)), request_id, None, "settled")
+    assert problems() == []  # the resolve's own entry accounts for it (same note count, fewer open)
+    _with_note(deps, request_id, "refund_failed")
+    current = deps.requests.get(request_id)
+    deps.requests.save(current, notes_resolved(current, None, "admin:x", current.updated_at, "unaudited").new, ())
+    only(problems(), "audit trail ends at")
