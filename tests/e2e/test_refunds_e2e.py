@@ -29,13 +29,16 @@ def stub(stack) -> StubClient:
     return StubClient(stack.env["STRIPE_API_BASE"])
 
 
-def book_and_pay(stack, key: str, start: datetime) -> tuple[str, int]:
-    """(request id, amount paid: the quote, surcharges included)."""
+def book_and_pay(stack, key: str, start: datetime, sessions: list[str] | None = None) -> tuple[str, int]:
+    """(request id, amount paid: the quote, surcharges included); the Checkout Session's id is added to
+    `sessions` (the stub's hosted page is /pay/{session id})."""
     booked = requests.post(stack.url("/portal/service-requests"), timeout=60, headers={
         **stack.auth("userA"), "Idempotency-Key": key}, json={
         "serviceId": SERVICE_ID, "start": start.isoformat(), "paymentMethod": "CARD", "postalCode": "10001"})
     assert booked.status_code == 201, booked.text
     body = booked.json()
+    if sessions is not None:
+        sessions.append(body["checkoutUrl"].rstrip("/").rsplit("/", 1)[1])
     paid = requests.get(body["checkoutUrl"] + "?outcome=paid&format=json", timeout=60)
     assert paid.status_code == 200, paid.text
     assert wait_for(stack, body["id"], "PAID")["status"] == "CONFIRMED"
@@ -85,3 +88,18 @@ def test_late_window_keeps_the_fee_whatever_the_event_order(stack, refund_servic
     for event_id in dropped[::-1] + dropped:  # reversed, then again in order
         stub.redeliver(event_id)
     assert wait_for(stack, request_id, "PARTIALLY_REFUNDED")["status"] == "CANCELLED"
+
+
+def test_reconciliation_finds_a_refund_made_in_the_dashboard_that_no_webhook_delivered(stack, refund_service, stub):
+    sessions: list[str] = []
+    request_id, paid = book_and_pay(stack, "e2e-refund-dashboard", next_hour_in_hours(96), sessions)
+    stub.refund(sessions[0], amount=paid // 4, deliver=False)  # made at Stripe; its events are never sent
+    time.sleep(1)  # what a late webhook would have needed: the request must still be PAID
+    assert wait_for(stack, request_id, "PAID")["status"] == "CONFIRMED"
+
+    run = requests.post(stack.url("/admin/jobs/reconcile"), headers=stack.auth("admin"), json={}, timeout=120)
+    assert run.status_code == 200, run.text
+    summary = run.json()
+    # Found by replaying the events Stripe holds as undelivered, or by listing the PaymentIntent's refunds.
+    assert summary["eventsReplayed"] + summary["refunded"] >= 1 and summary["errors"] == 0, summary
+    assert wait_for(stack, request_id, "PARTIALLY_REFUNDED")["status"] == "CONFIRMED"
