@@ -125,6 +125,11 @@ class Payment:
         return tuple(n for n in self.reconciliation_notes if n.is_open)
 
     @property
+    def nothing_due(self) -> bool:
+        """A card request whose total was 0: settled here without Stripe, so Stripe knows nothing of it."""
+        return self.amount == 0 and self.session_id is None and self.paid_at is not None
+
+    @property
     def shared(self) -> bool:
         """One Checkout Session (and PaymentIntent) pays for this request and others of its series."""
         return self.session_total is not None
@@ -169,6 +174,18 @@ def decide_checkout_opened(session: Mapping[str, Any], amount: int, currency: st
             session_total=session_total)
         return Change(current.with_changes(payment_status=P.PENDING, payment=payment, hold_expires_at=hold_until),
                       "payment.checkout_opened", f"attempt {attempt}")
+    return decide
+
+
+def decide_nothing_due(currency: str, now: datetime) -> Decide:
+    """A card request whose total is 0 (a 100 % promotion): there is nothing for Stripe to collect (it refuses a
+    0 amount), so it is confirmed and PAID with amount 0 at once, and its hold ends. Any other state: no change."""
+    def decide(current: ServiceRequest) -> Change | None:
+        if current.status is not S.PENDING_PAYMENT or current.payment_status not in OPEN_PAYMENT:
+            return None
+        payment = current.payment.with_changes(amount=0, currency=currency, paid_at=now, error=None)
+        return Change(current.with_changes(status=S.CONFIRMED, payment_status=P.PAID, payment=payment,
+                                           hold_expires_at=None), "payment.nothing_due", "the total is 0")
     return decide
 
 

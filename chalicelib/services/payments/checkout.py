@@ -14,7 +14,7 @@ from typing import Protocol
 from chalicelib.domain.booking import OPEN_PAYMENT, PaymentMethod, ServiceRequest, Status
 from chalicelib.domain.errors import DomainError, InvalidState, NotFound
 from chalicelib.domain.payment import (CheckoutError, amount_due, decide_checkout_opened, decide_cod_collected,
-                                       decide_session)
+                                       decide_nothing_due, decide_session)
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count, logger
 from chalicelib.services import booking
@@ -73,6 +73,8 @@ def resume_checkout(deps: CheckoutDeps, principal: Principal, request_id: str) -
 def _open_session(deps: CheckoutDeps, current: ServiceRequest, attempt: int, raise_on_error: bool) -> ServiceRequest:
     amount, currency = amount_due(current)
     now = deps.clock()
+    if amount == 0:
+        return settle_nothing_due(deps, current, currency, now)
     expires = max(current.hold_expires_at or now, now + SESSION_MIN_LIFETIME)
     try:
         try:
@@ -127,3 +129,10 @@ def cod_collected(deps: CheckoutDeps, principal: Principal, request_id: str,
     if saved is None:
         raise NotFound(details={"serviceRequestId": request_id})
     return saved
+
+
+def settle_nothing_due(deps: CheckoutDeps, current: ServiceRequest, currency: str, now: datetime) -> ServiceRequest:
+    """A card request with a total of 0: confirmed and paid without Stripe (domain decide_nothing_due)."""
+    _, saved = apply_transition(deps, current.id, decide_nothing_due(currency, now), CHECKOUT_ACTOR)
+    count("PaymentNothingDue")
+    return saved or current

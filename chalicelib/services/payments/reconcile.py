@@ -272,7 +272,7 @@ def _check_open(run: _Run, request: ServiceRequest) -> None:
 
 
 def _check_paid(run: _Run, request: ServiceRequest) -> None:
-    if request.payment_method is not PaymentMethod.CARD:
+    if request.payment_method is not PaymentMethod.CARD or request.payment.nothing_due:
         return
     session_id = request.payment.paid_session_id or request.payment.session_id
     sessions = [s for s in _listed(run, request) if s.get("id") == session_id]

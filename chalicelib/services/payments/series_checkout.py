@@ -57,6 +57,13 @@ def checkout_series(deps: SeriesCheckoutDeps, series_id: str, requests: Sequence
         return list(requests)
     now = deps.clock()
     amounts = {r.id: amount_due(r) for r in due}
+    free = {r.id for r in due if amounts[r.id][0] == 0}
+    if free:  # occurrences with nothing to pay are confirmed without Stripe; the others share the session
+        settled = {r.id: checkout.settle_nothing_due(deps, r, amounts[r.id][1], now) for r in due if r.id in free}
+        requests = [settled.get(r.id, r) for r in requests]
+        due = [r for r in due if r.id not in free]
+        if not due:
+            return list(requests)
     currency = amounts[due[0].id][1]
     attempt = max(r.payment.attempt or 0 for r in due)
     try:
