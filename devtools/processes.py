@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -121,3 +121,26 @@ def stop_all(children: list[Child]) -> None:
 def python_module(module: str, *args: str) -> list[str]:
     """argv running `python -m module` with this interpreter (the project's venv)."""
     return [sys.executable, "-m", module, *args]
+
+
+def serve_json_status(port: int, status: Callable[[], Any], name: str = "status") -> None:
+    """Answer GET on LOOPBACK:`port` with `status()` as JSON, from a daemon thread: how a local stand-in that is
+    not an HTTP server itself (the stream poller, the scheduler) says it is up, and what it has done."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Status(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            body = json.dumps(status(), default=str).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((LOOPBACK, port), Status)
+    threading.Thread(target=server.serve_forever, name=name, daemon=True).start()

@@ -17,19 +17,16 @@ Run: `python -m devtools.scheduler` with the local stack's environment (devtools
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-from devtools.processes import LOOPBACK, PROJECT_DIR
+from devtools.processes import PROJECT_DIR, serve_json_status
 
 log = logging.getLogger("scheduler")
 
@@ -107,11 +104,10 @@ def schedule_from_app(chalice_app: Any, invoke: Callable[[str], Any]) -> Schedul
     return Schedule(jobs, not_run)
 
 
-def scheduled_event(region: str) -> dict[str, Any]:
-    """What EventBridge hands a scheduled Lambda."""
-    now = datetime.now(timezone.utc)
+def scheduled_event(at: datetime, region: str) -> dict[str, Any]:
+    """What EventBridge hands a scheduled Lambda firing at `at`."""
     return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": region,
+            "account": "123456789012", "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": region,
             "resources": [], "detail": {}}
 
 
@@ -129,33 +125,16 @@ def load_app(stage: str) -> tuple[Any, Callable[[str], Any]]:
 
     def invoke(name: str) -> Any:
         context = LambdaContext(name, memory_size=512, max_runtime_ms=LAMBDA_TIMEOUT_MS)
-        return app_module.app.handler_map[name](scheduled_event(region), context)
+        return app_module.app.handler_map[name](scheduled_event(datetime.now(timezone.utc), region), context)
 
     return app_module.app, invoke
-
-
-def serve_status(port: int, schedule: Schedule) -> None:
-    class Status(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            body = json.dumps(schedule.status(), default=str).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((LOOPBACK, port), Status)
-    threading.Thread(target=server.serve_forever, name="status", daemon=True).start()
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(levelname)s %(message)s")
     chalice_app, invoke = load_app(os.environ.get("CHALICE_STAGE", "local"))
     schedule = schedule_from_app(chalice_app, invoke)
-    serve_status(int(os.environ["PORT"]), schedule)
+    serve_json_status(int(os.environ["PORT"]), schedule.status)
     log.info("running %s; not run here: %s", {j.name: f"every {j.every_seconds}s" for j in schedule.jobs},
              schedule.not_run)
     try:

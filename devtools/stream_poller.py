@@ -26,14 +26,12 @@ import json
 import logging
 import os
 import sys
-import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 
-from devtools.processes import LOOPBACK, PROJECT_DIR
+from devtools.processes import PROJECT_DIR, serve_json_status
 
 log = logging.getLogger("stream_poller")
 
@@ -164,23 +162,6 @@ def load_handler(stage: str) -> Handler:
     return lambda event: wrapped(event, LambdaContext(HANDLER_NAME, memory_size=512))
 
 
-def serve_health(port: int, poller: StreamPoller) -> None:
-    class Health(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            body = json.dumps({"handled": poller.handled, "emptyPolls": poller.empty_polls}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((LOOPBACK, port), Health)
-    threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
-
-
 def main() -> None:
     import boto3
 
@@ -193,7 +174,8 @@ def main() -> None:
     poller = StreamPoller(client, stream_arn, handler, Checkpoint(Path(checkpoint_path) if checkpoint_path else None,
                                                                   stream_arn))
     poller.start()
-    serve_health(int(os.environ["PORT"]), poller)
+    serve_json_status(int(os.environ["PORT"]), lambda: {"handled": poller.handled, "emptyPolls": poller.empty_polls},
+                      "health")
     log.info("polling %s", stream_arn)
     try:
         poller.run_forever()

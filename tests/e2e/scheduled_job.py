@@ -23,10 +23,11 @@ import os
 import signal
 import sys
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from devtools.scheduler import scheduled_event
 
 GO_TIMEOUT_SECONDS = 60
 LAMBDA_TIMEOUT_MS = 60_000  # far above what one run here needs; a run that stops early reports complete=False
@@ -48,13 +49,6 @@ class DiesAfterClaiming:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._outbox, name)
-
-
-def scheduled_event(at: datetime, region: str) -> dict:
-    """What EventBridge hands a scheduled Lambda."""
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": region,
-            "resources": [], "detail": {}}
 
 
 def wait_for(path: Path) -> None:
