@@ -112,7 +112,10 @@ def test_a_message_is_limited_to_128_kb_across_its_32_kb_frames(gateway_with):
     with connect(url, max_size=None) as ws:
         ws.send(["x" * (32 * KB)] * 4)  # 128 KB in four frames: delivered
         wait_for(lambda: handlers.calls.count("$default") == 1)
-        ws.send(["x" * (32 * KB)] * 4 + ["x"])
+        try:
+            ws.send(["x" * (32 * KB)] * 4 + ["x"])
+        except ConnectionClosed:
+            pass  # on a slow machine the gateway's close can arrive while the last frame is still being sent
         assert closed_with(ws) == 1009
     assert handlers.calls.count("$default") == 1
 
