@@ -7,7 +7,8 @@
   sends what it gave up on to its own dead-letter queue, so one bad record never blocks the shard.
 - Alarms (to the `AlarmTopicArn` SNS topic): API 5xx, errors and throttles of every function, stream iterator
   age, any message in a dead-letter queue, and the app's own metrics for configuration errors, incomplete
-  reconciliation runs, reminder send failures and spikes of rejected webhook signatures.
+  reconciliation runs, reminder send failures, refunds Stripe refused, disputes opened and spikes of
+  rejected webhook signatures.
 - Every function's log group with a retention period (created before the function first logs).
 - REST stage access logs: one JSON line per request in their own log group, keyed by the API Gateway request id,
   which is also the correlation id of the app's logs for that request (chalicelib/observability.py).
@@ -28,6 +29,7 @@ APP_ALARMS = (
     ("ReconcileIncomplete", 1, "Nightly reconciliation stopped before finishing."),
     ("ReminderFailed", 1, "Reminder e-mails could not be recorded for sending."),
     ("RefundRefused", 1, "Stripe refused a refund the app asked for: an admin must settle it (flagged list)."),
+    ("DisputeOpened", 1, "A cardholder disputed a payment: evidence is due by the note's dueBy (flagged list)."),
     ("OutboxParked", 1, "An e-mail failed every attempt and was parked: an operator must look (outbox table)."),
     ("MessageStreamMalformedRecord", 1, "The requests stream carried a record no message could be read from."),
     ("StripeSignatureRejected", 20, "Many Stripe webhooks with a bad signature (wrong secret or an attack)."),

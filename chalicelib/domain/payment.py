@@ -42,8 +42,8 @@ class CheckoutError:
 
 
 # Every kind of note the payment code leaves (an admin may resolve them by kind).
-NOTE_KINDS = ("amount_mismatch", "paid_after_release", "paid_not_in_stripe", "refund_failed", "refund_refused",
-              "unattributed_refund")
+NOTE_KINDS = ("amount_mismatch", "dispute", "paid_after_release", "paid_not_in_stripe", "refund_failed",
+              "refund_refused", "unattributed_refund")
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ class StripeStub(CheckoutSessions, Payments, Events, WebhookDelivery, Idempotenc
             self.charges: dict[str, dict] = {}
             self.refunds: dict[str, dict] = {}
             self.refund_order: list[str] = []
+            self.disputes: dict[str, dict] = {}
             self.refund_outcome = "succeeded"  # what a new refund turns into: succeeded | failed | pending
             self.events: dict[str, dict] = {}
             self.event_order: list[str] = []

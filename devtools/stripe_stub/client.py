@@ -48,8 +48,12 @@ class StubClient:
     def refund(self, session_id: str, amount: int | None = None, deliver: bool = True) -> dict:
         return self._call("POST", f"/_stub/sessions/{session_id}/refund", {"amount": amount, "deliver": deliver})
 
-    def dispute(self, session_id: str) -> dict:
-        return self._call("POST", f"/_stub/sessions/{session_id}/dispute", {})
+    def dispute(self, session_id: str, deliver: bool = True) -> dict:
+        """Opens a dispute on the session's charge; the answer's `object` is the Dispute."""
+        return self._call("POST", f"/_stub/sessions/{session_id}/dispute", {"deliver": deliver})
+
+    def close_dispute(self, dispute_id: str, outcome: str, deliver: bool = True) -> dict:
+        return self._call("POST", f"/_stub/disputes/{dispute_id}/close", {"outcome": outcome, "deliver": deliver})
 
     def deliveries(self, event_id: str | None = None) -> list[dict]:
         query = f"?event_id={event_id}" if event_id else ""

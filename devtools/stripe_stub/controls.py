@@ -11,6 +11,7 @@ from devtools.stripe_stub.account import StripeStub
 from devtools.stripe_stub.errors import ApiError
 
 SESSION_ACTION_PATH = re.compile(r"^/_stub/sessions/([^/]+)/(pay|settle|refund|dispute)$")
+DISPUTE_CLOSE_PATH = re.compile(r"^/_stub/disputes/([^/]+)/close$")
 
 # A control gets (stub, HTTP method, JSON body, query string) and returns the JSON answer.
 Control = Callable[[StripeStub, str, dict, str], Any]
@@ -26,6 +27,8 @@ def run_control(stub: StripeStub, method: str, path: str, query: str, body: str)
         return control(stub, method, data, query)
     if method == "POST" and (match := SESSION_ACTION_PATH.match(path)):
         return _session_action(stub, *match.groups(), data)
+    if method == "POST" and (match := DISPUTE_CLOSE_PATH.match(path)):
+        return _close_dispute(stub, match.group(1), data)
     raise ApiError(404, f"Unknown stub control: {method} {path}")
 
 
@@ -94,19 +97,26 @@ def _stats(stub: StripeStub, method: str, data: dict, query: str) -> Any:
 
 def _session_action(stub: StripeStub, session_id: str, action: str, data: dict) -> Any:
     """POST /_stub/sessions/{id}/pay|settle|refund|dispute: the customer's (or the dashboard's, or the
-    cardholder's bank's) action, as JSON."""
+    cardholder's bank's) action, as JSON. `object` is the session, or what the action made (refund, dispute)."""
     stub.expire_overdue(wait=True)  # a session past expires_at cannot be paid
     if action == "pay":
         session, events = stub.pay(session_id, data.get("outcome", "paid"))
     elif action == "settle":
         session, events = stub.settle(session_id, data.get("result", "succeeded"))
     elif action == "dispute":
-        session, events = stub.dispute_session(session_id)
+        session, events = stub.dispute_session(session_id, str(data.get("reason") or "fraudulent"))
     else:
         session, events = stub.refund_session(session_id, data.get("amount"))
     # deliver=false leaves the events undelivered (a lost webhook, for reconciliation tests)
     deliveries = stub.dispatch(events, wait=True) if _wants_delivery(data) else []
     return {"object": session, "events": events, "deliveries": deliveries}
+
+
+def _close_dispute(stub: StripeStub, dispute_id: str, data: dict) -> Any:
+    """POST /_stub/disputes/{id}/close {"outcome": "won" | "lost"}: the bank's decision."""
+    dispute, events = stub.close_dispute(dispute_id, str(data.get("outcome")))
+    deliveries = stub.dispatch(events, wait=True) if _wants_delivery(data) else []
+    return {"object": dispute, "events": events, "deliveries": deliveries}
 
 
 _CONTROLS: dict[str, tuple[tuple[str, ...], Control]] = {

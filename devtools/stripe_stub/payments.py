@@ -5,7 +5,7 @@ the app must match charge events by PaymentIntent. `POST /v1/refunds` answers th
 the `refund_outcome` setting) it succeeds (`charge.refunded` + `refund.updated`), fails (`refund.updated` +
 `refund.failed`, the charge unchanged) or stays pending (`charge.refunded` only). It refuses, as Stripe does, with
 400 `invalid_request_error`: `charge_already_refunded`, `amount_too_large` (more than is left), `charge_disputed`
-(after `/_stub/sessions/{id}/dispute`).
+(after `/_stub/sessions/{id}/dispute`, which opens a Dispute; `/_stub/disputes/{id}/close` decides it).
 """
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ from devtools.stripe_stub.errors import ApiError, missing
 from devtools.stripe_stub.ids import new_id
 from devtools.stripe_stub.params import int_param, metadata_param, paginate
 
+EVIDENCE_DAYS = 7  # how long the business has to answer a chargeback (Stripe's due_by varies by network)
+
 
 class Payments:
     """Part of StripeStub (account.py), which owns the lock, the clock and the stores (`payment_intents`,
-    `charges`, `refunds`, and `pi_metadata` by session)."""
+    `charges`, `refunds`, `disputes`, and `pi_metadata` by session)."""
 
     def _open_payment_intent_locked(self, session: dict) -> str:
         """A processing PaymentIntent for the session's amount, carrying payment_intent_data.metadata."""
@@ -127,9 +129,11 @@ class Payments:
                 params["amount"] = str(amount)
             return self.create_refund(params)
 
-    def dispute_session(self, session_id: str) -> tuple[dict, list[str]]:
-        """The cardholder disputes the checkout's charge (`disputed: true`): Stripe then refuses to refund it
-        (400 `charge_disputed`). No dispute object or event: the app does not handle disputes."""
+    def dispute_session(self, session_id: str, reason: str = "fraudulent") -> tuple[dict, list[str]]:
+        """The cardholder's bank disputes the checkout's charge: a Dispute (`needs_response`, evidence due in
+        EVIDENCE_DAYS) and, as Stripe sends them for a chargeback, `charge.dispute.created` then
+        `charge.dispute.funds_withdrawn`. The charge becomes `disputed: true`, so Stripe refuses to refund it
+        (400 `charge_disputed`)."""
         with self.lock:
             session = self._session_locked(session_id)
             pi = self.payment_intents.get(session["payment_intent"] or "")
@@ -137,4 +141,31 @@ class Payments:
                 raise ApiError(400, "This session has no charge to dispute.", code="charge_not_refundable")
             charge = self.charges[pi["latest_charge"]]
             charge["disputed"] = True
-            return copy.deepcopy(charge), []
+            dispute_id = new_id("dp_")
+            now = self.now()
+            self.disputes[dispute_id] = dispute = {
+                "id": dispute_id, "object": "dispute", "amount": charge["amount"], "balance_transactions": [],
+                "charge": charge["id"], "created": now, "currency": charge["currency"],
+                "evidence_details": {"due_by": now + EVIDENCE_DAYS * 86400, "has_evidence": False,
+                                     "past_due": False, "submission_count": 0},
+                "is_charge_refundable": False, "livemode": False, "metadata": {}, "payment_intent": pi["id"],
+                "reason": reason, "status": "needs_response"}
+            return copy.deepcopy(dispute), [self._emit_locked("charge.dispute.created", dispute),
+                                            self._emit_locked("charge.dispute.funds_withdrawn", dispute)]
+
+    def close_dispute(self, dispute_id: str, outcome: str) -> tuple[dict, list[str]]:
+        """The bank decides (`won` | `lost`): `charge.dispute.funds_reinstated` when won, then
+        `charge.dispute.closed`."""
+        with self.lock:
+            dispute = self.disputes.get(dispute_id)
+            if dispute is None:
+                raise missing("dispute", dispute_id)
+            if outcome not in ("won", "lost"):
+                raise ApiError(400, "outcome must be won or lost.", param="outcome")
+            if dispute["status"] in ("won", "lost"):
+                raise ApiError(400, f"Dispute {dispute_id} is already closed.", code="dispute_already_closed")
+            previous = {"status": dispute["status"]}
+            dispute["status"] = outcome
+            events = [self._emit_locked("charge.dispute.funds_reinstated", dispute)] if outcome == "won" else []
+            events.append(self._emit_locked("charge.dispute.closed", dispute, previous))
+            return copy.deepcopy(dispute), events

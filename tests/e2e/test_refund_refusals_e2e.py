@@ -45,8 +45,9 @@ def test_a_refused_refund_is_flagged_and_reconciliation_leaves_it(stack, refund_
     flagged = requests.get(stack.url("/admin/reconciliation/flagged"), headers=stack.auth("admin"), timeout=60)
     assert flagged.status_code == 200, flagged.text
     [item] = [i for i in flagged.json()["items"] if i["id"] == request_id]
-    assert [(n["kind"], n["providerCode"]) for n in item["reconciliationNotes"]] == [
-        ("refund_refused", "charge_disputed")]
+    notes = {n["kind"]: n for n in item["reconciliationNotes"]}
+    assert sorted(notes) == ["dispute", "refund_refused"]  # the dispute's webhook flagged it first
+    assert notes["refund_refused"]["providerCode"] == "charge_disputed"
     run = requests.post(stack.url("/admin/jobs/reconcile"), json={}, headers=stack.auth("admin"), timeout=120)
     assert run.status_code == 200, run.text
     assert refund_posts(stub) == before + 1  # the one refused attempt; reconciliation sent nothing

@@ -58,6 +58,8 @@ def apply_transition(deps: TransitionDeps, request_id: str, decide: Decide, acto
     count("PaymentTransition", action=change.action)
     if change.action == "payment.mismatch_flagged":
         count("PaymentMismatch", kind="amount_mismatch")
+    if change.action == "payment.dispute_opened":
+        count("DisputeOpened")
     if current.holds_capacity and not saved.holds_capacity:
         deps.events.publish(CapacityReleased(saved))
     return Applied("changed", saved)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Callable, Protocol
 
 from chalicelib.domain.booking import PaymentStatus
+from chalicelib.domain.disputes import decide_dispute
 from chalicelib.domain.errors import TemporarilyUnavailable
 from chalicelib.domain.payment import Decide, decide_awaiting_settlement, decide_ended, decide_paid, decide_session
 from chalicelib.domain.refunds import decide_refund_facts
@@ -23,6 +24,8 @@ WEBHOOK_ACTOR = "system:stripe-webhook"
 IN_PROGRESS_RETRY_AFTER = 60  # seconds; the claim of a dead invocation is taken over after the store's lease
 MAX_REQUEST_ID_LENGTH = 64
 MAX_PAYMENT_REF_LENGTH = 255
+DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.funds_withdrawn",
+                  "charge.dispute.funds_reinstated", "charge.dispute.closed")
 
 
 class WebhookStore(PaymentStore, Protocol):
@@ -136,7 +139,7 @@ def _then_parked(deps: WebhookDeps, session: dict, outcome: str, actor: str) -> 
         return outcome
     for parked_id, parked_type, obj in deps.payment_store.parked_events(pi):
         apply_transition(deps, _target(deps, request_id, parked_type, obj),
-                         _refund_decision(parked_type, obj, parked_id, deps.clock()), actor)
+                         _decision(parked_type, obj, parked_id, deps.clock()), actor)
         deps.payment_store.drop_parked(pi, parked_id)
         count("StripeEventUnparked", type=parked_type)
     return outcome
@@ -152,17 +155,21 @@ def _on_expired(deps: WebhookDeps, session: dict, event_id: str, actor: str) -> 
                                             "Checkout Session expired"), actor)
 
 
-def _refund_decision(event_type: str, obj: dict, event_id: str | None, now) -> Decide:
+def _decision(event_type: str, obj: dict, event_id: str | None, now) -> Decide:
+    """What a fact about a payment's money after checkout decides: a refund's, or a dispute's."""
+    if event_type in DISPUTE_EVENTS:
+        return decide_dispute(obj, event_id, now)
     if event_type == "charge.refunded":  # a charge; every other refund event carries the Refund
         return decide_refund_facts(obj, None, event_id, now)
     return decide_refund_facts(None, obj, event_id, now)
 
 
-def _on_refund_fact(deps: WebhookDeps, obj: dict, event_id: str, actor: str, event_type: str) -> str:
-    """charge.refunded (a charge: Stripe sends its metadata empty) and refund.* (a refund): matched by our metadata
-    when it is there, else by PaymentIntent. One whose PaymentIntent no completed session named yet is parked
-    and applied when the session's completion arrives (or by reconciliation's refund check)."""
-    decide = _refund_decision(event_type, obj, event_id, deps.clock())
+def _on_payment_fact(deps: WebhookDeps, obj: dict, event_id: str, actor: str, event_type: str) -> str:
+    """charge.refunded (a charge: Stripe sends its metadata empty), refund.* (a refund) and charge.dispute.* (a
+    dispute, metadata empty too): matched by our metadata when it is there, else by PaymentIntent. One whose
+    PaymentIntent no completed session named yet is parked and applied when the session's completion arrives (or,
+    for refunds, by reconciliation's refund check)."""
+    decide = _decision(event_type, obj, event_id, deps.clock())
     request_id = _request_id_for(deps, obj)
     if request_id is not None:
         return apply_transition(deps, _target(deps, request_id, event_type, obj), decide, actor).outcome
@@ -184,14 +191,15 @@ def _on_refund_fact(deps: WebhookDeps, obj: dict, event_id: str, actor: str, eve
 
 def _target(deps: WebhookDeps, request_id: str, event_type: str, obj: dict) -> str:
     """A refund of a series' shared PaymentIntent goes to the occurrence it belongs to (services/payments/shared.py);
-    a charge's facts are the matched request's (on a shared payment they only record the charge's id)."""
-    if event_type == "charge.refunded" or shared.named_request(obj) == request_id:
+    a charge's facts are the matched request's (on a shared payment they only record the charge's id), and so is a
+    dispute (of a shared charge: flagged on the occurrence its PaymentIntent is indexed under)."""
+    if event_type == "charge.refunded" or event_type in DISPUTE_EVENTS or shared.named_request(obj) == request_id:
         return request_id
     return shared.refund_target(deps, request_id, obj)
 
 
-def _refund_handler(event_type: str) -> Callable[[WebhookDeps, dict, str, str], str]:
-    return lambda deps, obj, event_id, actor: _on_refund_fact(deps, obj, event_id, actor, event_type)
+def _fact_handler(event_type: str) -> Callable[[WebhookDeps, dict, str, str], str]:
+    return lambda deps, obj, event_id, actor: _on_payment_fact(deps, obj, event_id, actor, event_type)
 
 
 HANDLERS: dict[str, Callable[[WebhookDeps, dict, str, str], str]] = {
@@ -199,6 +207,6 @@ HANDLERS: dict[str, Callable[[WebhookDeps, dict, str, str], str]] = {
     "checkout.session.async_payment_succeeded": _on_async_succeeded,
     "checkout.session.async_payment_failed": _on_async_failed,
     "checkout.session.expired": _on_expired,
-    **{t: _refund_handler(t) for t in ("charge.refunded", "charge.refund.updated", "refund.created",
-                                        "refund.updated", "refund.failed")},
+    **{t: _fact_handler(t) for t in ("charge.refunded", "charge.refund.updated", "refund.created",
+                                      "refund.updated", "refund.failed") + DISPUTE_EVENTS},
 }
