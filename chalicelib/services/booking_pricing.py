@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime
-from typing import Any, Callable, Iterable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from chalicelib.domain.catalog import Service
 from chalicelib.domain.pricing import PricingPolicy, price

@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb import keys
 from chalicelib.adapters.dynamodb.booking_repository import from_item
 from chalicelib.adapters.dynamodb.catalog_admin_repository import _AuditTx
 from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor, invalid_cursor
-from chalicelib.adapters.dynamodb.errors import cancellation_codes, translated
+from chalicelib.adapters.dynamodb.errors import commit_transaction, translated
 from chalicelib.adapters.dynamodb.job_keys import FLAGGED_PARTITION
 from chalicelib.adapters.dynamodb.models import CapacityCounter, ServiceRequestItem
 from chalicelib.domain.booking import ServiceRequest
@@ -55,11 +54,5 @@ class DynamoAdminLookups:
         tx.update(C(*keys.team_day_key(team_id, local_date)), condition=C.limitOverride.exists(),
                   actions=[C.limitOverride.remove(), C.overrideReason.remove(), C.overrideTeam.remove()])
         audit(_AuditTx(tx))
-        with translated():
-            try:
-                with tx:
-                    pass
-            except TransactWriteError as exc:
-                if "ConditionalCheckFailed" in cancellation_codes(exc):  # only the update has a condition
-                    raise NotFound(details={"teamId": team_id, "date": local_date}) from exc
-                raise
+        # only the update has a condition
+        commit_transaction(tx, lambda: NotFound(details={"teamId": team_id, "date": local_date}))

@@ -8,12 +8,11 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb.catalog_repository import CATALOG_PK, bump_version
 from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor, invalid_cursor
-from chalicelib.adapters.dynamodb.errors import cancellation_codes, translated
+from chalicelib.adapters.dynamodb.errors import commit_transaction, translated
 from chalicelib.adapters.dynamodb.models import CatalogItem
 from chalicelib.domain.errors import AlreadyExists, ConcurrentUpdate
 
@@ -53,15 +52,9 @@ class DynamoCatalogAdmin:
         tx.save(CatalogItem(CATALOG_PK, sk, kind=kind, doc=doc, version=int(doc["version"])), condition=condition)
         bump_version(tx)
         audit(_AuditTx(tx))
-        with translated():
-            try:
-                with tx:
-                    pass
-            except TransactWriteError as exc:
-                if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:  # the put is the first action
-                    details = {f"{kind}Id": item_id, "expectedVersion": expected_version}
-                    raise (AlreadyExists if expected_version == CREATE else ConcurrentUpdate)(details=details) from exc
-                raise
+        details = {f"{kind}Id": item_id, "expectedVersion": expected_version}
+        refused = AlreadyExists if expected_version == CREATE else ConcurrentUpdate
+        commit_transaction(tx, lambda: refused(details=details), first_action_only=True)  # the put is first
 
     def get(self, kind: str, item_id: str) -> dict | None:
         """The stored document with its stored version (strongly consistent: admins edit what is current)."""

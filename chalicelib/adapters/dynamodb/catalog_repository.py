@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamodb.errors import cancellation_codes, translated
+from chalicelib.adapters.dynamodb.errors import commit_transaction, translated
 from chalicelib.adapters.dynamodb.models import CatalogItem
 from chalicelib.domain import codec
 from chalicelib.domain.catalog import Blackout, Catalog, Service, Team, TeamMember
@@ -58,15 +57,7 @@ class DynamoCatalogRepository:
         tx = TransactWrite(connection=self._connection)
         tx.save(CatalogItem(CATALOG_PK, sk, kind=kind, doc=doc, version=version), condition=condition)
         bump_version(tx)
-        with translated():
-            try:
-                with tx:
-                    pass
-            except TransactWriteError as exc:
-                if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:  # the put is the first action
-                    return False
-                raise
-        return True
+        return commit_transaction(tx, first_action_only=True)  # the put is the first action
 
     def put_service(self, service: Service) -> None:
         self._put(f"SERVICE#{service.id}", "service", codec.service_to_doc(service))

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
 from chalicelib.domain.errors import DomainError, TemporarilyUnavailable, Throttled, ValidationFailed
 from chalicelib.services.retry import with_retries
+
+if TYPE_CHECKING:
+    from pynamodb.transactions import TransactWrite
 
 THROTTLE_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException",
                   "RequestLimitExceeded", "TransactionConflictException", "TransactionInProgressException"}
@@ -74,3 +77,22 @@ def translated(cursor: str | None = None) -> Iterator[None]:
         if code == "ConditionalCheckFailedException" or code == "TransactionCanceledException":
             raise
         raise TemporarilyUnavailable(retry_after=2) from exc
+
+
+def commit_transaction(tx: "TransactWrite", condition_failed: Callable[[], DomainError] | None = None, *,
+                       first_action_only: bool = False) -> bool:
+    """Commit `tx` with infrastructure failures translated. A condition found false (on any action, or only on
+    the first with `first_action_only`, when the later actions' conditions mean something else) raises
+    `condition_failed()`, or returns False without one; True once committed."""
+    with translated():
+        try:
+            with tx:
+                pass
+        except TransactWriteError as exc:
+            codes = cancellation_codes(exc)
+            if "ConditionalCheckFailed" in (codes[:1] if first_action_only else codes):
+                if condition_failed is None:
+                    return False
+                raise condition_failed() from exc
+            raise
+    return True

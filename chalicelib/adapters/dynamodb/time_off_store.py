@@ -9,14 +9,13 @@ from typing import Any, Callable, Iterable
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb import keys
 from chalicelib.adapters.dynamodb.capacity_store import plain
 from chalicelib.adapters.dynamodb.catalog_admin_repository import _AuditTx
 from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor, invalid_cursor
-from chalicelib.adapters.dynamodb.errors import cancellation_codes, translated
+from chalicelib.adapters.dynamodb.errors import commit_transaction, translated
 from chalicelib.adapters.dynamodb.models import CapacityCounter, CatalogItem
 from chalicelib.domain.errors import ConcurrentUpdate
 
@@ -112,11 +111,4 @@ def _by_item(team_id: str, member_id: str, tz: str, cells: Iterable[str]) -> lis
 
 
 def _commit(tx: TransactWrite, details: dict) -> None:
-    with translated():
-        try:
-            with tx:
-                pass
-        except TransactWriteError as exc:
-            if "ConditionalCheckFailed" in cancellation_codes(exc):
-                raise ConcurrentUpdate(details=details) from exc
-            raise
+    commit_transaction(tx, lambda: ConcurrentUpdate(details=details))
