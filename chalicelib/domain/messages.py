@@ -81,7 +81,8 @@ def messages_for_change(old: ServiceRequest | None, new: ServiceRequest | None) 
     if new.status is Status.CANCELLED and (old is None or old.status is not Status.CANCELLED):
         out.append(Message(CANCELLATION, str(new.sequence), new))
     was = old.payment_status if old is not None else None
-    if new.payment_status is PaymentStatus.PAID and was is not PaymentStatus.PAID:
+    # Nothing due (a total of 0): nothing was paid, so no receipt for 0.00; the confirmation says it all.
+    if new.payment_status is PaymentStatus.PAID and was is not PaymentStatus.PAID and not new.payment.nothing_due:
         out.append(Message(PAYMENT_RECEIVED, "paid", new))
     if new.payment_status in (PaymentStatus.FAILED, PaymentStatus.EXPIRED) and was is not new.payment_status:
         out.append(Message(PAYMENT_FAILED, new.payment_status.value.lower(), new))

@@ -55,6 +55,14 @@ def test_card_payments_confirm_and_failed_or_expired_payments_say_so():
     assert kinds(expired, expired) == []
 
 
+def test_a_booking_with_nothing_to_pay_is_confirmed_without_a_receipt_for_nothing():
+    hold = request(status=Status.PENDING_PAYMENT, payment_status=PaymentStatus.UNPAID)
+    free = hold.with_changes(status=Status.CONFIRMED, payment_status=PaymentStatus.PAID,
+                             payment=hold.payment.with_changes(amount=0, currency="USD", paid_at=NOW))
+    assert free.payment.nothing_due
+    assert kinds(hold, free) == [("confirmation", "0")]
+
+
 def refunded(request, status, *refunds, charge=None):
     payment = request.payment.with_changes(amount=10000, currency="USD", amount_refunded=charge,
                                            refunds=tuple(RefundRecord(*r) for r in refunds))
