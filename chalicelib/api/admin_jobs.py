@@ -24,7 +24,7 @@ TAGS = ("admin",)
           body=AdminCreateServiceRequestIn, response=AdminServiceRequestOut, status=201, headers=("Idempotency-Key",),
           errors=("IDEMPOTENCY_KEY_REQUIRED", "NOT_FOUND", "SERVICE_AREA_NOT_COVERED", "SLOT_FULL", "TEAM_DAY_FULL",
                   "SLOT_UNAVAILABLE", "IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED", "PROMO_INVALID",
-                  "PROMO_EXHAUSTED", "THROTTLED", "TEMPORARILY_UNAVAILABLE"), tags=TAGS)
+                  "PROMO_EXHAUSTED", "CARD_AMOUNT_TOO_SMALL", "THROTTLED", "TEMPORARILY_UNAVAILABLE"), tags=TAGS)
 def create_for_customer(ctx: Ctx) -> Response:
     key, body = idempotency_key(ctx), ctx.body.model_dump(mode="json")
     customer = Principal(user_id=ctx.body.customerId, email=ctx.body.customerEmail)

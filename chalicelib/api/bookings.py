@@ -83,7 +83,7 @@ def availability(ctx: Ctx, service_id: str) -> dict:
           headers=("Idempotency-Key",),
           errors=("IDEMPOTENCY_KEY_REQUIRED", "NOT_FOUND", "SERVICE_INACTIVE", "SERVICE_AREA_NOT_COVERED", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE",
                   "IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED", "PROMO_INVALID", "PROMO_EXHAUSTED",
-                  "THROTTLED", "TEMPORARILY_UNAVAILABLE"), tags=("portal",))
+                  "CARD_AMOUNT_TOO_SMALL", "THROTTLED", "TEMPORARILY_UNAVAILABLE"), tags=("portal",))
 def create_service_request(ctx: Ctx) -> Response:
     key, body = idempotency_key(ctx), ctx.body.model_dump(mode="json")
     if ctx.body.recurrence is not None:  # a whole series: SeriesBookingOut
@@ -98,7 +98,7 @@ def create_service_request(ctx: Ctx) -> Response:
           summary="Check a booking and price it exactly as booking would, writing nothing (the confirmation step)",
           body=CreateServiceRequestIn, response=ValidatedRequestOut,
           errors=("NOT_FOUND", "SERVICE_INACTIVE", "SERVICE_AREA_NOT_COVERED", "SLOT_FULL", "TEAM_DAY_FULL", "SLOT_UNAVAILABLE",
-                  "PROMO_INVALID", "PROMO_EXHAUSTED"), tags=("portal",))
+                  "PROMO_INVALID", "PROMO_EXHAUSTED", "CARD_AMOUNT_TOO_SMALL"), tags=("portal",))
 def validate_service_request(ctx: Ctx) -> dict:
     """With `recurrence`, the first occurrence is checked (POST /portal/recurring/preview reports every one)."""
     return booking_validation.view(booking_validation.validate(container(), ctx.principal, draft_from(ctx.body)))

@@ -19,8 +19,8 @@ bp = Blueprint(__name__)
           body=EmergencyRequestIn, response=ServiceRequestOut, status=201,
           headers=("Idempotency-Key",),
           errors=("IDEMPOTENCY_KEY_REQUIRED", "NOT_FOUND", "SERVICE_AREA_NOT_COVERED", "SERVICE_INACTIVE",
-                  "SLOT_UNAVAILABLE", "IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED", "THROTTLED",
-                  "TEMPORARILY_UNAVAILABLE"),
+                  "SLOT_UNAVAILABLE", "IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED", "CARD_AMOUNT_TOO_SMALL",
+                  "THROTTLED", "TEMPORARILY_UNAVAILABLE"),
           tags=("portal",))
 def create_emergency_request(ctx: Ctx) -> Response:
     b = ctx.body

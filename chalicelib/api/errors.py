@@ -39,6 +39,7 @@ STATUS_BY_ERROR: dict[type[e.DomainError], int] = {
     e.IdempotencyKeyReused: 422,
     e.ServiceAreaNotCovered: 422,
     e.PromoInvalid: 422,
+    e.CardAmountTooSmall: 422,
     e.Throttled: 429,
     e.PaymentProviderUnavailable: 503,
     e.TemporarilyUnavailable: 503,

@@ -113,6 +113,12 @@ class IdempotencyInProgress(DomainError):
     default_message = "A request with this Idempotency-Key is still being processed."
 
 
+class CardAmountTooSmall(DomainError):
+    code = "CARD_AMOUNT_TOO_SMALL"
+    default_message = ("The total is below the smallest amount a card can be charged in this currency; pay in cash "
+                       "or add to the booking.")
+
+
 class PromoExhausted(DomainError):
     code = "PROMO_EXHAUSTED"
     default_message = "This promotion has been used up."

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from chalicelib.domain.booking import (OPEN_PAYMENT, PAYMENT_ALLOWED_FROM, STATUS_ALLOWED_FROM, PaymentStatus,
-                                       ServiceRequest, Status)
-from chalicelib.domain.errors import InvalidState, NothingToResolve
+from chalicelib.domain.booking import (OPEN_PAYMENT, PAYMENT_ALLOWED_FROM, STATUS_ALLOWED_FROM, PaymentMethod,
+                                       PaymentStatus, ServiceRequest, Status)
+from chalicelib.domain.errors import CardAmountTooSmall, InvalidState, NothingToResolve
 
 P, S = PaymentStatus, Status
 
@@ -137,6 +137,28 @@ class Payment:
     def bound_to_another_session(self, session_id: str | None) -> bool:
         """A session of an older attempt: the request has moved on to `self.session_id`."""
         return self.session_id is not None and self.session_id != session_id
+
+
+# Stripe's smallest card charge per currency, in minor units (docs.stripe.com/currencies, "Minimum and maximum
+# charge amounts"); a Checkout Session for less is refused. A currency not listed here is left to Stripe.
+CARD_MINIMUM = {"USD": 50, "CAD": 50, "AUD": 50, "NZD": 50, "EUR": 50, "CHF": 50, "SGD": 50, "BRL": 50, "INR": 50,
+                "JPY": 50, "GBP": 30, "MXN": 1000}
+
+
+def check_card_amount(amount: int, currency: str) -> None:
+    """Raises CardAmountTooSmall for a total a card cannot be charged: above 0 (nothing due is settled without
+    Stripe) and below Stripe's minimum for the currency. Booking checks it before anything is written, so the
+    customer is told at once instead of holding a slot whose payment can never open."""
+    minimum = CARD_MINIMUM.get(currency.upper())
+    if minimum is not None and 0 < amount < minimum:
+        raise CardAmountTooSmall(details={"amount": amount, "currency": currency.upper(), "minimum": minimum})
+
+
+def check_card_total(request: ServiceRequest) -> None:
+    """check_card_amount for a single card booking; a series' occurrences are one charge, checked on their sum
+    (services/series.py)."""
+    if request.payment_method is PaymentMethod.CARD and request.series_id is None:
+        check_card_amount(*amount_due(request))
 
 
 def amount_due(request: ServiceRequest) -> tuple[int, str]:

@@ -15,6 +15,7 @@ from chalicelib.domain.booking import PaymentMethod, Placement, ServiceRequest, 
 from chalicelib.domain.catalog import Catalog, Service, Team
 from chalicelib.domain.errors import (DomainError, IdempotencyKeyReused, NotFound, PromoExhausted, SlotFull,
                                       SlotUnavailable, TeamDayFull, ValidationFailed)
+from chalicelib.domain.payment import check_card_total
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.service_areas import Location
 from chalicelib.observability import count, logger
@@ -299,7 +300,7 @@ def new_request(deps: BookingDeps, service: Service, plan: av.CapacityPlan, prin
     # A series' occurrences share the series' key: their ids derive from the series the key claimed instead.
     keyed = idempotency_key is not None and draft.series_id is None
     request_id = draft.request_id or (keyed_request_id(principal.user_id, idempotency_key) if keyed else deps.new_id())
-    return ServiceRequest(
+    request = ServiceRequest(
         id=request_id, user_id=principal.user_id, service_id=service.id, placement=placement, status=status,
         payment_status=payment_status, payment_method=draft.payment_method,
         price=deps.price(service.priced_for(plan.team_id), draft, start, plan.timezone, principal), created_at=now,
@@ -308,6 +309,8 @@ def new_request(deps: BookingDeps, service: Service, plan: av.CapacityPlan, prin
         idempotency_key=idempotency_key, series_id=draft.series_id, priority=draft.priority,
         options=draft.options, promo_codes=draft.promo_codes, hold_expires_at=hold, location=draft.location,
         created_by=draft.created_by, language=draft.language, terms=service.terms)
+    check_card_total(request)
+    return request
 
 
 def _without_spent_rules(deps: BookingDeps, draft: BookingDraft, request: ServiceRequest,

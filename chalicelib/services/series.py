@@ -18,7 +18,8 @@ How a series is booked:
   conflicts, the first conflict is answered (nothing is booked).
 - After the whole series stands, each booking is settled (BookingCreated: realtime pushes), then the series
   (SeriesBooked: a CARD series gets ONE Checkout Session, a line per occurrence, see
-  services/payments/series_checkout.py), so a rolled-back series never opened a payment.
+  services/payments/series_checkout.py), so a rolled-back series never opened a payment. A card series whose
+  sum a card cannot be charged (above 0, below Stripe's minimum) is rolled back with CARD_AMOUNT_TOO_SMALL.
 - Idempotency: the whole series is one submission under the client's Idempotency-Key (the stored outcome, 201
   or a deterministic 4xx, is replayed). A transient failure rolls back and is not stored, so a retry starts over.
 - Exactly once across crashes: the key claims a series id (series_claims) and each occurrence's request id
@@ -36,9 +37,10 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
-from chalicelib.domain.booking import ACTIVE_STATUSES, ServiceRequest, Status
+from chalicelib.domain.booking import ACTIVE_STATUSES, PaymentMethod, ServiceRequest, Status
 from chalicelib.domain.catalog import Catalog, Service
 from chalicelib.domain.errors import ChangeNotAllowed, DomainError, NotFound, SlotFull, SlotUnavailable, TeamDayFull
+from chalicelib.domain.payment import amount_due, check_card_amount
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.service_areas import Location
 from chalicelib.domain.recurrence import Occurrence, occurrences, parse_rrule
@@ -109,6 +111,7 @@ def create(deps: SeriesDeps, principal: Principal, draft: SeriesDraft,
                                     skipped)
         if not booked and first_conflict is not None:
             raise first_conflict
+        _check_card_sum(booked)
     except BaseException as exc:
         _roll_back(deps, principal, idempotency_key, series_id, booked, f"series {series_id} not booked: "
                    f"{type(exc).__name__}")
@@ -119,6 +122,14 @@ def create(deps: SeriesDeps, principal: Principal, draft: SeriesDraft,
     count("SeriesBooked")
     return SeriesResult(series_id=series_id, rrule=rule.to_rrule_string(), tz=tz, booked=settled,
                         skipped=tuple(skipped))
+
+
+def _check_card_sum(booked: list[ServiceRequest]) -> None:
+    """A card series is one Checkout Session for the sum of its occurrences (services/payments/series_checkout.py):
+    CardAmountTooSmall when a card could not be charged that sum (the series is then rolled back)."""
+    dues = [amount_due(r) for r in booked if r.payment_method is PaymentMethod.CARD]
+    if dues:
+        check_card_amount(sum(amount for amount, _ in dues), dues[0][1])
 
 
 def _book_each(deps: SeriesDeps, principal: Principal, draft: SeriesDraft, series: list[Occurrence], series_id: str,
