@@ -41,7 +41,8 @@ def list_flagged(ctx: Ctx) -> dict:
 
 
 @endpoint(bp, "/admin/service-requests/{request_id}/flags/resolve", "POST", auth="admin",
-          summary="Resolve the request's open reconciliation notes (the kinds in `notes`, or all), audited with the "
+          summary="Resolve the request's open reconciliation notes (the kinds in `notes` and the ids in `ids`, or "
+                  "all), audited with the "
                   "reason; the notes stay in its history, and it leaves the flagged list once none is open. A later "
                   "note flags it again. 409 NOTHING_TO_RESOLVE: none of them is open (a repeat changes nothing); "
                   "409 CONCURRENT_UPDATE: the request changed meanwhile (look again)",
@@ -49,7 +50,7 @@ def list_flagged(ctx: Ctx) -> dict:
           errors=("NOT_FOUND", "NOTHING_TO_RESOLVE", "CONCURRENT_UPDATE"), tags=("admin", "payments"))
 def resolve_flags(ctx: Ctx, request_id: str) -> dict:
     b = ctx.body
-    return admin_view(flags.resolve_notes(container(), ctx.principal, request_id, b.notes, b.reason))
+    return admin_view(flags.resolve_notes(container(), ctx.principal, request_id, b.notes, b.reason, b.ids))
 
 
 @endpoint(bp, "/admin/service-requests/{request_id}/reassign", "POST", auth="admin",

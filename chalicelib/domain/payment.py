@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 
 from chalicelib.domain.booking import (OPEN_PAYMENT, PAYMENT_ALLOWED_FROM, STATUS_ALLOWED_FROM, PaymentMethod,
                                        PaymentStatus, ServiceRequest, Status)
-from chalicelib.domain.errors import CardAmountTooSmall, InvalidState, NothingToResolve
+from chalicelib.domain.errors import CardAmountTooSmall, InvalidState
 
 P, S = PaymentStatus, Status
 
@@ -44,6 +44,7 @@ class CheckoutError:
 # Every kind of note the payment code leaves (an admin may resolve them by kind).
 NOTE_KINDS = ("amount_mismatch", "dispute", "paid_after_release", "paid_not_in_stripe", "refund_failed",
               "refund_refused", "unattributed_refund")
+NOTE_SUBJECTS = ("disputeId", "refundId", "attempt")  # detail keys that name what a note is about
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,13 @@ class ReconciliationNote:
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+    @property
+    def id(self) -> str:
+        """Unique within its request (`with_note` and the kinds' own checks keep one note per kind and subject):
+        the kind and what it is about, a dispute, a refund, a refund attempt, else the session."""
+        subject = next((str(self.details[k]) for k in NOTE_SUBJECTS if self.details.get(k) not in (None, "")), None)
+        return f"{self.kind}:{subject or self.session_id or '-'}"
 
 
 @dataclass(frozen=True)
@@ -306,23 +314,6 @@ def decide_paid_not_in_stripe(session_id: str | None, stripe_status: str, now: d
         return Change(current.with_changes(payment=flagged), "payment.flagged_paid_not_in_stripe",
                       "PAID here but Stripe has no paid session")
     return decide
-
-
-def notes_resolved(current: ServiceRequest, kinds: frozenset[str] | None, actor: str, now: datetime,
-                   reason: str) -> Change:
-    """An admin settled the open notes of `kinds` (None: every open one): they are marked resolved, never removed.
-    Raises NothingToResolve when none of them is open (so a repeated call changes nothing and audits nothing)."""
-    def chosen(note: ReconciliationNote) -> bool:
-        return note.is_open and (kinds is None or note.kind in kinds)
-
-    notes = current.payment.reconciliation_notes
-    if not any(chosen(n) for n in notes):
-        raise NothingToResolve(details={"serviceRequestId": current.id,
-                                        "openKinds": sorted({n.kind for n in current.payment.open_notes})})
-    resolved = tuple(replace(n, resolved_at=now, resolved_by=actor, resolution=reason) if chosen(n) else n
-                     for n in notes)
-    return Change(current.with_changes(payment=current.payment.with_changes(reconciliation_notes=resolved)),
-                  "payment.notes_resolved", reason)
 
 
 def decide_session(session: Mapping[str, Any], event_id: str | None, now: datetime) -> Decide | None:

@@ -157,7 +157,7 @@ def admin_view(request: ServiceRequest, audit: list[dict] | None = None) -> dict
     doc.update({"checkoutUrl": payment.get("checkoutUrl"), "paymentSessionId": payment.get("sessionId"),
                 "paymentAmount": payment.get("amount"), "currency": payment.get("currency"),
                 "paidAt": payment.get("paidAt"), "lastEventId": payment.get("lastEventId"),
-                "reconciliationNotes": [{**codec.note_to_doc(n), "open": n.is_open}
+                "reconciliationNotes": [{**codec.note_to_doc(n), "id": n.id, "open": n.is_open}
                                         for n in request.payment.reconciliation_notes] or None,
                 "payment": payment})
     if audit is not None:

@@ -11,7 +11,7 @@ from typing import Iterable, Protocol
 from chalicelib.domain import codec
 from chalicelib.domain.booking import ServiceRequest
 from chalicelib.domain.errors import ConcurrentUpdate, NotFound
-from chalicelib.domain.payment import notes_resolved
+from chalicelib.domain.notes import notes_resolved
 from chalicelib.domain.principal import Principal
 from chalicelib.observability import count
 from chalicelib.services.ports import AuditLog, Clock, ServiceRequestRepository, StaleRevision
@@ -24,15 +24,16 @@ class FlagDeps(Protocol):
 
 
 def resolve_notes(deps: FlagDeps, admin: Principal, request_id: str, kinds: Iterable[str] | None,
-                  reason: str) -> ServiceRequest:
-    """Mark the open notes of `kinds` (None: all) resolved by `admin`; the request leaves the flagged list once
-    none is open. Raises NotFound, NothingToResolve (none of them open: a repeat changes nothing),
+                  reason: str, ids: Iterable[str] | None = None) -> ServiceRequest:
+    """Mark the open notes of `kinds` and `ids` (None: any) resolved by `admin`; the request leaves the flagged
+    list once none is open. Raises NotFound, NothingToResolve (none of them open: a repeat changes nothing),
     ConcurrentUpdate."""
     current = deps.requests.get(request_id)
     if current is None:
         raise NotFound(details={"serviceRequestId": request_id})
     now = deps.clock()
-    change = notes_resolved(current, frozenset(kinds) if kinds is not None else None, admin.actor, now, reason)
+    change = notes_resolved(current, frozenset(kinds) if kinds is not None else None, admin.actor, now, reason,
+                            frozenset(ids) if ids is not None else None)
     new = change.new.with_changes(updated_at=now)
     audit = deps.audit.action(f"SR#{request_id}", admin.actor, change.action, codec.request_to_doc(current),
                               codec.request_to_doc(new), change.reason)

@@ -140,6 +140,8 @@ class Payments:
             if pi is None or not pi["latest_charge"]:
                 raise ApiError(400, "This session has no charge to dispute.", code="charge_not_refundable")
             charge = self.charges[pi["latest_charge"]]
+            if charge["disputed"]:  # a charge is disputed at most once
+                raise ApiError(400, f"Charge {charge['id']} is already disputed.", code="charge_already_disputed")
             charge["disputed"] = True
             dispute_id = new_id("dp_")
             now = self.now()

@@ -148,7 +148,7 @@ def test_a_flagged_key_out_of_step_with_the_open_notes_is_reported(booked, noted
 
 def test_a_resolve_is_audited_and_one_written_without_its_entry_is_reported(booked):
     from chalicelib.bootstrap import container
-    from chalicelib.domain.payment import notes_resolved
+    from chalicelib.domain.notes import notes_resolved
     from chalicelib.domain.principal import Principal
     from chalicelib.services import flags
     deps, request_id = container(), booked["kept"]

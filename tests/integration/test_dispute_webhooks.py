@@ -4,6 +4,8 @@ flagged list when it is won; reversed and duplicated deliveries, and a dispute t
 completion (parked, applied after), end the same. The payment state is untouched."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from chalicelib.domain.booking import PaymentStatus, Status
@@ -105,3 +107,48 @@ def test_a_dispute_with_a_bad_signature_changes_nothing(pay_api, users, stub):
     assert response.status_code == 400, response.body
     assert body_of(response)["error"]["code"] == "SIGNATURE_INVALID"
     assert dispute_notes(request_id) == []
+
+
+def resolve(pay_api, users, request_id: str, body: dict):
+    return pay_api.http.post(f"/admin/service-requests/{request_id}/flags/resolve", body=json.dumps(body),
+                             headers={**auth(users["admin"]), "Content-Type": "application/json"})
+
+
+def test_an_admin_resolves_one_of_two_notes_of_a_kind_by_its_id(pay_api, users, stub):
+    """A charge has one dispute at most, but a payment may have several failed refunds: one is settled by id."""
+    request_id, session_id, completed = paid_booking(pay_api, users, stub, "two", 13)
+    outcome(pay_api, stub, completed)
+    stub.configure({"refund_outcome": "failed"})
+    refunds = []
+    for amount in (1000, 2000):
+        refund, events = stub.refund_session(session_id, amount)
+        refunds.append(refund["id"])
+        for event_id in events:
+            outcome(pay_api, stub, event_id)
+    shown = body_of(pay_api.http.get(f"/admin/service-requests/{request_id}",
+                                     headers=auth(users["admin"])))["reconciliationNotes"]
+    assert sorted(n["id"] for n in shown) == sorted(f"refund_failed:{r}" for r in refunds)
+
+    for bad in ({"reason": "x", "ids": []}, {"reason": "x", "ids": ["no colon"]}, {"reason": "x", "ids": "refund_failed:a"},
+                {"reason": "x", "ids": ["refund_failed:" + "a" * 400]}):
+        answer = resolve(pay_api, users, request_id, bad)
+        assert answer.status_code == 400, (bad, answer.body)
+    answer = resolve(pay_api, users, request_id, {"reason": "paid back by bank transfer",
+                                                  "ids": [f"refund_failed:{refunds[0]}"]})
+    assert answer.status_code == 200, answer.body
+    notes = stored(request_id).payment.reconciliation_notes
+    assert {n.details["refundId"]: n.is_open for n in notes} == {refunds[0]: False, refunds[1]: True}
+    assert request_id in flagged_ids(pay_api, users)  # the other one still needs settling
+
+    again = resolve(pay_api, users, request_id, {"reason": "again", "ids": [f"refund_failed:{refunds[0]}"]})
+    assert again.status_code == 409 and body_of(again)["error"]["code"] == "NOTHING_TO_RESOLVE"
+    assert body_of(again)["error"]["details"]["openIds"] == [f"refund_failed:{refunds[1]}"]
+
+
+def test_the_stub_disputes_a_charge_once_as_stripe_does(pay_api, users, stub):
+    from devtools.stripe_stub.errors import ApiError
+    _, session_id, _ = paid_booking(pay_api, users, stub, "once", 14)
+    disputed(stub, session_id)
+    with pytest.raises(ApiError) as refused:
+        stub.dispute_session(session_id)
+    assert refused.value.status == 400 and refused.value.code == "charge_already_disputed"

@@ -6,11 +6,14 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
+import pytest
+
 from chalicelib.adapters.dynamodb.job_keys import job_index_attributes
 from chalicelib.domain import codec
 from chalicelib.domain.booking import PaymentStatus, Status
 from chalicelib.domain.disputes import KIND, decide_dispute
-from chalicelib.domain.payment import notes_resolved
+from chalicelib.domain.errors import NothingToResolve
+from chalicelib.domain.notes import notes_resolved
 from tests.unit.test_payments_transitions import NOW, card_request
 
 LATER = NOW + timedelta(hours=3)
@@ -141,3 +144,13 @@ def test_the_readme_names_every_event_the_webhook_handles():
     section = readme[readme.index("**Stripe's webhook endpoint**"):]
     section = section[:section.index("\n\n")]
     assert set(re.findall(r"`([a-z_.]+\.[a-z_.]+)`", section)) - {"payments/stripe/webhook"} == set(HANDLERS)
+
+
+def test_notes_have_ids_and_one_of_two_disputes_is_resolved_by_its_id():
+    request = apply(paid(), dispute("needs_response", "dp_1"), dispute("needs_response", "dp_2"))
+    assert [n.id for n in notes(request)] == ["dispute:dp_1", "dispute:dp_2"]
+    change = notes_resolved(request, None, "admin:boss", LATER, "evidence sent", frozenset({"dispute:dp_2"}))
+    assert {(n.id, n.is_open) for n in notes(change.new)} == {("dispute:dp_1", True), ("dispute:dp_2", False)}
+    with pytest.raises(NothingToResolve) as nothing:  # already resolved, or no such note: nothing written
+        notes_resolved(change.new, None, "admin:boss", LATER, "again", frozenset({"dispute:dp_2", "dispute:dp_9"}))
+    assert nothing.value.details["openIds"] == ["dispute:dp_1"]

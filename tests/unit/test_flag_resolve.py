@@ -11,7 +11,8 @@ from chalicelib.adapters.dynamodb.job_keys import FLAGGED_PARTITION, job_index_a
 from chalicelib.domain import codec
 from chalicelib.domain.booking import PaymentStatus, Status
 from chalicelib.domain.errors import ConcurrentUpdate, NothingToResolve, NotFound
-from chalicelib.domain.payment import ReconciliationNote, notes_resolved
+from chalicelib.domain.notes import notes_resolved
+from chalicelib.domain.payment import ReconciliationNote
 from chalicelib.domain.refunds import decide_refund_refused, with_requested_refund
 from chalicelib.domain.principal import Principal
 from chalicelib.services import flags
@@ -117,3 +118,12 @@ def test_a_lost_race_is_a_concurrent_update_and_is_not_retried():
     with pytest.raises(ConcurrentUpdate):
         flags.resolve_notes(deps, ADMIN, "sr_1", None, "x")
     assert len(calls) == 1 and deps.requests.get("sr_1").payment.open_notes  # nothing resolved
+
+
+def test_each_kind_of_note_has_an_id_unique_in_its_request():
+    note = ReconciliationNote
+    assert note("amount_mismatch", "cs_1", NOW).id == "amount_mismatch:cs_1"
+    assert note("refund_failed", "cs_1", NOW, {"refundId": "re_1"}).id == "refund_failed:re_1"
+    assert note("refund_refused", "cs_1", NOW, {"attempt": 2, "providerCode": "x"}).id == "refund_refused:2"
+    assert note("dispute", "cs_1", NOW, {"disputeId": "dp_1", "chargeId": "ch_1"}).id == "dispute:dp_1"
+    assert note("paid_not_in_stripe", None, NOW).id == "paid_not_in_stripe:-"

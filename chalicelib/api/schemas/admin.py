@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StrictInt, field_validator, model_validator
 
@@ -118,12 +118,16 @@ class JobOut(Schema):
 
 
 NoteKind = Literal[NOTE_KINDS]  # type: ignore[valid-type]
+MAX_NOTE_IDS = 50
+NoteId = Annotated[str, Field(min_length=3, max_length=300, pattern=r"^[a-z_]+:[\x21-\x7e]+$")]
 
 
 class ReconciliationNoteOut(Schema):
     """Something the payment code left for an admin; the kind's own details (amounts, Stripe's reason...) are
     further keys of the note."""
     model_config = ConfigDict(extra="allow")
+    id: str = Field(description="Unique within the request: `<kind>:<what it is about>` (a dispute, refund, refund "
+                                "attempt, else the session), e.g. `dispute:dp_123`. Resolve one note by it.")
     kind: str = Field(description="One of " + ", ".join(NOTE_KINDS) + ".")
     sessionId: str | None = None
     at: InstantOut | None = None
@@ -139,6 +143,9 @@ class ResolveNotesIn(Strict):
                                                      "trail).")
     notes: list[NoteKind] | None = Field(default=None, min_length=1, max_length=len(NOTE_KINDS),
                                          description="The kinds of open notes to resolve; omitted = every open one.")
+    ids: list[NoteId] | None = Field(default=None, min_length=1, max_length=MAX_NOTE_IDS,
+                                     description="Only the notes with these ids (`id` of each listed note), e.g. one "
+                                                 "of two disputes; combined with `notes`, both must match.")
 
     @field_validator("reason")
     @classmethod
