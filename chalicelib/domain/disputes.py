@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from chalicelib.domain.booking import ServiceRequest
+from chalicelib.domain.codec import iso_utc
 from chalicelib.domain.payment import Change, Decide, Payment, ReconciliationNote
 
 KIND = "dispute"
@@ -53,7 +54,7 @@ def _due_by(dispute: Mapping[str, Any]) -> str | None:
     due = evidence.get("due_by")
     if not isinstance(due, int) or isinstance(due, bool) or due <= 0 or due > 32503680000:  # before year 3000
         return None
-    return datetime.fromtimestamp(due, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return iso_utc(datetime.fromtimestamp(due, tz=timezone.utc))
 
 
 def _details(dispute: Mapping[str, Any], disputed: str) -> dict:
